@@ -1,0 +1,66 @@
+// Package tenant owns a tenant's configuration and everything scoped by a
+// tenant key: routes, the metadata document, import of the developer
+// platform's marketplaces document. Sub-packages hold the listener (server),
+// SAML SSO (sso), Connec! (connec), the account API (api) and billing.
+package tenant
+
+import "time"
+
+// Key is a tenant's slug: `[a-z0-9][a-z0-9-]{0,63}`, unique and immutable.
+type Key string
+
+// Config is one tenant's configuration (SPEC §3.1). It is stored as JSON.
+type Config struct {
+	Key         Key     `json:"key"`
+	DisplayName string  `json:"display_name"`
+	Enabled     bool    `json:"enabled"`
+	Environment string  `json:"environment,omitempty"`
+	App         App     `json:"app"`
+	API         API     `json:"api"`
+	SSO         SSO     `json:"sso"`
+	Connec      Connec  `json:"connec"`
+	Billing     Billing `json:"billing"`
+}
+
+type App struct {
+	Host string `json:"host,omitempty"`
+}
+
+type API struct {
+	ID   string `json:"id"`
+	Key  Secret `json:"key"`
+	Host string `json:"host"`
+	Base string `json:"base,omitempty"` // default /api/v1/
+}
+
+type SSO struct {
+	IdP               string `json:"idp"`
+	SSOURL            string `json:"sso_url,omitempty"`
+	IdPIssuer         string `json:"idp_issuer,omitempty"`
+	X509Certificate   string `json:"x509_certificate"`
+	X509Fingerprint   string `json:"x509_fingerprint,omitempty"`
+	CreationMode      string `json:"creation_mode,omitempty"` // real | virtual
+	Audience          string `json:"audience,omitempty"`
+	AllowIdPInitiated bool   `json:"allow_idp_initiated,omitempty"`
+	PostLoginURL      string `json:"post_login_url,omitempty"`
+}
+
+type Connec struct {
+	Host        string   `json:"host,omitempty"`
+	BasePath    string   `json:"base_path,omitempty"`    // default /api/v2
+	ExternalIDs *bool    `json:"external_ids,omitempty"` // default true
+	Timeout     Duration `json:"timeout,omitempty"`      // seconds in JSON
+}
+
+type Billing struct {
+	PriceCents  int64  `json:"price_cents"`
+	Currency    string `json:"currency,omitempty"` // default AUD
+	Description string `json:"description,omitempty"`
+}
+
+// Secret is a credential: it never prints, logs or marshals for display.
+// (Storage marshals it through Config.MarshalStored.)
+type Secret string
+
+// Duration is a time.Duration written as seconds in JSON.
+type Duration time.Duration

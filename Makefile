@@ -1,0 +1,58 @@
+# Tenantdesk — `make run` starts the GUI, `make test` runs every check.
+# Both install the system packages Fyne and the GUI smoke test need when
+# they are missing (Debian/Ubuntu, as root or through sudo).
+
+GO        ?= go
+BIN       ?= bin/tenantdesk
+DEB_PKGS  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+             libxinerama-dev libxi-dev libxxf86vm-dev xvfb xauth dbus dbus-x11 imagemagick xdotool
+# Packages whose code runs goroutines of its own: tested with the race detector.
+RACE_PKGS := ./store/... ./tenant/...
+export LANG := en_US.UTF-8
+
+.PHONY: all deps build run test vet unit race gui-smoke bench package clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: system packages present"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "deps: please install:$$missing" >&2; exit 1; fi; \
+	SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	echo "deps: installing:$$missing"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+
+build: deps
+	CGO_ENABLED=1 $(GO) build -o $(BIN) .
+
+run: build
+	./$(BIN)
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags ci ./...
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt" >&2; exit 1; fi
+
+unit:
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+gui-smoke: build
+	bash .ci/gui-smoke.sh $(BIN)
+
+test: deps vet unit race gui-smoke
+	@echo "make test: all checks passed"
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=1x ./store/... ./tenant/... | tee bench.txt
+
+package: deps
+	$(GO) tool fyne package -os linux -icon assets/icon.png -release
+	@echo "package: built $$(ls -1 *.tar.xz 2>/dev/null)"
+
+clean:
+	rm -rf bin bench.txt *.tar.xz

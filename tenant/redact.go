@@ -1,0 +1,58 @@
+package tenant
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+)
+
+// String is a one-line summary without the secret.
+func (c Config) String() string {
+	return fmt.Sprintf("tenant %s (%q) api.id=%s api.key=%s", c.Key, c.DisplayName, c.API.ID, c.API.Key)
+}
+
+// GoString keeps %#v from dumping the secret.
+func (c Config) GoString() string { return "tenant.Config{" + c.String() + "}" }
+
+// LogValue lets slog log a whole Config: the public fields only.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("key", string(c.Key)),
+		slog.String("display_name", c.DisplayName),
+		slog.Bool("enabled", c.Enabled),
+		slog.String("api.id", c.API.ID),
+		slog.Any("api.key", c.API.Key),
+		slog.String("api.host", c.API.Host),
+		slog.String("sso.idp", c.SSO.IdP),
+		slog.String("connec.host", c.Connec.Host),
+	)
+}
+
+// storedAPI is API with the secret as plain text: the stored document is
+// the one place the real key is written (the data file is mode 0600).
+// TestStoredShapeMatches keeps its fields in step with API.
+type storedAPI struct {
+	ID   string `json:"id"`
+	Key  string `json:"key"`
+	Host string `json:"host"`
+	Base string `json:"base,omitempty"`
+}
+
+// storedConfig shadows Config.API (a field at depth 0 wins over the
+// embedded one for encoding/json).
+type storedConfig struct {
+	Config
+	API storedAPI `json:"api"`
+}
+
+// MarshalStored encodes the configuration for the store, secret included.
+// Plain json.Marshal of a Config masks the secret instead.
+func (c *Config) MarshalStored() ([]byte, error) {
+	b, err := json.Marshal(storedConfig{Config: *c, API: storedAPI{
+		ID: c.API.ID, Key: c.API.Key.Reveal(), Host: c.API.Host, Base: c.API.Base,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("encode tenant %q: %w", c.Key, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,191 @@
+package tenant
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+)
+
+// Registry keeps tenant configurations in the store. Every write is
+// validated first; a rejected configuration writes nothing.
+type Registry struct {
+	DB *store.DB
+	// PublicURL is the listener's public base URL, used by validation for
+	// the audience default. Empty skips nothing: a tenant without
+	// sso.audience is then rejected.
+	PublicURL string
+	// Now is the clock for certificate checks and timestamps; nil is time.Now.
+	Now func() time.Time
+}
+
+func (r *Registry) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// FromStored decodes a stored tenant, for code that already holds a
+// store.Tx. It does not validate: a certificate may have expired since the
+// save, and the listener must still answer with a clear reason.
+func FromStored(t store.Tenant) (*Config, error) {
+	var c Config
+	if err := json.Unmarshal(t.Config, &c); err != nil {
+		return nil, fmt.Errorf("decode tenant %q: %w", t.Key, err)
+	}
+	if string(c.Key) != t.Key {
+		return nil, fmt.Errorf("decode tenant %q: document is for %q", t.Key, clip(string(c.Key)))
+	}
+	return &c, nil
+}
+
+// GetTx reads one tenant inside a transaction; the error wraps
+// store.ErrNotFound for an unknown key.
+func GetTx(tx *store.Tx, key Key) (*Config, error) {
+	t, err := tx.Tenant(string(key))
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: %w", key, err)
+	}
+	return FromStored(t)
+}
+
+// Get reads one tenant; the error wraps store.ErrNotFound for an unknown key.
+func (r *Registry) Get(key Key) (*Config, error) {
+	var c *Config
+	err := r.DB.View(func(tx *store.Tx) error {
+		var err error
+		c, err = GetTx(tx, key)
+		return err
+	})
+	return c, err
+}
+
+// List returns every tenant, sorted by key.
+func (r *Registry) List() ([]Config, error) {
+	var out []Config
+	err := r.DB.View(func(tx *store.Tx) error {
+		ts, err := tx.Tenants()
+		if err != nil {
+			return fmt.Errorf("list tenants: %w", err)
+		}
+		out = make([]Config, 0, len(ts))
+		for _, t := range ts {
+			c, err := FromStored(t)
+			if err != nil {
+				return err
+			}
+			out = append(out, *c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// Save normalizes, validates and writes one tenant (insert or update).
+// An invalid configuration returns a *ValidationError and writes nothing.
+func (r *Registry) Save(c Config) error { return r.SaveAll([]Config{c}) }
+
+// SaveAll validates every configuration, then writes them all in one
+// transaction: all or nothing. Validation errors come back as a
+// *ImportError naming each tenant.
+func (r *Registry) SaveAll(cs []Config) error {
+	now := r.now()
+	docs := make([]store.Tenant, len(cs))
+	var problems []Problem
+	seen := make(map[Key]int, len(cs))
+	for i := range cs {
+		c := cs[i]
+		c.Normalize()
+		prefix := fmt.Sprintf("tenants[%d].", i)
+		if len(cs) == 1 {
+			prefix = ""
+		}
+		if j, dup := seen[c.Key]; dup {
+			problems = append(problems, Problem{Field: prefix + "key", Message: fmt.Sprintf("%q repeats tenants[%d]", c.Key, j)})
+		}
+		seen[c.Key] = i
+		p := c.Validate(now, r.PublicURL)
+		if !p.OK() {
+			if len(cs) == 1 {
+				return &ValidationError{Key: c.Key, Problems: p}
+			}
+			for _, e := range p.Errors {
+				problems = append(problems, Problem{Field: prefix + e.Field, Message: e.Message})
+			}
+			continue
+		}
+		b, err := c.MarshalStored()
+		if err != nil {
+			return err
+		}
+		docs[i] = store.Tenant{Key: string(c.Key), Config: b, CreatedAt: now, UpdatedAt: now}
+	}
+	if len(problems) > 0 {
+		return &ImportError{Problems: problems}
+	}
+	return r.DB.Update(func(tx *store.Tx) error {
+		for _, d := range docs {
+			old, err := tx.Tenant(d.Key)
+			switch {
+			case err == nil:
+				d.CreatedAt = old.CreatedAt
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("save tenant %q: %w", d.Key, err)
+			}
+			if err := tx.PutTenant(d); err != nil {
+				return fmt.Errorf("save tenant %q: %w", d.Key, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Remove deletes a tenant's configuration. Its users, groups, invoices and
+// identity-map rows stay: they are orphaned (see Orphaned) and remain
+// visible in exports. The error wraps store.ErrNotFound for an unknown key.
+func (r *Registry) Remove(key Key) error {
+	return r.DB.Update(func(tx *store.Tx) error {
+		if _, err := tx.Tenant(string(key)); err != nil {
+			return fmt.Errorf("remove tenant %q: %w", key, err)
+		}
+		if err := tx.DeleteTenant(string(key)); err != nil {
+			return fmt.Errorf("remove tenant %q: %w", key, err)
+		}
+		return nil
+	})
+}
+
+// Orphaned lists the tenant keys that groups still carry but that have no
+// configuration any more (removed tenants), sorted.
+func Orphaned(tx *store.Tx) ([]Key, error) {
+	ts, err := tx.Tenants()
+	if err != nil {
+		return nil, fmt.Errorf("orphaned tenants: %w", err)
+	}
+	known := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		known[t.Key] = true
+	}
+	gs, err := tx.Groups("")
+	if err != nil {
+		return nil, fmt.Errorf("orphaned tenants: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []Key
+	for _, g := range gs {
+		if g.Tenant != "" && !known[g.Tenant] && !seen[g.Tenant] {
+			seen[g.Tenant] = true
+			out = append(out, Key(g.Tenant))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}

@@ -4,7 +4,13 @@ package store
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"time"
+
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrNotFound is returned by lookups of a missing record.
@@ -13,10 +19,28 @@ var ErrNotFound = errors.New("not found")
 // ErrInUse is returned by Open when another process holds the file.
 var ErrInUse = errors.New("database is in use by another process")
 
-var errTODO = errors.New("store: not implemented yet")
+var (
+	// ErrSchema is returned by Open for a file whose schema this code cannot
+	// read: newer than it knows, or not a Tenantdesk file at all.
+	ErrSchema = errors.New("unsupported schema")
+	// ErrCorrupt is returned when a stored value cannot be decoded.
+	ErrCorrupt = errors.New("corrupt value")
+	// ErrInvalid is returned for a record whose key fields are empty or
+	// contain a NUL byte; nothing is written.
+	ErrInvalid = errors.New("invalid record")
+	// ErrDuplicate is returned when a write would give a unique index
+	// (identity-map remote id or local id) two rows.
+	ErrDuplicate = errors.New("duplicate")
+)
+
+// DefaultLockTimeout is how long Open waits for another process to let go.
+const DefaultLockTimeout = time.Second
 
 // DB is one open Tenantdesk data file.
-type DB struct{}
+type DB struct {
+	bolt *bbolt.DB
+	path string
+}
 
 // Options tune Open; the zero value is what the app uses.
 type Options struct {
@@ -26,111 +50,120 @@ type Options struct {
 
 // Open opens (creating with mode 0600) the file at path, runs migrations,
 // and refuses a schema newer than this code knows.
-func Open(path string, opt Options) (*DB, error) { return nil, errTODO }
+func Open(path string, opt Options) (*DB, error) {
+	timeout := opt.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	bolt, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:        timeout,
+		FreelistType:   bbolt.FreelistMapType,
+		NoSync:         opt.NoSync,
+		NoFreelistSync: opt.NoSync,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (still locked after %s; is another Tenantdesk running on it?)",
+			path, ErrInUse, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := bolt.Update(func(btx *bbolt.Tx) error { return migrate(btx, path) }); err != nil {
+		_ = bolt.Close()
+		return nil, err
+	}
+	return &DB{bolt: bolt, path: path}, nil
+}
 
-func (db *DB) Close() error                    { return errTODO }
-func (db *DB) Path() string                    { return "" }
-func (db *DB) Size() int64                     { return 0 }
-func (db *DB) View(fn func(*Tx) error) error   { return errTODO }
-func (db *DB) Update(fn func(*Tx) error) error { return errTODO }
+// Close releases the file and its lock.
+func (db *DB) Close() error {
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path is the file's path as given to Open.
+func (db *DB) Path() string { return db.path }
+
+// Size is the size of the data file in bytes.
+func (db *DB) Size() int64 {
+	var size int64
+	_ = db.bolt.View(func(btx *bbolt.Tx) error {
+		size = btx.Size()
+		return nil
+	})
+	return size
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(fn func(*Tx) error) error {
+	return db.bolt.View(func(btx *bbolt.Tx) error { return fn(&Tx{btx: btx}) })
+}
+
+// Update runs fn in a read-write transaction, committed when fn returns nil.
+func (db *DB) Update(fn func(*Tx) error) error {
+	return db.bolt.Update(func(btx *bbolt.Tx) error { return fn(&Tx{btx: btx}) })
+}
 
 // Batch is Update with group commit for concurrent small writes; fn may be
 // called more than once and must be idempotent.
-func (db *DB) Batch(fn func(*Tx) error) error { return errTODO }
-
-// Backup writes a consistent copy of the database to path.
-func (db *DB) Backup(path string) error { return errTODO }
-
-// Healthy reports whether the file is writable.
-func (db *DB) Healthy() error { return errTODO }
-
-// Tx is a read or read-write transaction.
-type Tx struct{}
-
-// Tenants.
-func (tx *Tx) PutTenant(t Tenant) error          { return errTODO }
-func (tx *Tx) Tenant(key string) (Tenant, error) { return Tenant{}, errTODO }
-func (tx *Tx) Tenants() ([]Tenant, error)        { return nil, errTODO }
-func (tx *Tx) DeleteTenant(key string) error     { return errTODO }
-
-// Users, groups, memberships.
-func (tx *Tx) PutUser(u User) error                    { return errTODO }
-func (tx *Tx) User(tenant, uid string) (User, error)   { return User{}, errTODO }
-func (tx *Tx) DeleteUser(tenant, uid string) error     { return errTODO }
-func (tx *Tx) PutGroup(g Group) error                  { return errTODO }
-func (tx *Tx) Group(tenant, uid string) (Group, error) { return Group{}, errTODO }
-func (tx *Tx) Groups(tenant string) ([]Group, error)   { return nil, errTODO } // tenant "" = all
-func (tx *Tx) PutMembership(m Membership) error        { return errTODO }
-func (tx *Tx) Membership(tenant, groupUID, userUID string) (Membership, error) {
-	return Membership{}, errTODO
-}
-func (tx *Tx) GroupMemberships(tenant, groupUID string) ([]Membership, error) { return nil, errTODO }
-func (tx *Tx) UserMemberships(tenant, userUID string) ([]Membership, error)   { return nil, errTODO }
-
-// Sessions, SAML request tracking and the assertion replay cache.
-func (tx *Tx) PutSession(s Session) error           { return errTODO }
-func (tx *Tx) Session(id string) (Session, error)   { return Session{}, errTODO }
-func (tx *Tx) PutAuthnRequest(r AuthnRequest) error { return errTODO }
-
-// ConsumeAuthnRequest deletes and returns the tenant's pending request id;
-// ErrNotFound when it is unknown, expired or of another tenant.
-func (tx *Tx) ConsumeAuthnRequest(tenant, id string, now time.Time) (AuthnRequest, error) {
-	return AuthnRequest{}, errTODO
+func (db *DB) Batch(fn func(*Tx) error) error {
+	return db.bolt.Batch(func(btx *bbolt.Tx) error { return fn(&Tx{btx: btx}) })
 }
 
-// RememberAssertion records an assertion id until expires; it returns false
-// when the id was already seen (a replay).
-func (tx *Tx) RememberAssertion(tenant, id string, expires, now time.Time) (bool, error) {
-	return false, errTODO
+// Backup writes a consistent copy of the database to path. The copy is
+// written beside path and renamed into place, so a failed backup never
+// leaves a truncated file under the name asked for.
+func (db *DB) Backup(path string) error {
+	if same, _ := sameFile(db.path, path); same {
+		return fmt.Errorf("backup to %s: that is the open database itself", path)
+	}
+	tmp := path + ".partial"
+	err := db.bolt.View(func(btx *bbolt.Tx) error { return btx.CopyFile(tmp, 0o600) })
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return nil
 }
 
-// PurgeExpired drops sessions, requests and replay entries past their time.
-func (tx *Tx) PurgeExpired(now time.Time) error { return errTODO }
-
-// Invoices and other Connec! records.
-func (tx *Tx) NextInvoiceID() (string, error)                   { return "", errTODO }
-func (tx *Tx) PutInvoice(inv Invoice) error                     { return errTODO }
-func (tx *Tx) Invoice(id string) (Invoice, error)               { return Invoice{}, errTODO }
-func (tx *Tx) Invoices(tenant string) ([]Invoice, error)        { return nil, errTODO } // "" = all
-func (tx *Tx) PutRecord(r Record) error                         { return errTODO }
-func (tx *Tx) Record(tenant, entity, id string) (Record, error) { return Record{}, errTODO }
-
-// Identity map.
-// PutConnected inserts (ID 0) or updates a row and keeps every index in step;
-// it returns the row's ID.
-func (tx *Tx) PutConnected(c ConnectedObject) (uint64, error) { return 0, errTODO }
-func (tx *Tx) Connected(id uint64) (ConnectedObject, error)   { return ConnectedObject{}, errTODO }
-func (tx *Tx) ConnectedByRemote(tenant, remoteID string) (ConnectedObject, error) {
-	return ConnectedObject{}, errTODO
-}
-func (tx *Tx) ConnectedByLocal(tenant, kind, localID string) (ConnectedObject, error) {
-	return ConnectedObject{}, errTODO
-}
-func (tx *Tx) DeleteConnected(id uint64) error { return errTODO }
-
-// QueryConnected returns one page of rows and the cursor of the next page
-// ("" when there is none).
-func (tx *Tx) QueryConnected(q IdmapQuery) ([]ConnectedObject, string, error) {
-	return nil, "", errTODO
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
 }
 
-// CountConnected counts rows for a tenant and entity ("" = any) without a scan.
-func (tx *Tx) CountConnected(tenant, entity string) (int, error) { return 0, errTODO }
+// Healthy reports whether the file is writable, by committing a tiny write.
+func (db *DB) Healthy() error {
+	err := db.bolt.Update(func(btx *bbolt.Tx) error {
+		return btx.Bucket(bucketMeta).Put(metaHealthCheck, be64(uint64(time.Now().UnixNano())))
+	})
+	if err != nil {
+		return fmt.Errorf("health check of %s: %w", db.path, err)
+	}
+	return nil
+}
 
-// Billing ledger and run history.
-func (tx *Tx) PutBill(b Bill) error                               { return errTODO }
-func (tx *Tx) Bill(tenant, groupUID, period string) (Bill, error) { return Bill{}, errTODO }
-func (tx *Tx) Bills(period, tenant string) ([]Bill, error)        { return nil, errTODO } // "" = all
-func (tx *Tx) PutBillingRun(r BillingRun) (uint64, error)         { return 0, errTODO }
-func (tx *Tx) BillingRuns(limit int) ([]BillingRun, error)        { return nil, errTODO } // newest first
+// Tx is a read or read-write transaction. It is only valid inside the
+// View, Update or Batch callback that received it.
+type Tx struct {
+	btx *bbolt.Tx
+}
 
-// Outbox.
-func (tx *Tx) PutOutboxItem(it OutboxItem) (uint64, error)              { return 0, errTODO }
-func (tx *Tx) OutboxItem(id uint64) (OutboxItem, error)                 { return OutboxItem{}, errTODO }
-func (tx *Tx) OutboxDue(now time.Time, limit int) ([]OutboxItem, error) { return nil, errTODO }
-func (tx *Tx) OutboxByStatus(status string) ([]OutboxItem, error)       { return nil, errTODO }
-
-// Activity log (bounded; oldest entries dropped).
-func (tx *Tx) AppendEvent(e Event) (uint64, error)                { return 0, errTODO }
-func (tx *Tx) EventsAfter(seq uint64, limit int) ([]Event, error) { return nil, errTODO }
-func (tx *Tx) RecentEvents(limit int) ([]Event, error)            { return nil, errTODO } // newest first
+func (tx *Tx) bucket(name []byte) *bbolt.Bucket { return tx.btx.Bucket(name) }

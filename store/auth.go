@@ -1,0 +1,124 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// PutSession stores a browser session.
+func (tx *Tx) PutSession(s Session) error {
+	if err := checkPart("session id", s.ID, true); err != nil {
+		return err
+	}
+	return put(tx.bucket(bucketSessions), key(s.ID), s)
+}
+
+// Session returns a session by id, expired or not: the caller decides
+// with its own clock.
+func (tx *Tx) Session(id string) (Session, error) {
+	var s Session
+	if err := get(tx.bucket(bucketSessions), []byte(id), &s); err != nil {
+		return s, wrapGet(err, "session", id)
+	}
+	return s, nil
+}
+
+// PutAuthnRequest records an AuthnRequest a tenant issued.
+func (tx *Tx) PutAuthnRequest(r AuthnRequest) error {
+	if err := checkPart("authn request tenant", r.Tenant, true); err != nil {
+		return err
+	}
+	if err := checkPart("authn request id", r.ID, true); err != nil {
+		return err
+	}
+	return put(tx.bucket(bucketAuthnRequests), key(r.Tenant, r.ID), r)
+}
+
+// ConsumeAuthnRequest deletes and returns the tenant's pending request id;
+// ErrNotFound when it is unknown, expired or of another tenant.
+func (tx *Tx) ConsumeAuthnRequest(tenant, id string, now time.Time) (AuthnRequest, error) {
+	b := tx.bucket(bucketAuthnRequests)
+	k := key(tenant, id)
+	var r AuthnRequest
+	if err := get(b, k, &r); err != nil {
+		return AuthnRequest{}, wrapGet(err, "authn request", tenant, id)
+	}
+	if err := b.Delete(k); err != nil {
+		return AuthnRequest{}, fmt.Errorf("consume authn request %q: %w", id, err)
+	}
+	if !now.Before(r.ExpiresAt) {
+		return AuthnRequest{}, fmt.Errorf("authn request %q expired at %s: %w",
+			id, r.ExpiresAt.UTC().Format(time.RFC3339), ErrNotFound)
+	}
+	return r, nil
+}
+
+// seenAssertion is a replay-cache entry.
+type seenAssertion struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// RememberAssertion records an assertion id until expires; it returns false
+// when the id was already seen (a replay).
+func (tx *Tx) RememberAssertion(tenant, id string, expires, now time.Time) (bool, error) {
+	if err := checkPart("assertion tenant", tenant, true); err != nil {
+		return false, err
+	}
+	if err := checkPart("assertion id", id, true); err != nil {
+		return false, err
+	}
+	b := tx.bucket(bucketAssertions)
+	k := key(tenant, id)
+	var seen seenAssertion
+	switch err := get(b, k, &seen); {
+	case err == nil && now.Before(seen.ExpiresAt):
+		return false, nil
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return false, fmt.Errorf("assertion %q: %w", id, err)
+	}
+	if err := put(b, k, seenAssertion{ExpiresAt: expires}); err != nil {
+		return false, fmt.Errorf("remember assertion %q: %w", id, err)
+	}
+	return true, nil
+}
+
+// PurgeExpired drops sessions, requests and replay entries past their time.
+// These buckets hold at most a few thousand short-lived entries, so a scan
+// is cheaper than keeping an expiry index in step on every write.
+func (tx *Tx) PurgeExpired(now time.Time) error {
+	if err := purge(tx.bucket(bucketSessions), now, func(s *Session) time.Time { return s.ExpiresAt }); err != nil {
+		return fmt.Errorf("purge sessions: %w", err)
+	}
+	if err := purge(tx.bucket(bucketAuthnRequests), now, func(r *AuthnRequest) time.Time { return r.ExpiresAt }); err != nil {
+		return fmt.Errorf("purge authn requests: %w", err)
+	}
+	if err := purge(tx.bucket(bucketAssertions), now, func(a *seenAssertion) time.Time { return a.ExpiresAt }); err != nil {
+		return fmt.Errorf("purge replay cache: %w", err)
+	}
+	return nil
+}
+
+// purge deletes every entry of b whose expiry is not after now. Entries
+// that do not decode are dropped too: they can never be used.
+func purge[T any](b *bbolt.Bucket, now time.Time, expires func(*T) time.Time) error {
+	var stale [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var item T
+		if err := decodeValue(v, &item); err != nil || !now.Before(expires(&item)) {
+			stale = append(stale, clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,440 @@
+package store
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.etcd.io/bbolt"
+)
+
+// The identity map (SPEC §8) is one primary bucket keyed by a big-endian
+// row id, and index buckets whose keys end in that id and whose values are
+// empty (the mjl-/bstore layout). Every index and counter is derived from
+// the primary rows by idmapIndexKeys and idmapCounterKeys, so the write
+// path, the delete path and the rebuild of a migration cannot disagree.
+
+// Slots of idmapIndexKeys; a nil key means the row has no entry there.
+const (
+	idxEntity = iota
+	idxEntityOnly
+	idxRemote
+	idxLocal
+	idxName
+	idxTenantName
+	idxCount
+)
+
+var idmapIndexBucket = [idxCount][]byte{
+	idxEntity:     bucketIdmapEntity,
+	idxEntityOnly: bucketIdmapEntityOnly,
+	idxRemote:     bucketIdmapRemote,
+	idxLocal:      bucketIdmapLocal,
+	idxName:       bucketIdmapName,
+	idxTenantName: bucketIdmapTenantName,
+}
+
+// DefaultIdmapPage is the page size of QueryConnected when Limit is 0.
+const DefaultIdmapPage = 100
+
+// normName is the form names are indexed and searched in.
+func normName(s string) string {
+	return strings.ReplaceAll(strings.ToLower(s), sep, "")
+}
+
+func withID(k []byte, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(k, sep...), id)
+}
+
+func idmapIndexKeys(c *ConnectedObject) [idxCount][]byte {
+	var keys [idxCount][]byte
+	name := normName(c.Name)
+	keys[idxEntity] = withID(key(c.Tenant, c.Entity), c.ID)
+	keys[idxEntityOnly] = withID(key(c.Entity), c.ID)
+	if c.RemoteID != "" {
+		keys[idxRemote] = withID(key(c.Tenant, c.RemoteID), c.ID)
+	}
+	if c.LocalID != "" {
+		keys[idxLocal] = withID(key(c.Tenant, c.LocalKind, c.LocalID), c.ID)
+	}
+	keys[idxName] = withID(key(name, c.Tenant, c.Entity), c.ID)
+	keys[idxTenantName] = withID(key(c.Tenant, name, c.Entity), c.ID)
+	return keys
+}
+
+// Counters make CountConnected O(1) for every combination of its filters.
+func idmapCounterKeys(c *ConnectedObject) [4][]byte {
+	return [4][]byte{
+		[]byte("all"),
+		key("t", c.Tenant),
+		key("e", c.Entity),
+		key("te", c.Tenant, c.Entity),
+	}
+}
+
+func counterKey(tenant, entity string) []byte {
+	switch {
+	case tenant == "" && entity == "":
+		return []byte("all")
+	case entity == "":
+		return key("t", tenant)
+	case tenant == "":
+		return key("e", entity)
+	}
+	return key("te", tenant, entity)
+}
+
+func addCount(b *bbolt.Bucket, k []byte, delta int64) error {
+	var n uint64
+	if v := b.Get(k); len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	n = uint64(int64(n) + delta)
+	if n == 0 {
+		return b.Delete(k)
+	}
+	return b.Put(k, be64(n))
+}
+
+func checkConnected(c *ConnectedObject) error {
+	if err := checkPart("identity-map tenant", c.Tenant, true); err != nil {
+		return err
+	}
+	for _, p := range []struct{ what, v string }{
+		{"identity-map entity", c.Entity},
+		{"identity-map remote id", c.RemoteID},
+		{"identity-map local kind", c.LocalKind},
+		{"identity-map local id", c.LocalID},
+	} {
+		if err := checkPart(p.what, p.v, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uniqueOwner returns the id of the row holding the index prefix p, or 0.
+func uniqueOwner(b *bbolt.Bucket, p []byte) uint64 {
+	k, _ := b.Cursor().Seek(p)
+	if k == nil || !bytes.HasPrefix(k, p) || len(k) != len(p)+8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[len(p):])
+}
+
+// PutConnected inserts (ID 0) or updates a row and keeps every index in step;
+// it returns the row's ID. A remote id or local id already held by another
+// row of the tenant gives ErrDuplicate.
+func (tx *Tx) PutConnected(c ConnectedObject) (uint64, error) {
+	if err := checkConnected(&c); err != nil {
+		return 0, err
+	}
+	primary := tx.bucket(bucketIdmap)
+	var old *ConnectedObject
+	if c.ID != 0 {
+		var prev ConnectedObject
+		if err := get(primary, be64(c.ID), &prev); err != nil {
+			return 0, wrapGet(err, "identity-map row", fmt.Sprint(c.ID))
+		}
+		old = &prev
+	}
+	if c.RemoteID != "" {
+		if owner := uniqueOwner(tx.bucket(bucketIdmapRemote), prefix(c.Tenant, c.RemoteID)); owner != 0 && owner != c.ID {
+			return 0, fmt.Errorf("identity map: tenant %q remote id %q is row %d: %w", c.Tenant, c.RemoteID, owner, ErrDuplicate)
+		}
+	}
+	if c.LocalID != "" {
+		if owner := uniqueOwner(tx.bucket(bucketIdmapLocal), prefix(c.Tenant, c.LocalKind, c.LocalID)); owner != 0 && owner != c.ID {
+			return 0, fmt.Errorf("identity map: tenant %q local %s %q is row %d: %w", c.Tenant, c.LocalKind, c.LocalID, owner, ErrDuplicate)
+		}
+	}
+	if c.ID == 0 {
+		id, err := primary.NextSequence()
+		if err != nil {
+			return 0, fmt.Errorf("identity map: next id: %w", err)
+		}
+		c.ID = id
+	}
+	if err := put(primary, be64(c.ID), c); err != nil {
+		return 0, fmt.Errorf("identity map: put row %d: %w", c.ID, err)
+	}
+	if err := tx.reindexConnected(old, &c); err != nil {
+		return 0, fmt.Errorf("identity map: index row %d: %w", c.ID, err)
+	}
+	return c.ID, nil
+}
+
+// reindexConnected moves the index entries and counters of a row from old
+// to cur; either may be nil (insert, delete). Unchanged entries are left
+// alone, so an update that touches no indexed field writes only the row.
+func (tx *Tx) reindexConnected(old, cur *ConnectedObject) error {
+	var oldKeys, curKeys [idxCount][]byte
+	var oldCounts, curCounts [4][]byte
+	if old != nil {
+		oldKeys, oldCounts = idmapIndexKeys(old), idmapCounterKeys(old)
+	}
+	if cur != nil {
+		curKeys, curCounts = idmapIndexKeys(cur), idmapCounterKeys(cur)
+	}
+	for i := range idxCount {
+		if bytes.Equal(oldKeys[i], curKeys[i]) {
+			continue
+		}
+		b := tx.bucket(idmapIndexBucket[i])
+		if oldKeys[i] != nil {
+			if err := b.Delete(oldKeys[i]); err != nil {
+				return err
+			}
+		}
+		if curKeys[i] != nil {
+			if err := b.Put(curKeys[i], nil); err != nil {
+				return err
+			}
+		}
+	}
+	counts := tx.bucket(bucketIdmapCounts)
+	for i := range oldCounts {
+		if old != nil && cur != nil && bytes.Equal(oldCounts[i], curCounts[i]) {
+			continue
+		}
+		if old != nil {
+			if err := addCount(counts, oldCounts[i], -1); err != nil {
+				return err
+			}
+		}
+		if cur != nil {
+			if err := addCount(counts, curCounts[i], 1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Connected returns an identity-map row by id.
+func (tx *Tx) Connected(id uint64) (ConnectedObject, error) {
+	var c ConnectedObject
+	if err := get(tx.bucket(bucketIdmap), be64(id), &c); err != nil {
+		return c, wrapGet(err, "identity-map row", fmt.Sprint(id))
+	}
+	return c, nil
+}
+
+// ConnectedByRemote returns the tenant's row for a remote (Connec!) id.
+func (tx *Tx) ConnectedByRemote(tenant, remoteID string) (ConnectedObject, error) {
+	if remoteID == "" || strings.Contains(remoteID, sep) || strings.Contains(tenant, sep) {
+		return ConnectedObject{}, notFound("identity-map remote id", tenant, remoteID)
+	}
+	id := uniqueOwner(tx.bucket(bucketIdmapRemote), prefix(tenant, remoteID))
+	if id == 0 {
+		return ConnectedObject{}, notFound("identity-map remote id", tenant, remoteID)
+	}
+	return tx.Connected(id)
+}
+
+// ConnectedByLocal returns the tenant's row for a local object.
+func (tx *Tx) ConnectedByLocal(tenant, kind, localID string) (ConnectedObject, error) {
+	if localID == "" || strings.Contains(tenant+kind+localID, sep) {
+		return ConnectedObject{}, notFound("identity-map local id", tenant, kind, localID)
+	}
+	id := uniqueOwner(tx.bucket(bucketIdmapLocal), prefix(tenant, kind, localID))
+	if id == 0 {
+		return ConnectedObject{}, notFound("identity-map local id", tenant, kind, localID)
+	}
+	return tx.Connected(id)
+}
+
+// DeleteConnected removes a row and its index entries.
+func (tx *Tx) DeleteConnected(id uint64) error {
+	old, err := tx.Connected(id)
+	if err != nil {
+		return err
+	}
+	if err := tx.reindexConnected(&old, nil); err != nil {
+		return fmt.Errorf("identity map: unindex row %d: %w", id, err)
+	}
+	return tx.bucket(bucketIdmap).Delete(be64(id))
+}
+
+// CountConnected counts rows for a tenant and entity ("" = any) without a scan.
+func (tx *Tx) CountConnected(tenant, entity string) (int, error) {
+	v := tx.bucket(bucketIdmapCounts).Get(counterKey(tenant, entity))
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return int(binary.BigEndian.Uint64(v)), nil
+	}
+	return 0, fmt.Errorf("%w: identity-map counter of %d bytes", ErrCorrupt, len(v))
+}
+
+// idmapPlan is how one query walks one index: the bucket, the prefix every
+// candidate key has, and a filter on the part of the key after it.
+type idmapPlan struct {
+	tag    byte // names the index inside a cursor
+	bucket []byte
+	prefix []byte
+	keep   func(rest []byte) bool // nil keeps every key
+}
+
+// planQuery chooses the narrowest index for the filters given; no query
+// walks the primary bucket unless it has no filter at all.
+func planQuery(q IdmapQuery) idmapPlan {
+	name := normName(q.NamePrefix)
+	switch {
+	case name != "" && q.Tenant != "":
+		// tenant\x00name...\x00entity\x00id
+		return idmapPlan{tag: 'm', bucket: bucketIdmapTenantName, prefix: []byte(string(prefix(q.Tenant)) + name),
+			keep: entityIs(q.Entity, 1)}
+	case name != "":
+		// name...\x00tenant\x00entity\x00id
+		return idmapPlan{tag: 'n', bucket: bucketIdmapName, prefix: []byte(name), keep: entityIs(q.Entity, 2)}
+	case q.Tenant != "" && q.Entity != "":
+		return idmapPlan{tag: 'e', bucket: bucketIdmapEntity, prefix: prefix(q.Tenant, q.Entity)}
+	case q.Tenant != "":
+		return idmapPlan{tag: 'e', bucket: bucketIdmapEntity, prefix: prefix(q.Tenant)}
+	case q.Entity != "":
+		return idmapPlan{tag: 'o', bucket: bucketIdmapEntityOnly, prefix: prefix(q.Entity)}
+	}
+	return idmapPlan{tag: 'p', bucket: bucketIdmap}
+}
+
+// entityIs filters name-index keys on their entity, the field at position
+// field of the \x00-separated rest (id excluded).
+func entityIs(entity string, field int) func([]byte) bool {
+	if entity == "" {
+		return nil
+	}
+	return func(rest []byte) bool {
+		if len(rest) < 9 {
+			return false
+		}
+		parts := bytes.Split(rest[:len(rest)-9], []byte(sep))
+		return len(parts) == field+1 && string(parts[field]) == entity
+	}
+}
+
+// Cursors are opaque to callers: the index tag and the last key returned.
+func encodeCursor(tag byte, k []byte) string {
+	return base64.RawURLEncoding.EncodeToString(append([]byte{tag}, k...))
+}
+
+// decodeCursor checks that a cursor came from a query of the same plan.
+func decodeCursor(s string, plan idmapPlan) ([]byte, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(raw) < 9 || raw[0] != plan.tag || !bytes.HasPrefix(raw[1:], plan.prefix) {
+		return nil, fmt.Errorf("%w: identity-map cursor does not belong to this query", ErrInvalid)
+	}
+	return raw[1:], nil
+}
+
+// QueryConnected returns one page of rows and the cursor of the next page
+// ("" when there is none). Limit 0 means DefaultIdmapPage. Rows come in the
+// order of the index the filters select: tenant+entity queries in id order
+// (insertion order), name searches by name.
+func (tx *Tx) QueryConnected(q IdmapQuery) ([]ConnectedObject, string, error) {
+	if strings.Contains(q.Tenant+q.Entity, sep) {
+		return nil, "", nil
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultIdmapPage
+	}
+	plan := planQuery(q)
+	var after []byte
+	if q.After != "" {
+		var err error
+		if after, err = decodeCursor(q.After, plan); err != nil {
+			return nil, "", err
+		}
+	}
+	primary := tx.bucket(bucketIdmap)
+	c := tx.bucket(plan.bucket).Cursor()
+	var k, v []byte
+	if after != nil {
+		k, v = c.Seek(after)
+		if bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	} else {
+		k, v = c.Seek(plan.prefix)
+	}
+	var rows []ConnectedObject
+	var last []byte
+	for ; k != nil && bytes.HasPrefix(k, plan.prefix); k, v = c.Next() {
+		if len(k) < 8 {
+			return nil, "", fmt.Errorf("%w: identity-map key %q", ErrCorrupt, k)
+		}
+		if plan.keep != nil && !plan.keep(k[len(plan.prefix):]) {
+			continue
+		}
+		if len(rows) == limit {
+			return rows, encodeCursor(plan.tag, last), nil
+		}
+		var row ConnectedObject
+		if plan.tag == 'p' {
+			err := decodeValue(v, &row)
+			if err != nil {
+				return nil, "", fmt.Errorf("identity-map row %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+		} else {
+			id := binary.BigEndian.Uint64(k[len(k)-8:])
+			if err := get(primary, be64(id), &row); err != nil {
+				return nil, "", fmt.Errorf("identity-map index %s points at row %d: %w", plan.bucket, id, err)
+			}
+		}
+		rows = append(rows, row)
+		last = k
+	}
+	return rows, "", nil
+}
+
+// rebuildIdmapIndexes drops every identity-map index and counter and
+// derives them again from the primary rows.
+func rebuildIdmapIndexes(btx *bbolt.Tx) error {
+	for _, name := range idmapIndexBuckets {
+		if err := btx.DeleteBucket(name); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
+			return fmt.Errorf("drop %s: %w", name, err)
+		}
+		if _, err := btx.CreateBucket(name); err != nil {
+			return fmt.Errorf("create %s: %w", name, err)
+		}
+	}
+	primary, err := btx.CreateBucketIfNotExists(bucketIdmap)
+	if err != nil {
+		return err
+	}
+	tx := &Tx{btx: btx}
+	counts := map[string]int64{}
+	err = primary.ForEach(func(k, v []byte) error {
+		var row ConnectedObject
+		if err := decodeValue(v, &row); err != nil {
+			return fmt.Errorf("identity-map row %x: %w", k, err)
+		}
+		for i, ik := range idmapIndexKeys(&row) {
+			if ik == nil {
+				continue
+			}
+			if err := tx.bucket(idmapIndexBucket[i]).Put(ik, nil); err != nil {
+				return err
+			}
+		}
+		for _, ck := range idmapCounterKeys(&row) {
+			counts[string(ck)]++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b := tx.bucket(bucketIdmapCounts)
+	for k, n := range counts {
+		if err := b.Put([]byte(k), be64(uint64(n))); err != nil {
+			return err
+		}
+	}
+	return nil
+}

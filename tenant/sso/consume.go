@@ -1,0 +1,507 @@
+package sso
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	saml2 "github.com/russellhaering/gosaml2"
+	"github.com/russellhaering/gosaml2/types"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// login is a response that passed every check that needs no store access.
+type login struct {
+	assertionID  string
+	inResponseTo string    // "" for an IdP-initiated login
+	replayUntil  time.Time // keep the assertion ID this long
+	sessionEnd   time.Time // SessionNotOnOrAfter, or zero
+	profile      profile
+}
+
+// Consume is the assertion consumer service (POST …/saml/consume). It
+// verifies the response with the tenant's SP plus the checks gosaml2 leaves
+// to its caller, then records the login in one transaction, sets the session
+// cookie and redirects to the post-login URL. Any failure answers an HTML
+// page with the reason code, sets no cookie and writes only an audit event.
+func (s *Service) Consume(w http.ResponseWriter, r *http.Request, cfg *tenant.Config) {
+	now := s.now()
+	log := s.log.With("tenant", cfg.Key, "route", "saml_consume")
+
+	l, lerr := s.verify(w, r, cfg, now)
+	var sess store.Session
+	if lerr == nil {
+		sess, lerr = s.commit(cfg, l, now)
+	}
+	if lerr != nil {
+		s.refuse(w, cfg, lerr, now, log)
+		return
+	}
+
+	log.Info("sso login", "outcome", "ok", "user", sess.UserUID, "group", sess.GroupUID, "role", sess.Role)
+	http.SetCookie(w, s.sessionCookie(cfg, sess.ID, sess.ExpiresAt, now))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, cfg.PostLoginURL(s.publicURL), http.StatusFound)
+}
+
+// refuse answers a failed login and records it in its own transaction: the
+// login's transaction, if any, has already been rolled back.
+func (s *Service) refuse(w http.ResponseWriter, cfg *tenant.Config, lerr *loginError, now time.Time, log *slog.Logger) {
+	level := slog.LevelWarn
+	if lerr.reason.HTTPStatus() >= 500 {
+		level = slog.LevelError
+	}
+	log.Log(nil, level, "sso login refused", "outcome", "failed", "reason", lerr.reason, "err", lerr.err)
+	ev := store.Event{
+		At:      now,
+		Tenant:  string(cfg.Key),
+		Kind:    store.EventLogin,
+		Outcome: "failed",
+		Reason:  lerr.reason.String(),
+		Message: "SSO login refused: " + lerr.reason.Message(),
+	}
+	if err := s.db.Update(func(tx *store.Tx) error { _, err := tx.AppendEvent(ev); return err }); err != nil {
+		log.Error("record failed login", "err", err)
+	}
+	writeErrorPage(w, lerr.reason)
+}
+
+// verify runs every check that needs no store: size, shape, gosaml2's
+// signature and structure validation, Destination, issuer, times, audience,
+// InResponseTo policy, attributes.
+func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Config, now time.Time) (*login, *loginError) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxResponseBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, fail(ReasonTooLarge, err)
+		}
+		return nil, fail(ReasonMalformed, fmt.Errorf("read form: %w", err))
+	}
+	encoded := r.PostForm.Get("SAMLResponse")
+	if encoded == "" {
+		return nil, fail(ReasonMalformed, errors.New("no SAMLResponse"))
+	}
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return nil, fail(ReasonMalformed, fmt.Errorf("decode base64: %w", err))
+	}
+	if len(raw) > MaxResponseBytes {
+		return nil, fail(ReasonTooLarge, nil)
+	}
+	if lerr := inspectXML(raw); lerr != nil {
+		return nil, lerr
+	}
+
+	sp, err := s.serviceProvider(cfg)
+	if err != nil {
+		return nil, fail(ReasonConfig, err)
+	}
+	resp, err := sp.ValidateEncodedResponse(encoded)
+	if err != nil {
+		return nil, fail(s.classify(err, cfg), err)
+	}
+
+	// gosaml2 uses only the first assertion; accept exactly one.
+	if len(resp.Assertions) != 1 || len(resp.EncryptedAssertions) > 0 {
+		return nil, fail(ReasonMultipleAssertions, nil)
+	}
+	a := &resp.Assertions[0]
+	// gosaml2 checks Destination only when present; the POST binding
+	// requires it on a signed response.
+	if resp.Destination != sp.AssertionConsumerServiceURL {
+		return nil, fail(ReasonDestination, fmt.Errorf("destination %q", resp.Destination))
+	}
+	if a.Issuer == nil || a.Issuer.Value != cfg.IdPIssuer() {
+		return nil, fail(ReasonIssuer, nil)
+	}
+	if a.ID == "" || a.Subject == nil || a.Subject.NameID == nil ||
+		a.Subject.SubjectConfirmation == nil || a.Subject.SubjectConfirmation.SubjectConfirmationData == nil {
+		return nil, fail(ReasonMalformed, errors.New("assertion lacks ID or subject"))
+	}
+	l := &login{assertionID: a.ID}
+	if lerr := checkTimes(a, now, l); lerr != nil {
+		return nil, lerr
+	}
+	if lerr := checkAudience(sp, a); lerr != nil {
+		return nil, lerr
+	}
+
+	l.inResponseTo, err = inResponseTo(resp, a.Subject.SubjectConfirmation.SubjectConfirmationData)
+	if err != nil {
+		return nil, fail(ReasonInResponseTo, err)
+	}
+	if l.inResponseTo == "" && !cfg.SSO.AllowIdPInitiated {
+		return nil, fail(ReasonUnsolicited, nil)
+	}
+
+	if a.AttributeStatement == nil {
+		return nil, fail(ReasonMissingAttribute, errors.New("no AttributeStatement"))
+	}
+	p, lerr := readProfile(attributeValues(a.AttributeStatement), cfg)
+	if lerr != nil {
+		return nil, lerr
+	}
+	l.profile = p
+	if st := a.AuthnStatement; st != nil && st.SessionNotOnOrAfter != nil {
+		l.sessionEnd = *st.SessionNotOnOrAfter
+	}
+	return l, nil
+}
+
+// inspectXML checks what gosaml2 does not, before it parses anything: the
+// document is one well-formed samlp:Response without a DOCTYPE, holding
+// exactly one Assertion or EncryptedAssertion anywhere inside it.
+func inspectXML(raw []byte) *loginError {
+	dec := xml.NewDecoder(bytes.NewReader(raw))
+	dec.Strict = true
+	assertions, depth := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fail(ReasonMalformed, fmt.Errorf("parse XML: %w", err))
+		}
+		switch t := tok.(type) {
+		case xml.Directive:
+			return fail(ReasonDoctype, nil)
+		case xml.StartElement:
+			if depth == 0 && (t.Name.Space != saml2.SAMLProtocolNamespace || t.Name.Local != saml2.ResponseTag) {
+				return fail(ReasonMalformed, fmt.Errorf("root element %s", t.Name.Local))
+			}
+			if t.Name.Space == saml2.SAMLAssertionNamespace &&
+				(t.Name.Local == saml2.AssertionTag || t.Name.Local == saml2.EncryptedAssertionTag) {
+				assertions++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
+				return fail(ReasonMalformed, errors.New("text outside the root element"))
+			}
+		}
+	}
+	if depth != 0 {
+		return fail(ReasonMalformed, errors.New("unbalanced document"))
+	}
+	switch {
+	case assertions == 0:
+		return fail(ReasonMalformed, errors.New("no assertion"))
+	case assertions > 1:
+		return fail(ReasonMultipleAssertions, fmt.Errorf("%d assertions", assertions))
+	}
+	return nil
+}
+
+// classify maps a gosaml2 validation error to a Reason by its type and
+// field. Errors without a gosaml2 type come from signature verification,
+// decryption, or XML that only gosaml2's stricter parser refuses: all of
+// them mean the content cannot be trusted, reported as ReasonSignature.
+func (s *Service) classify(err error, cfg *tenant.Config) Reason {
+	var iv saml2.ErrInvalidValue
+	var me saml2.ErrMissingElement
+	var pe saml2.ErrParsing
+	if errors.As(err, &iv) {
+		switch iv.Key {
+		case saml2.DestinationAttr:
+			if s.otherTenantConsumeURL(iv.Actual, cfg) {
+				return ReasonTenantMismatch
+			}
+			return ReasonDestination
+		case saml2.RecipientAttr:
+			if s.otherTenantConsumeURL(iv.Actual, cfg) {
+				return ReasonTenantMismatch
+			}
+			return ReasonRecipient
+		case saml2.IssuerTag:
+			return ReasonIssuer
+		case saml2.NotOnOrAfterAttr:
+			return ReasonExpired
+		case saml2.StatusCodeTag:
+			return ReasonIdPStatus
+		}
+		return ReasonMalformed
+	}
+	if errors.As(err, &me) {
+		if me.Tag == saml2.IssuerTag && me.Attribute == "" {
+			return ReasonIssuer
+		}
+		return ReasonMalformed
+	}
+	if errors.As(err, &pe) {
+		return ReasonMalformed
+	}
+	return ReasonSignature
+}
+
+// otherTenantConsumeURL reports whether u is the consume URL of a tenant
+// other than cfg's.
+func (s *Service) otherTenantConsumeURL(u string, cfg *tenant.Config) bool {
+	before, after, _ := strings.Cut(tenant.RouteSAMLConsume.URL(s.publicURL, "\x00"), "\x00")
+	if len(u) <= len(before)+len(after) || !strings.HasPrefix(u, before) || !strings.HasSuffix(u, after) {
+		return false
+	}
+	key := u[len(before) : len(u)-len(after)]
+	return key != string(cfg.Key) && !strings.Contains(key, "/")
+}
+
+// checkTimes enforces the assertion's validity window with ClockSkew either
+// side (gosaml2 only warns), and sets how long the ID must be remembered.
+func checkTimes(a *types.Assertion, now time.Time, l *login) *loginError {
+	c := a.Conditions
+	if c == nil {
+		return fail(ReasonMalformed, errors.New("no Conditions"))
+	}
+	notBefore, err1 := time.Parse(time.RFC3339, c.NotBefore)
+	notOnOrAfter, err2 := time.Parse(time.RFC3339, c.NotOnOrAfter)
+	scdEnd, err3 := time.Parse(time.RFC3339, a.Subject.SubjectConfirmation.SubjectConfirmationData.NotOnOrAfter)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return fail(ReasonMalformed, fmt.Errorf("assertion times: %w", err))
+	}
+	early, late := now.Add(ClockSkew), now.Add(-ClockSkew)
+	if early.Before(notBefore) || early.Before(a.IssueInstant) {
+		return fail(ReasonNotYetValid, fmt.Errorf("not before %s, issued %s", c.NotBefore, a.IssueInstant))
+	}
+	if !late.Before(notOnOrAfter) || !late.Before(scdEnd) {
+		return fail(ReasonExpired, fmt.Errorf("not on or after %s / %s", c.NotOnOrAfter, scdEnd))
+	}
+	l.replayUntil = notOnOrAfter
+	if scdEnd.After(l.replayUntil) {
+		l.replayUntil = scdEnd
+	}
+	l.replayUntil = l.replayUntil.Add(ClockSkew)
+	return nil
+}
+
+// checkAudience requires an AudienceRestriction and turns gosaml2's
+// NotInAudience warning into a failure.
+func checkAudience(sp *saml2.SAMLServiceProvider, a *types.Assertion) *loginError {
+	if len(a.Conditions.AudienceRestrictions) == 0 {
+		return fail(ReasonAudience, errors.New("no AudienceRestriction"))
+	}
+	warn, err := sp.VerifyAssertionConditions(a)
+	if err != nil {
+		return fail(ReasonMalformed, err)
+	}
+	if warn.NotInAudience {
+		return fail(ReasonAudience, nil)
+	}
+	return nil
+}
+
+// inResponseTo is the request ID the response answers. The assertion's
+// SubjectConfirmationData is signed; the Response's attribute counts only
+// when the Response itself is signed, and the two must agree.
+func inResponseTo(resp *types.Response, scd *types.SubjectConfirmationData) (string, error) {
+	switch {
+	case resp.InResponseTo != "" && scd.InResponseTo != "" && resp.InResponseTo != scd.InResponseTo:
+		return "", errors.New("Response and SubjectConfirmationData disagree on InResponseTo")
+	case scd.InResponseTo != "":
+		return scd.InResponseTo, nil
+	case resp.InResponseTo != "" && !resp.SignatureValidated:
+		return "", errors.New("InResponseTo only on an unsigned Response")
+	}
+	return resp.InResponseTo, nil
+}
+
+// commit records the login in one transaction: the request ID is consumed,
+// the assertion ID remembered, group, user, membership, identity-map rows,
+// session and the ok audit event written. Any failure rolls all of it back.
+func (s *Service) commit(cfg *tenant.Config, l *login, now time.Time) (store.Session, *loginError) {
+	key := string(cfg.Key)
+	sess := store.Session{
+		Tenant:     key,
+		Role:       l.profile.role,
+		MnoSession: l.profile.mnoSession,
+		MnoRecheck: l.profile.mnoRecheck,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(SessionTTL),
+	}
+	if !l.sessionEnd.IsZero() && l.sessionEnd.Before(sess.ExpiresAt) {
+		sess.ExpiresAt = l.sessionEnd
+	}
+	var err error
+	if sess.ID, err = newSessionID(); err != nil {
+		return store.Session{}, fail(ReasonInternal, err)
+	}
+
+	err = s.db.Update(func(tx *store.Tx) error {
+		fresh, err := tx.RememberAssertion(key, l.assertionID, l.replayUntil, now)
+		if err != nil {
+			return fmt.Errorf("remember assertion: %w", err)
+		}
+		if !fresh {
+			return fail(ReasonReplay, nil)
+		}
+		if l.inResponseTo != "" {
+			if _, err := tx.ConsumeAuthnRequest(key, l.inResponseTo, now); errors.Is(err, store.ErrNotFound) {
+				return fail(ReasonInResponseTo, err)
+			} else if err != nil {
+				return fmt.Errorf("consume AuthnRequest: %w", err)
+			}
+		}
+		g, reactivated, err := saveGroup(tx, key, l.profile.group, now)
+		if err != nil {
+			return err
+		}
+		u, err := saveUser(tx, key, l.profile.user, now)
+		if err != nil {
+			return err
+		}
+		if err := saveMembership(tx, key, g.UID, u.UID, l.profile.role, now); err != nil {
+			return err
+		}
+		if err := ensureConnected(tx, store.ConnectedObject{
+			Tenant: key, GroupUID: g.UID, LocalKind: store.KindGroup, LocalID: g.UID,
+			Provider: Provider, Entity: "groups", RemoteID: g.UID, Name: g.Name,
+		}, now); err != nil {
+			return err
+		}
+		if err := ensureConnected(tx, store.ConnectedObject{
+			Tenant: key, GroupUID: g.UID, LocalKind: store.KindUser, LocalID: u.UID,
+			Provider: Provider, Entity: "users", RemoteID: u.UID, Name: strings.TrimSpace(u.FirstName + " " + u.LastName),
+		}, now); err != nil {
+			return err
+		}
+		sess.UserUID, sess.GroupUID = u.UID, g.UID
+		if err := tx.PutSession(sess); err != nil {
+			return fmt.Errorf("put session: %w", err)
+		}
+		msg := fmt.Sprintf("%s signed in to group %s as %s", u.UID, g.UID, sess.Role)
+		if reactivated {
+			msg += " (cancelled group reactivated)"
+		}
+		_, err = tx.AppendEvent(store.Event{At: now, Tenant: key, Kind: store.EventLogin, Outcome: "ok", Message: msg})
+		return err
+	})
+	var lerr *loginError
+	if errors.As(err, &lerr) {
+		return store.Session{}, lerr
+	}
+	if err != nil {
+		return store.Session{}, fail(ReasonInternal, err)
+	}
+	return sess, nil
+}
+
+// saveGroup finds or creates the group and refreshes it from the assertion.
+// A cancelled group is reactivated: the marketplace only signs a user into a
+// group that has the app again, so its word is the newer one.
+func saveGroup(tx *store.Tx, key string, in store.Group, now time.Time) (store.Group, bool, error) {
+	g, err := tx.Group(key, in.UID)
+	if errors.Is(err, store.ErrNotFound) {
+		g = store.Group{Tenant: key, UID: in.UID, CreatedAt: now}
+	} else if err != nil {
+		return g, false, fmt.Errorf("load group %s: %w", in.UID, err)
+	}
+	set(&g.Name, in.Name)
+	set(&g.Email, in.Email)
+	set(&g.Currency, in.Currency)
+	set(&g.Timezone, in.Timezone)
+	set(&g.Country, in.Country)
+	set(&g.City, in.City)
+	set(&g.OrgUID, in.OrgUID)
+	if !in.FreeTrialEnd.IsZero() {
+		g.FreeTrialEnd = in.FreeTrialEnd
+	}
+	g.HasCreditCard = in.HasCreditCard
+	reactivated := g.Cancelled
+	g.Cancelled, g.CancelledAt = false, time.Time{}
+	g.UpdatedAt = now
+	if err := tx.PutGroup(g); err != nil {
+		return g, false, fmt.Errorf("put group %s: %w", g.UID, err)
+	}
+	return g, reactivated, nil
+}
+
+// saveUser finds or creates the user, refreshes it, and unblocks it: a user
+// blocked for having no group has one again.
+func saveUser(tx *store.Tx, key string, in store.User, now time.Time) (store.User, error) {
+	u, err := tx.User(key, in.UID)
+	if errors.Is(err, store.ErrNotFound) {
+		u = store.User{Tenant: key, UID: in.UID, CreatedAt: now}
+	} else if err != nil {
+		return u, fmt.Errorf("load user %s: %w", in.UID, err)
+	}
+	u.RealUID, u.Virtual = in.RealUID, in.Virtual
+	set(&u.Email, in.Email)
+	set(&u.FirstName, in.FirstName)
+	set(&u.LastName, in.LastName)
+	set(&u.Country, in.Country)
+	set(&u.CompanyName, in.CompanyName)
+	u.Blocked = false
+	u.UpdatedAt = now
+	if err := tx.PutUser(u); err != nil {
+		return u, fmt.Errorf("put user %s: %w", u.UID, err)
+	}
+	return u, nil
+}
+
+// saveMembership adds the membership, or reactivates an ended one, with the
+// role the assertion carries.
+func saveMembership(tx *store.Tx, key, groupUID, userUID, role string, now time.Time) error {
+	m, err := tx.Membership(key, groupUID, userUID)
+	if errors.Is(err, store.ErrNotFound) {
+		m = store.Membership{Tenant: key, GroupUID: groupUID, UserUID: userUID, CreatedAt: now}
+	} else if err != nil {
+		return fmt.Errorf("load membership %s/%s: %w", groupUID, userUID, err)
+	}
+	m.Role = role
+	m.Ended, m.EndedAt = false, time.Time{}
+	m.UpdatedAt = now
+	if err := tx.PutMembership(m); err != nil {
+		return fmt.Errorf("put membership %s/%s: %w", groupUID, userUID, err)
+	}
+	return nil
+}
+
+// ensureConnected adds the identity-map row of a user or group, or brings an
+// existing one back to active with the current name.
+func ensureConnected(tx *store.Tx, row store.ConnectedObject, now time.Time) error {
+	cur, err := tx.ConnectedByLocal(row.Tenant, row.LocalKind, row.LocalID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		row.CreatedAt, row.UpdatedAt = now, now
+		cur = row
+	case err != nil:
+		return fmt.Errorf("load identity map %s %s: %w", row.LocalKind, row.LocalID, err)
+	case !cur.Inactive && (cur.Name == row.Name || row.Name == ""):
+		return nil
+	default:
+		cur.Inactive = false
+		set(&cur.Name, row.Name)
+		cur.UpdatedAt = now
+	}
+	if _, err := tx.PutConnected(cur); err != nil {
+		return fmt.Errorf("put identity map %s %s: %w", row.LocalKind, row.LocalID, err)
+	}
+	return nil
+}
+
+func set(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func newSessionID() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("session id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,147 @@
+package sso
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// SessionInfo is the JSON answer of the session route.
+type SessionInfo struct {
+	Tenant    string       `json:"tenant"`
+	User      SessionUser  `json:"user"`
+	Group     SessionGroup `json:"group"`
+	Role      string       `json:"role"`
+	ExpiresAt time.Time    `json:"expires_at"`
+}
+
+// SessionUser is the signed-in user in SessionInfo.
+type SessionUser struct {
+	UID       string `json:"uid"`
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+// SessionGroup is the signed-in group in SessionInfo.
+type SessionGroup struct {
+	UID  string `json:"uid"`
+	Name string `json:"name"`
+}
+
+type sessionError struct {
+	Error string `json:"error"`
+}
+
+// errNoSession is any reason a request has no usable session of the tenant;
+// the answer does not say which.
+var errNoSession = errors.New("no valid session")
+
+// Session answers the signed-in user of this tenant (GET …/session), or 401
+// without a live session of this tenant: a cookie issued by tenant A never
+// works on tenant B, and a session ends with its membership or its user.
+func (s *Service) Session(w http.ResponseWriter, r *http.Request, cfg *tenant.Config) {
+	now := s.now()
+	var info SessionInfo
+	err := s.db.View(func(tx *store.Tx) error {
+		for _, c := range r.Cookies() {
+			if c.Name != CookieName {
+				continue
+			}
+			if err := lookupSession(tx, string(cfg.Key), c.Value, now, &info); err == nil {
+				return nil
+			} else if !errors.Is(err, errNoSession) {
+				return err
+			}
+		}
+		return errNoSession
+	})
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, info)
+	case errors.Is(err, errNoSession):
+		writeJSON(w, http.StatusUnauthorized, sessionError{"Not signed in"})
+	default:
+		s.log.Error("read session", "tenant", cfg.Key, "route", "session", "err", err)
+		writeJSON(w, http.StatusInternalServerError, sessionError{"Internal error"})
+	}
+}
+
+func lookupSession(tx *store.Tx, key, id string, now time.Time, info *SessionInfo) error {
+	if len(id) != 64 {
+		return errNoSession
+	}
+	sess, err := tx.Session(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoSession
+	} else if err != nil {
+		return fmt.Errorf("load session: %w", err)
+	}
+	if sess.Tenant != key || !now.Before(sess.ExpiresAt) {
+		return errNoSession
+	}
+	u, err := tx.User(key, sess.UserUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoSession
+	} else if err != nil {
+		return fmt.Errorf("load user: %w", err)
+	}
+	g, err := tx.Group(key, sess.GroupUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoSession
+	} else if err != nil {
+		return fmt.Errorf("load group: %w", err)
+	}
+	m, err := tx.Membership(key, sess.GroupUID, sess.UserUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoSession
+	} else if err != nil {
+		return fmt.Errorf("load membership: %w", err)
+	}
+	if u.Blocked || g.Cancelled || m.Ended {
+		return errNoSession
+	}
+	*info = SessionInfo{
+		Tenant:    key,
+		User:      SessionUser{UID: u.UID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName},
+		Group:     SessionGroup{UID: g.UID, Name: g.Name},
+		Role:      sess.Role,
+		ExpiresAt: sess.ExpiresAt.UTC(),
+	}
+	return nil
+}
+
+// sessionCookie scopes the session to the tenant's own routes.
+func (s *Service) sessionCookie(cfg *tenant.Config, id string, expires, now time.Time) *http.Cookie {
+	return &http.Cookie{
+		Name:     CookieName,
+		Value:    id,
+		Path:     s.cookiePath(cfg.Key),
+		Expires:  expires,
+		MaxAge:   int(expires.Sub(now).Seconds()),
+		HttpOnly: true,
+		Secure:   strings.HasPrefix(s.publicURL, "https://"),
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// cookiePath is the folder every route of the tenant lives under, as the
+// browser sees it (with the public URL's own path, if any).
+func (s *Service) cookiePath(key tenant.Key) string {
+	a, b := tenant.RouteSAMLConsume.Path(key), tenant.RouteSession.Path(key)
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	dir := a[:strings.LastIndexByte(a[:n], '/')+1]
+	if u, err := url.Parse(s.publicURL); err == nil {
+		dir = strings.TrimRight(u.Path, "/") + dir
+	}
+	return dir
+}

@@ -1,0 +1,158 @@
+// Package sso is Tenantdesk's SAML 2.0 service provider: one gosaml2
+// SAMLServiceProvider per tenant, the initialize (AuthnRequest), consume
+// (ACS), SP metadata and session handlers the listener mounts, and the
+// checks gosaml2 leaves to its caller (InResponseTo, replay, Destination,
+// audience, time window with clock skew, exactly one assertion, DOCTYPE).
+// A consume either commits the whole login in one store transaction or
+// writes nothing but a failed-login audit event.
+package sso
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	saml2 "github.com/russellhaering/gosaml2"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+const (
+	// ClockSkew is how far the IdP's clock may be from ours: a message
+	// issued up to this much in the future, or expired up to this much ago,
+	// is accepted.
+	ClockSkew = 3 * time.Minute
+	// RequestTTL is how long an issued AuthnRequest may be answered.
+	RequestTTL = 10 * time.Minute
+	// SessionTTL is the longest a browser session lasts.
+	SessionTTL = 12 * time.Hour
+	// MaxResponseBytes caps the consume body and the decoded response.
+	MaxResponseBytes = 1 << 20
+	// CookieName is the session cookie; its Path scopes it to one tenant.
+	CookieName = "tenantdesk_session"
+	// Provider is the identity-map provider of SSO users and groups.
+	Provider = "maestrano"
+)
+
+// Service serves the SSO routes of every tenant.
+type Service struct {
+	db        *store.DB
+	publicURL string
+	log       *slog.Logger
+	clock     atomic.Pointer[func() time.Time]
+
+	mu  sync.Mutex
+	sps map[tenant.Key]cachedSP
+}
+
+type cachedSP struct {
+	fingerprint [sha256.Size]byte
+	sp          *saml2.SAMLServiceProvider
+}
+
+// New returns the SSO service of a listener reachable at publicURL.
+func New(db *store.DB, publicURL string, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Service{
+		db:        db,
+		publicURL: strings.TrimRight(publicURL, "/"),
+		log:       logger.With("component", "sso"),
+		sps:       map[tenant.Key]cachedSP{},
+	}
+	s.SetClock(time.Now)
+	return s
+}
+
+// SetClock replaces the time source (tests). It is safe to call while
+// serving; gosaml2's checks use it too.
+func (s *Service) SetClock(now func() time.Time) { s.clock.Store(&now) }
+
+func (s *Service) now() time.Time { return (*s.clock.Load())() }
+
+// skewedClock is the clock gosaml2 sees: ours, set back by ClockSkew. gosaml2
+// has no skew allowance and treats an expired SubjectConfirmationData as a
+// hard error; seen from now-ClockSkew, it expires exactly ClockSkew late.
+// Every other time check is ours (checkTimes), which is why gosaml2's
+// InvalidTime warning is not consulted.
+type skewedClock struct {
+	clockwork.Clock
+	s *Service
+}
+
+func (c skewedClock) Now() time.Time { return c.s.now().Add(-ClockSkew) }
+
+// serviceProvider returns the tenant's SP, building it when the tenant is
+// new or its SSO settings changed since the cached one was built.
+func (s *Service) serviceProvider(cfg *tenant.Config) (*saml2.SAMLServiceProvider, error) {
+	settings := s.spSettings(cfg)
+	fp := sha256.Sum256([]byte(strings.Join(settings[:], "\x00")))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.sps[cfg.Key]; ok && c.fingerprint == fp {
+		return c.sp, nil
+	}
+	sp, err := s.buildSP(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.sps[cfg.Key] = cachedSP{fingerprint: fp, sp: sp}
+	return sp, nil
+}
+
+// spSettings lists every configuration value an SP is built from; its hash
+// keys the cache.
+func (s *Service) spSettings(cfg *tenant.Config) [6]string {
+	return [6]string{
+		cfg.SSOURL(),
+		cfg.IdPIssuer(),
+		cfg.SSO.X509Certificate,
+		cfg.API.ID,
+		s.consumeURL(cfg),
+		cfg.Audience(s.publicURL),
+	}
+}
+
+func (s *Service) buildSP(cfg *tenant.Config) (*saml2.SAMLServiceProvider, error) {
+	certs, err := cfg.Certificates()
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q sso certificates: %w", cfg.Key, err)
+	}
+	audience := cfg.Audience(s.publicURL)
+	switch {
+	case cfg.API.ID == "":
+		return nil, errors.New("api.id is empty")
+	case cfg.IdPIssuer() == "" || cfg.SSOURL() == "":
+		return nil, errors.New("sso.idp is empty")
+	case audience == "":
+		// gosaml2 compares against "" rather than skipping: refuse instead.
+		return nil, errors.New("sso audience is empty")
+	}
+	return &saml2.SAMLServiceProvider{
+		IdentityProviderSSOURL:      cfg.SSOURL(),
+		IdentityProviderSSOBinding:  saml2.BindingHttpRedirect,
+		IdentityProviderIssuer:      cfg.IdPIssuer(),
+		ServiceProviderIssuer:       cfg.API.ID,
+		AssertionConsumerServiceURL: s.consumeURL(cfg),
+		AudienceURI:                 audience,
+		IDPCertificateStore:         &dsig.MemoryX509CertificateStore{Roots: certs},
+		NameIdFormat:                saml2.NameIdFormatPersistent,
+		SignAuthnRequests:           false,
+		Clock:                       dsig.NewFakeClock(skewedClock{Clock: clockwork.NewRealClock(), s: s}),
+		MaximumDecompressedBodySize: MaxResponseBytes,
+	}, nil
+}
+
+func (s *Service) consumeURL(cfg *tenant.Config) string {
+	return tenant.RouteSAMLConsume.URL(s.publicURL, cfg.Key)
+}

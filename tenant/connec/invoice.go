@@ -223,18 +223,20 @@ type remoteLine struct {
 }
 
 type remoteInvoice struct {
-	Code              string       `json:"code"`
-	TransactionNumber string       `json:"transaction_number"`
-	Title             string       `json:"title"`
-	Status            string       `json:"status"`
-	TransactionDate   string       `json:"transaction_date"`
-	DueDate           string       `json:"due_date"`
-	Currency          string       `json:"currency"`
-	Amount            *price       `json:"amount"`
-	Lines             []remoteLine `json:"lines"`
-	InvoiceLines      []remoteLine `json:"invoice_lines"` // older mappers' spelling
-	UpdatedAt         string       `json:"updated_at"`
-	CreatedAt         string       `json:"created_at"`
+	ID                json.RawMessage `json:"id"`
+	GroupID           string          `json:"group_id"`
+	Code              string          `json:"code"`
+	TransactionNumber string          `json:"transaction_number"`
+	Title             string          `json:"title"`
+	Status            string          `json:"status"`
+	TransactionDate   string          `json:"transaction_date"`
+	DueDate           string          `json:"due_date"`
+	Currency          string          `json:"currency"`
+	Amount            *price          `json:"amount"`
+	Lines             []remoteLine    `json:"lines"`
+	InvoiceLines      []remoteLine    `json:"invoice_lines"` // older mappers' spelling
+	UpdatedAt         string          `json:"updated_at"`
+	CreatedAt         string          `json:"created_at"`
 }
 
 // InvoiceFromConnec decodes a Connec! invoice record of a tenant's group.
@@ -243,11 +245,14 @@ type remoteInvoice struct {
 // CreatedAt are the record's own times.
 func InvoiceFromConnec(tenantKey, groupUID string, rec json.RawMessage) (store.Invoice, error) {
 	var r remoteInvoice
-	dec := json.NewDecoder(bytes.NewReader(rec))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
+	if err := json.Unmarshal(rec, &r); err != nil {
 		return store.Invoice{}, fmt.Errorf("invoice: %w", err)
 	}
+	return r.invoice(tenantKey, groupUID)
+}
+
+// invoice maps a decoded record; InvoiceFromConnec and ingest share it.
+func (r *remoteInvoice) invoice(tenantKey, groupUID string) (store.Invoice, error) {
 	inv := store.Invoice{
 		Tenant:   tenantKey,
 		GroupUID: groupUID,

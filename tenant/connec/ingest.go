@@ -1,0 +1,487 @@
+package connec
+
+// Ingest stores a Connec! notification (maestrano-protocol §5.7, SPEC §7).
+//
+// A notification is a JSON object whose keys are collection names and whose
+// values are arrays of full records (a singleton collection such as
+// "company" may come as one object). One POST may mix collections and the
+// records of several groups; each record is routed by its own group_id.
+//
+// The body is parsed and checked whole before anything is written
+// (ParseNotification), so a malformed record rejects the notification with
+// ErrMalformed and nothing stored. Apply then writes it in the caller's one
+// transaction:
+//
+//   - invoices become local invoices, other collections store.Records; each
+//     gets one identity-map row (provider "connec", entity = collection,
+//     remote id = the Connec! uuid);
+//   - a record that carries our own triplet (provider = api.id, realm = its
+//     group) is an echo of our own push, or a later edit of it: it is matched
+//     to that local invoice, never duplicated;
+//   - a record already held is matched by its Connec! id (ConnectedByRemote);
+//     it is skipped when its updated_at is not newer than what we hold (the
+//     same record twice, or an older version), or when nothing we map changed;
+//   - records of a cancelled group are skipped (the group's data access is
+//     disabled), and so are records whose identity-map row has pull disabled.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// ErrMalformed is wrapped by every error about the notification's content
+// (as opposed to a store failure); the listener answers it with 400.
+var ErrMalformed = errors.New("malformed notification")
+
+// Counts is what a notification did, per collection and in total.
+type Counts struct {
+	Stored      int                         `json:"stored"`
+	Skipped     int                         `json:"skipped"`
+	Collections map[string]CollectionCounts `json:"collections,omitempty"`
+}
+
+// CollectionCounts counts one collection of a notification.
+type CollectionCounts struct {
+	Stored  int `json:"stored"`
+	Skipped int `json:"skipped"`
+}
+
+func (c *Counts) add(entity string, stored bool) {
+	if c.Collections == nil {
+		c.Collections = map[string]CollectionCounts{}
+	}
+	cc := c.Collections[entity]
+	if stored {
+		c.Stored++
+		cc.Stored++
+	} else {
+		c.Skipped++
+		cc.Skipped++
+	}
+	c.Collections[entity] = cc
+}
+
+// Notification is a parsed, checked notification body.
+type Notification struct {
+	tenant  string
+	records []notified
+}
+
+// notified is one record of a notification.
+type notified struct {
+	entity    string
+	ids       IDSet
+	connecID  string
+	groupUID  string
+	updatedAt time.Time
+	name      string
+	raw       json.RawMessage
+	invoice   *store.Invoice // invoices only
+}
+
+// Len is the number of records in the notification.
+func (n *Notification) Len() int { return len(n.records) }
+
+// Ingest parses body and applies it in tx: ParseNotification then Apply.
+func Ingest(tx *store.Tx, cfg *tenant.Config, body []byte, now time.Time) (Counts, error) {
+	n, err := ParseNotification(cfg, body)
+	if err != nil {
+		return Counts{}, err
+	}
+	return n.Apply(tx, cfg, now)
+}
+
+// maxCollectionName bounds a collection key; Connec! names are short.
+const maxCollectionName = 64
+
+// ParseNotification decodes and checks a notification body for a tenant.
+// It writes nothing; every error wraps ErrMalformed.
+func ParseNotification(cfg *tenant.Config, body []byte) (*Notification, error) {
+	n := &Notification{tenant: string(cfg.Key)}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("%w: the body must be a JSON object of collections", ErrMalformed)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		entity, _ := tok.(string)
+		if !validCollection(entity) {
+			return nil, fmt.Errorf("%w: collection name %q: use lowercase letters, digits and '_'", ErrMalformed, clip(entity))
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+		}
+		var recs []json.RawMessage
+		switch firstByte(value) {
+		case '[':
+			if err := json.Unmarshal(value, &recs); err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+			}
+		case '{':
+			recs = []json.RawMessage{value}
+		case 'n': // null: nothing of this collection
+		default:
+			return nil, fmt.Errorf("%w: %s: want an array of records", ErrMalformed, entity)
+		}
+		for i, raw := range recs {
+			rec, err := parseRecord(cfg, entity, raw)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s[%d]: %v", ErrMalformed, entity, i, err)
+			}
+			n.records = append(n.records, rec)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
+	}
+	return n, nil
+}
+
+func parseRecord(cfg *tenant.Config, entity string, raw json.RawMessage) (notified, error) {
+	if firstByte(raw) != '{' {
+		return notified{}, errors.New("a record must be a JSON object")
+	}
+	rec := notified{entity: entity, raw: raw}
+	var (
+		idRaw     json.RawMessage
+		updatedAt string
+	)
+	if entity == EntityInvoices {
+		var r remoteInvoice
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return notified{}, err
+		}
+		idRaw, rec.groupUID, updatedAt = r.ID, r.GroupID, r.UpdatedAt
+		inv, err := r.invoice(string(cfg.Key), r.GroupID)
+		if err != nil {
+			return notified{}, err
+		}
+		rec.invoice = &inv
+		rec.name = firstOf(inv.Number, inv.Title)
+	} else {
+		var r struct {
+			ID                json.RawMessage `json:"id"`
+			GroupID           string          `json:"group_id"`
+			UpdatedAt         string          `json:"updated_at"`
+			Name              string          `json:"name"`
+			FirstName         string          `json:"first_name"`
+			LastName          string          `json:"last_name"`
+			Title             string          `json:"title"`
+			TransactionNumber string          `json:"transaction_number"`
+			Code              string          `json:"code"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return notified{}, err
+		}
+		idRaw, rec.groupUID, updatedAt = r.ID, r.GroupID, r.UpdatedAt
+		person := r.FirstName
+		if r.LastName != "" {
+			person = firstOf(person+" "+r.LastName, r.LastName)
+		}
+		rec.name = firstOf(r.Name, person, r.Title, r.TransactionNumber, r.Code)
+	}
+	ids, err := ParseID(idRaw)
+	if err != nil {
+		return notified{}, err
+	}
+	rec.ids = ids
+	if rec.connecID = ids.Connec(); !validRemoteID(rec.connecID) {
+		return notified{}, errors.New("no usable Connec! id (the triplet of provider \"connec\")")
+	}
+	if !ValidGroupUID(rec.groupUID) {
+		return notified{}, fmt.Errorf("group_id %q is missing or invalid", clip(rec.groupUID))
+	}
+	if updatedAt != "" {
+		if rec.updatedAt, err = parseTime(updatedAt); err != nil {
+			return notified{}, fmt.Errorf("updated_at: %w", err)
+		}
+	}
+	if rec.invoice != nil {
+		rec.invoice.GroupUID = rec.groupUID
+	}
+	return rec, nil
+}
+
+// Apply writes the notification in tx and counts what it stored and skipped.
+// It may run more than once (store.DB.Batch): it keeps no state between runs.
+func (n *Notification) Apply(tx *store.Tx, cfg *tenant.Config, now time.Time) (Counts, error) {
+	a := applier{tx: tx, cfg: cfg, tenant: string(cfg.Key), now: now.UTC(), cancelled: map[string]bool{}}
+	var counts Counts
+	for i := range n.records {
+		rec := &n.records[i]
+		stored, err := a.apply(rec)
+		if err != nil {
+			return Counts{}, fmt.Errorf("%s %s of group %s: %w", rec.entity, rec.connecID, rec.groupUID, err)
+		}
+		counts.add(rec.entity, stored)
+	}
+	return counts, nil
+}
+
+type applier struct {
+	tx        *store.Tx
+	cfg       *tenant.Config
+	tenant    string
+	now       time.Time
+	cancelled map[string]bool // group uid → cancelled, looked up once per group
+}
+
+func (a *applier) groupCancelled(uid string) (bool, error) {
+	if c, ok := a.cancelled[uid]; ok {
+		return c, nil
+	}
+	g, err := a.tx.Group(a.tenant, uid)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Data may come before the group's first login: keep it.
+	case err != nil:
+		return false, fmt.Errorf("read group: %w", err)
+	}
+	a.cancelled[uid] = g.Cancelled
+	return g.Cancelled, nil
+}
+
+// apply stores one record; false means skipped.
+func (a *applier) apply(rec *notified) (bool, error) {
+	if cancelled, err := a.groupCancelled(rec.groupUID); err != nil || cancelled {
+		return false, err
+	}
+	if rec.invoice != nil {
+		return a.applyInvoice(rec)
+	}
+	return a.applyRecord(rec)
+}
+
+// errConflict: the Connec! id is already mapped to a local object of
+// another kind; the record is skipped rather than the notification failed.
+var errConflict = errors.New("connec id maps to another kind of local object")
+
+// lookup finds the identity-map row of a record, first by our own local id
+// (an echo of our push), then by its Connec! id.
+func (a *applier) lookup(kind, ours, connecID string) (store.ConnectedObject, bool, error) {
+	if ours != "" {
+		row, err := a.tx.ConnectedByLocal(a.tenant, kind, ours)
+		if err == nil {
+			return row, true, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return row, false, fmt.Errorf("identity map by local id: %w", err)
+		}
+	}
+	row, err := a.tx.ConnectedByRemote(a.tenant, connecID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.ConnectedObject{}, false, nil
+	case err != nil:
+		return row, false, fmt.Errorf("identity map by remote id: %w", err)
+	case row.LocalKind != kind:
+		return row, false, errConflict
+	}
+	return row, true, nil
+}
+
+func (a *applier) applyInvoice(rec *notified) (bool, error) {
+	inv := *rec.invoice
+	inv.Lines = slices.Clone(inv.Lines) // Apply may run again; keep the parsed copy intact
+	ours := rec.ids.Ours(a.cfg, rec.groupUID)
+	row, found, err := a.lookup(store.KindInvoice, ours, rec.connecID)
+	if errors.Is(err, errConflict) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	var held store.Invoice
+	if found {
+		if row.PullDisabled {
+			return false, nil
+		}
+		held, err = a.tx.Invoice(row.LocalID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			found = false // the row outlived its invoice: store it again under that id
+			inv.ID = row.LocalID
+		case err != nil:
+			return false, fmt.Errorf("read invoice %s: %w", row.LocalID, err)
+		case held.Tenant != a.tenant || held.GroupUID != rec.groupUID:
+			return false, nil // our id, but of another group: never move an invoice
+		}
+	}
+	if found {
+		if !rec.updatedAt.IsZero() && !rec.updatedAt.After(held.UpdatedAt) {
+			return false, a.touchRow(row, rec)
+		}
+		if sameInvoice(held, inv) {
+			return false, a.touchRow(row, rec)
+		}
+		inv.ID, inv.CreatedAt = held.ID, held.CreatedAt
+	}
+	if inv.ID == "" {
+		if inv.ID, err = a.tx.NextInvoiceID(); err != nil {
+			return false, fmt.Errorf("new invoice id: %w", err)
+		}
+	}
+	if inv.CreatedAt.IsZero() {
+		inv.CreatedAt = a.now
+	}
+	if inv.UpdatedAt.IsZero() {
+		inv.UpdatedAt = a.now
+	}
+	if err := a.tx.PutInvoice(inv); err != nil {
+		return false, fmt.Errorf("store invoice: %w", err)
+	}
+	if row.ID == 0 {
+		row = a.newRow(rec, store.KindInvoice, inv.ID)
+	}
+	return true, a.touchRow(row, rec)
+}
+
+func (a *applier) applyRecord(rec *notified) (bool, error) {
+	localID := rec.entity + "/" + rec.connecID
+	row, found, err := a.lookup(store.KindRecord, "", rec.connecID)
+	if errors.Is(err, errConflict) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if found && row.PullDisabled {
+		return false, nil
+	}
+	held, err := a.tx.Record(a.tenant, rec.entity, rec.connecID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return false, fmt.Errorf("read record: %w", err)
+	case !rec.updatedAt.IsZero() && !rec.updatedAt.After(held.UpdatedAt), bytes.Equal(held.Data, rec.raw):
+		if found {
+			return false, a.touchRow(row, rec)
+		}
+		return false, a.touchRow(a.newRow(rec, store.KindRecord, localID), rec)
+	}
+	updated := rec.updatedAt
+	if updated.IsZero() {
+		updated = a.now
+	}
+	if err := a.tx.PutRecord(store.Record{
+		Tenant: a.tenant, GroupUID: rec.groupUID, Entity: rec.entity, ID: rec.connecID,
+		Data: rec.raw, UpdatedAt: updated,
+	}); err != nil {
+		return false, fmt.Errorf("store record: %w", err)
+	}
+	if !found {
+		row = a.newRow(rec, store.KindRecord, localID)
+	}
+	return true, a.touchRow(row, rec)
+}
+
+func (a *applier) newRow(rec *notified, kind, localID string) store.ConnectedObject {
+	return store.ConnectedObject{
+		Tenant: a.tenant, GroupUID: rec.groupUID,
+		LocalKind: kind, LocalID: localID,
+		Provider: ProviderConnec, Entity: rec.entity,
+		CreatedAt: a.now,
+	}
+}
+
+// touchRow records the pull on the identity-map row (creating it when new)
+// and links the Connec! id to it, e.g. for an echo whose push answer we
+// have not processed yet.
+func (a *applier) touchRow(row store.ConnectedObject, rec *notified) error {
+	row.RemoteID = rec.connecID
+	if rec.name != "" {
+		row.Name = rec.name
+	}
+	row.LastPullAt, row.UpdatedAt = a.now, a.now
+	if _, err := a.tx.PutConnected(row); err != nil {
+		return fmt.Errorf("identity map: %w", err)
+	}
+	return nil
+}
+
+// sameInvoice reports whether nothing we map differs (timestamps aside).
+func sameInvoice(a, b store.Invoice) bool {
+	return a.Number == b.Number && a.Title == b.Title && a.Status == b.Status &&
+		a.TransactionDate.Equal(b.TransactionDate) && a.DueDate.Equal(b.DueDate) &&
+		a.Currency == b.Currency && a.TotalCents == b.TotalCents && a.TaxCents == b.TaxCents &&
+		slices.Equal(a.Lines, b.Lines)
+}
+
+func validCollection(s string) bool {
+	if s == "" || len(s) > maxCollectionName {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidGroupUID reports whether s can be a group uid (cld-…) or user uid
+// (usr-…): 1 to 128 characters of letters, digits, '-', '_' and '.'.
+// The listener uses it for webhook path values too.
+func ValidGroupUID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validRemoteID accepts a Connec! id: printable, no NUL, at most 256 bytes.
+func validRemoteID(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func firstByte(b []byte) byte {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func clip(s string) string {
+	if len(s) <= 70 {
+		return s
+	}
+	return s[:70] + "…"
+}

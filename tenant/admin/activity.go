@@ -1,0 +1,26 @@
+package admin
+
+import "github.com/tenantdesk/tenantdesk/store"
+
+// EventsAfter returns up to limit activity events newer than seq, oldest
+// first; the GUI polls it with the last seq it has shown.
+func (s *Service) EventsAfter(seq uint64, limit int) ([]store.Event, error) {
+	var evs []store.Event
+	err := s.view("read activity", func(tx *store.Tx) error {
+		var err error
+		evs, err = tx.EventsAfter(seq, limit)
+		return err
+	})
+	return evs, err
+}
+
+// RecentEvents returns up to limit of the newest events, newest first.
+func (s *Service) RecentEvents(limit int) ([]store.Event, error) {
+	var evs []store.Event
+	err := s.view("read activity", func(tx *store.Tx) error {
+		var err error
+		evs, err = tx.RecentEvents(limit)
+		return err
+	})
+	return evs, err
+}

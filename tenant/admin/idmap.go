@@ -1,0 +1,225 @@
+package admin
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+)
+
+// IdmapFilter narrows the identity map; empty fields do not filter.
+type IdmapFilter struct {
+	Tenant     string
+	Entity     string
+	NamePrefix string // case-insensitive prefix of the display name
+}
+
+// idmapCountPage is the page size used when counting a name search, which
+// the store's counters do not cover.
+const idmapCountPage = 1000
+
+// CountConnected counts the rows a filter selects. Tenant and entity
+// counts come from the store's counters without a scan; a name search
+// walks the matching part of the name index page by page, holding one
+// page at a time.
+func (s *Service) CountConnected(ctx context.Context, f IdmapFilter) (int, error) {
+	if f.NamePrefix == "" {
+		var n int
+		err := s.view("count identity map", func(tx *store.Tx) error {
+			var err error
+			n, err = tx.CountConnected(f.Tenant, f.Entity)
+			return err
+		})
+		return n, err
+	}
+	total, after := 0, ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		rows, next, err := s.QueryConnected(f, after, idmapCountPage)
+		if err != nil {
+			return 0, err
+		}
+		total += len(rows)
+		if next == "" || len(rows) == 0 {
+			return total, nil
+		}
+		after = next
+	}
+}
+
+// QueryConnected returns one page of rows after the cursor ("" = first
+// page) and the cursor of the next page ("" = last page).
+func (s *Service) QueryConnected(f IdmapFilter, after string, limit int) ([]store.ConnectedObject, string, error) {
+	var (
+		rows []store.ConnectedObject
+		next string
+	)
+	err := s.view("query identity map", func(tx *store.Tx) error {
+		var err error
+		rows, next, err = tx.QueryConnected(store.IdmapQuery{
+			Tenant: f.Tenant, Entity: f.Entity, NamePrefix: f.NamePrefix, After: after, Limit: limit,
+		})
+		return err
+	})
+	return rows, next, err
+}
+
+// Field is one labelled value of a detail pane.
+type Field struct {
+	Label, Value string
+}
+
+// ConnectedDetail is an identity-map row with the local record it points at.
+type ConnectedDetail struct {
+	Row   store.ConnectedObject
+	Local []Field // the local record, summarised; empty when it is gone
+	// LocalMissing says the local record no longer exists (or the kind
+	// has no local record, e.g. an unmodelled Connec! collection).
+	LocalMissing bool
+}
+
+// Connected looks a row up by its id, with its local record.
+func (s *Service) Connected(id uint64) (ConnectedDetail, error) {
+	var d ConnectedDetail
+	err := s.view(fmt.Sprintf("identity map row %d", id), func(tx *store.Tx) error {
+		row, err := tx.Connected(id)
+		if err != nil {
+			return err
+		}
+		d.Row = row
+		d.Local, err = localRecord(tx, row)
+		if err == store.ErrNotFound || (err == nil && len(d.Local) == 0) {
+			d.LocalMissing = true
+			return nil
+		}
+		return err
+	})
+	return d, err
+}
+
+// ConnectedByRemote finds a row by the tenant's id for it.
+func (s *Service) ConnectedByRemote(tenantKey, remoteID string) (store.ConnectedObject, error) {
+	var row store.ConnectedObject
+	err := s.view("identity map lookup", func(tx *store.Tx) error {
+		var err error
+		row, err = tx.ConnectedByRemote(tenantKey, remoteID)
+		return err
+	})
+	return row, err
+}
+
+func localRecord(tx *store.Tx, row store.ConnectedObject) ([]Field, error) {
+	switch row.LocalKind {
+	case store.KindUser:
+		u, err := tx.User(row.Tenant, row.LocalID)
+		if err != nil {
+			return nil, err
+		}
+		return []Field{
+			{"Name", u.FirstName + " " + u.LastName}, {"Email", u.Email},
+			{"Virtual", yesNo(u.Virtual)}, {"Blocked", yesNo(u.Blocked)},
+			{"Updated", stamp(u.UpdatedAt)},
+		}, nil
+	case store.KindGroup:
+		g, err := tx.Group(row.Tenant, row.LocalID)
+		if err != nil {
+			return nil, err
+		}
+		return []Field{
+			{"Name", g.Name}, {"Currency", g.Currency}, {"Country", g.Country},
+			{"Cancelled", yesNo(g.Cancelled)}, {"Updated", stamp(g.UpdatedAt)},
+		}, nil
+	case store.KindInvoice:
+		inv, err := tx.Invoice(row.LocalID)
+		if err != nil {
+			return nil, err
+		}
+		return []Field{
+			{"Number", inv.Number}, {"Title", inv.Title}, {"Status", inv.Status},
+			{"Total", Money(inv.TotalCents, inv.Currency)}, {"Updated", stamp(inv.UpdatedAt)},
+		}, nil
+	case store.KindRecord:
+		r, err := tx.Record(row.Tenant, row.Entity, row.RemoteID)
+		if err != nil {
+			return nil, err
+		}
+		return []Field{
+			{"Entity", r.Entity}, {"Size", strconv.Itoa(len(r.Data)) + " bytes"}, {"Updated", stamp(r.UpdatedAt)},
+		}, nil
+	}
+	return nil, nil
+}
+
+// IdmapCSVHeader is the first line of a CSV export.
+var IdmapCSVHeader = []string{
+	"id", "tenant", "group_uid", "local_kind", "local_id", "provider", "entity", "remote_id", "name",
+	"created_at", "updated_at", "last_push_at", "last_pull_at", "push_disabled", "pull_disabled", "inactive", "last_error",
+}
+
+// ExportConnectedCSV streams the rows a filter selects to w as CSV, one
+// page at a time, and returns how many rows it wrote.
+func (s *Service) ExportConnectedCSV(ctx context.Context, f IdmapFilter, w io.Writer) (int, error) {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(IdmapCSVHeader); err != nil {
+		return 0, fmt.Errorf("export identity map: %w", err)
+	}
+	n, after := 0, ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("export identity map: %w", err)
+		}
+		rows, next, err := s.QueryConnected(f, after, idmapCountPage)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range rows {
+			rec := []string{
+				strconv.FormatUint(r.ID, 10), r.Tenant, r.GroupUID, r.LocalKind, r.LocalID, r.Provider, r.Entity,
+				r.RemoteID, r.Name, stamp(r.CreatedAt), stamp(r.UpdatedAt), stamp(r.LastPushAt), stamp(r.LastPullAt),
+				strconv.FormatBool(r.PushDisabled), strconv.FormatBool(r.PullDisabled), strconv.FormatBool(r.Inactive), r.LastError,
+			}
+			if err := cw.Write(rec); err != nil {
+				return n, fmt.Errorf("export identity map: %w", err)
+			}
+			n++
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return n, fmt.Errorf("export identity map: %w", err)
+		}
+		if next == "" || len(rows) == 0 {
+			return n, nil
+		}
+		after = next
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// stamp formats a time for tables and exports; the zero time is empty.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// Money formats minor units with a currency code: 1999, "AUD" → "19.99 AUD".
+func Money(cents int64, currency string) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s%d.%02d %s", sign, cents/100, cents%100, currency)
+}

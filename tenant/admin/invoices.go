@@ -1,0 +1,126 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tenantdesk/tenantdesk/store"
+)
+
+// Sync states of an invoice, as the invoice list shows them.
+const (
+	SyncLocal  = "local only"  // never queued (e.g. Connec! not configured)
+	SyncQueued = "queued"      // a push is waiting in the outbox
+	SyncFailed = "push failed" // parked in the outbox; retry by hand
+	SyncSynced = "synced"      // connected, last push done
+	SyncPulled = "from Connec!"
+)
+
+// InvoiceRow is one invoice with where it stands with Connec!.
+type InvoiceRow struct {
+	store.Invoice
+	Sync      string
+	RemoteID  string // Connec! id, when connected
+	LastError string // of the failed push
+	OutboxID  uint64 // the queued or failed push, when any
+}
+
+// Invoices lists a tenant's invoices ("" = every tenant) with their sync state.
+func (s *Service) Invoices(tenantKey string) ([]InvoiceRow, error) {
+	var out []InvoiceRow
+	err := s.view("list invoices", func(tx *store.Tx) error {
+		invs, err := tx.Invoices(tenantKey)
+		if err != nil {
+			return err
+		}
+		pending := map[string]store.OutboxItem{}
+		for _, status := range []string{store.OutboxQueued, store.OutboxFailed} {
+			items, err := tx.OutboxByStatus(status)
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				if it.LocalKind == store.KindInvoice {
+					pending[it.LocalID] = it
+				}
+			}
+		}
+		out = make([]InvoiceRow, len(invs))
+		for i, inv := range invs {
+			row := InvoiceRow{Invoice: inv, Sync: SyncLocal}
+			if c, err := tx.ConnectedByLocal(inv.Tenant, store.KindInvoice, inv.ID); err == nil {
+				row.RemoteID = c.RemoteID
+				row.Sync = SyncSynced
+				if c.LastPushAt.IsZero() && !c.LastPullAt.IsZero() {
+					row.Sync = SyncPulled
+				}
+			}
+			if it, ok := pending[inv.ID]; ok {
+				row.OutboxID = it.ID
+				row.Sync, row.LastError = SyncQueued, it.LastError
+				if it.Status == store.OutboxFailed {
+					row.Sync = SyncFailed
+				}
+			}
+			out[i] = row
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Invoice reads one invoice.
+func (s *Service) Invoice(id string) (store.Invoice, error) {
+	var inv store.Invoice
+	err := s.view("read invoice "+id, func(tx *store.Tx) error {
+		var err error
+		inv, err = tx.Invoice(id)
+		return err
+	})
+	return inv, err
+}
+
+// Groups lists a tenant's groups, for pickers.
+func (s *Service) Groups(tenantKey string) ([]store.Group, error) {
+	var gs []store.Group
+	err := s.view("list groups", func(tx *store.Tx) error {
+		var err error
+		gs, err = tx.Groups(tenantKey)
+		return err
+	})
+	return gs, err
+}
+
+// FailedPushes lists outbox items parked after too many tries.
+func (s *Service) FailedPushes() ([]store.OutboxItem, error) {
+	var items []store.OutboxItem
+	err := s.view("list failed pushes", func(tx *store.Tx) error {
+		var err error
+		items, err = tx.OutboxByStatus(store.OutboxFailed)
+		return err
+	})
+	return items, err
+}
+
+// SaveInvoice validates and saves an invoice and queues its push to the
+// tenant's Connec!, in one transaction.
+//
+// TODO(admin): wire tenant/connec SaveInvoice once it is committed.
+func (s *Service) SaveInvoice(inv store.Invoice) (store.Invoice, error) {
+	return inv, fmt.Errorf("save invoice: %w", ErrNotAvailable)
+}
+
+// PushNow pushes an invoice's queued change at once instead of waiting
+// for the outbox's next attempt.
+//
+// TODO(admin): wire the tenant/connec Worker's PushNow once it is committed.
+func (s *Service) PushNow(ctx context.Context, invoiceID string) error {
+	return fmt.Errorf("push invoice %s: %w", invoiceID, ErrNotAvailable)
+}
+
+// RetryPush puts a failed outbox item back in the queue.
+//
+// TODO(admin): wire the tenant/connec Worker's Retry once it is committed.
+func (s *Service) RetryPush(ctx context.Context, id uint64) error {
+	return fmt.Errorf("retry push %d: %w", id, ErrNotAvailable)
+}

@@ -1,0 +1,129 @@
+// Package admin is the services facade that the GUI and the CLI share. It
+// owns no protocol logic of its own: it composes the store, the tenant
+// registry, the listener, billing and Connec! behind one small API whose
+// methods are safe to call from any goroutine (never from Fyne's UI
+// goroutine: most of them touch the database or the network).
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+)
+
+// ErrNotAvailable marks a feature whose service package has not landed in
+// this build yet. Callers show it as is; it is never a silent fake.
+var ErrNotAvailable = errors.New("not available yet")
+
+// Options configure a Service; the zero value of each field has a default.
+type Options struct {
+	PublicURL  string       // base URL tenants reach the listener on
+	Addr       string       // listener address, HOST:PORT
+	Logger     *slog.Logger // default slog.Default()
+	HTTPClient *http.Client // outbound calls (test connection); default 15 s timeout
+	Now        func() time.Time
+}
+
+// Service is the facade over one open data file.
+type Service struct {
+	db     *store.DB
+	log    *slog.Logger
+	client *http.Client
+	now    func() time.Time
+
+	mu        sync.Mutex // guards the fields below
+	publicURL string
+	addr      string
+	listener  listenerState
+
+	billingBusy atomic.Bool // set for the whole of a billing run
+}
+
+// New returns the facade over db. It starts nothing: the listener starts
+// with StartListener.
+func New(db *store.DB, opt Options) *Service {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.HTTPClient == nil {
+		opt.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Addr == "" {
+		opt.Addr = "127.0.0.1:8765"
+	}
+	if opt.PublicURL == "" {
+		opt.PublicURL = "http://" + opt.Addr
+	}
+	return &Service{
+		db:        db,
+		log:       opt.Logger,
+		client:    opt.HTTPClient,
+		now:       opt.Now,
+		publicURL: opt.PublicURL,
+		addr:      opt.Addr,
+	}
+}
+
+// DB is the open data file (for the CLI's own sub-commands).
+func (s *Service) DB() *store.DB { return s.db }
+
+// PublicURL is the base URL tenants reach the listener on.
+func (s *Service) PublicURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.publicURL
+}
+
+// Addr is the listener address.
+func (s *Service) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// DataFile describes the open data file.
+type DataFile struct {
+	Path string
+	Size int64 // bytes
+}
+
+// DataFile reports the data file's location and current size.
+func (s *Service) DataFile() DataFile {
+	return DataFile{Path: s.db.Path(), Size: s.db.Size()}
+}
+
+// view runs fn in a read transaction, wrapping its error with what.
+func (s *Service) view(what string, fn func(*store.Tx) error) error {
+	if err := s.db.View(fn); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// update runs fn in a write transaction, wrapping its error with what.
+func (s *Service) update(what string, fn func(*store.Tx) error) error {
+	if err := s.db.Update(fn); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// record appends an activity event; a failure to log is logged, not returned.
+func (s *Service) record(ctx context.Context, e store.Event) {
+	if e.At.IsZero() {
+		e.At = s.now().UTC()
+	}
+	if err := s.db.Update(func(tx *store.Tx) error { _, err := tx.AppendEvent(e); return err }); err != nil {
+		s.log.WarnContext(ctx, "append activity event", "kind", e.Kind, "err", err)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	saml2 "github.com/russellhaering/gosaml2"
+	"github.com/russellhaering/gosaml2/types"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
@@ -107,13 +109,25 @@ func (s *Service) SPMetadata(w http.ResponseWriter, r *http.Request, cfg *tenant
 	writeErrorPage(w, ReasonConfig)
 }
 
+// metadataXML builds the descriptor itself: gosaml2's Metadata() refuses
+// to work without an SP encryption certificate, and we have none (the
+// marketplace neither encrypts nor expects signed requests).
 func metadataXML(sp *saml2.SAMLServiceProvider) ([]byte, error) {
-	ed, err := sp.Metadata()
-	if err != nil {
-		return nil, fmt.Errorf("build sp metadata: %w", err)
+	ed := types.EntityDescriptor{
+		ValidUntil: sp.Clock.Now().UTC().Add(7 * 24 * time.Hour),
+		EntityID:   sp.ServiceProviderIssuer,
+		SPSSODescriptor: &types.SPSSODescriptor{
+			AuthnRequestsSigned:        sp.SignAuthnRequests,
+			WantAssertionsSigned:       true,
+			ProtocolSupportEnumeration: saml2.SAMLProtocolNamespace,
+			NameIDFormats:              []string{sp.NameIdFormat},
+			AssertionConsumerServices: []types.IndexedEndpoint{{
+				Binding:  saml2.BindingHttpPost,
+				Location: sp.AssertionConsumerServiceURL,
+				Index:    1,
+			}},
+		},
 	}
-	ed.SPSSODescriptor.NameIDFormats = []string{saml2.NameIdFormatPersistent}
-	ed.SPSSODescriptor.WantAssertionsSigned = true
 	out, err := xml.MarshalIndent(ed, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode sp metadata: %w", err)

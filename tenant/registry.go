@@ -11,18 +11,18 @@ import (
 )
 
 // Registry keeps tenant configurations in the store. Every write is
-// validated first; a rejected configuration writes nothing.
+// validated first; a rejected configuration writes nothing. It is a small
+// value: build one where needed, `tenant.Registry{DB: db}.List()`.
 type Registry struct {
 	DB *store.DB
 	// PublicURL is the listener's public base URL, used by validation for
-	// the audience default. Empty skips nothing: a tenant without
-	// sso.audience is then rejected.
+	// the audience default ("" skips that check).
 	PublicURL string
 	// Now is the clock for certificate checks and timestamps; nil is time.Now.
 	Now func() time.Time
 }
 
-func (r *Registry) now() time.Time {
+func (r Registry) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
 	}
@@ -54,7 +54,7 @@ func GetTx(tx *store.Tx, key Key) (*Config, error) {
 }
 
 // Get reads one tenant; the error wraps store.ErrNotFound for an unknown key.
-func (r *Registry) Get(key Key) (*Config, error) {
+func (r Registry) Get(key Key) (*Config, error) {
 	var c *Config
 	err := r.DB.View(func(tx *store.Tx) error {
 		var err error
@@ -65,7 +65,7 @@ func (r *Registry) Get(key Key) (*Config, error) {
 }
 
 // List returns every tenant, sorted by key.
-func (r *Registry) List() ([]Config, error) {
+func (r Registry) List() ([]Config, error) {
 	var out []Config
 	err := r.DB.View(func(tx *store.Tx) error {
 		ts, err := tx.Tenants()
@@ -91,12 +91,12 @@ func (r *Registry) List() ([]Config, error) {
 
 // Save normalizes, validates and writes one tenant (insert or update).
 // An invalid configuration returns a *ValidationError and writes nothing.
-func (r *Registry) Save(c Config) error { return r.SaveAll([]Config{c}) }
+func (r Registry) Save(c Config) error { return r.SaveAll([]Config{c}) }
 
 // SaveAll validates every configuration, then writes them all in one
 // transaction: all or nothing. Validation errors come back as a
 // *ImportError naming each tenant.
-func (r *Registry) SaveAll(cs []Config) error {
+func (r Registry) SaveAll(cs []Config) error {
 	now := r.now()
 	docs := make([]store.Tenant, len(cs))
 	var problems []Problem
@@ -151,7 +151,7 @@ func (r *Registry) SaveAll(cs []Config) error {
 // Remove deletes a tenant's configuration. Its users, groups, invoices and
 // identity-map rows stay: they are orphaned (see Orphaned) and remain
 // visible in exports. The error wraps store.ErrNotFound for an unknown key.
-func (r *Registry) Remove(key Key) error {
+func (r Registry) Remove(key Key) error {
 	return r.DB.Update(func(tx *store.Tx) error {
 		if _, err := tx.Tenant(string(key)); err != nil {
 			return fmt.Errorf("remove tenant %q: %w", key, err)

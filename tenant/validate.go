@@ -125,7 +125,8 @@ func (c *Config) Normalize() {
 
 // Validate checks every field (SPEC §3.1) and returns all findings. It does
 // not change c; call Normalize first. publicURL is the listener's public
-// base URL, from which the audience default is derived.
+// base URL, from which the audience default is derived; "" (not known to
+// the caller) skips that one check.
 //
 // Decisions where the spec is silent: connec.host is optional (empty means
 // no Connec! sharing for this tenant, see ConnecEnabled); sso.post_login_url
@@ -191,7 +192,7 @@ func (c *Config) Validate(now time.Time, publicURL string) Problems {
 		if u, err := url.Parse(c.SSO.Audience); err != nil || u.Scheme == "" || len(c.SSO.Audience) > MaxStringLen {
 			p.errorf("sso.audience", "must be an absolute URI")
 		}
-	} else if u, err := url.Parse(publicURL); err != nil || u.Scheme == "" || u.Host == "" {
+	} else if u, err := url.Parse(publicURL); publicURL != "" && (err != nil || u.Scheme == "" || u.Host == "") {
 		p.errorf("sso.audience", "required when the public URL (%q) is not an absolute URL", clip(publicURL))
 	}
 	if l := c.SSO.PostLoginURL; l != "" {

@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,7 +66,7 @@ func world(t *testing.T) (*store.DB, *fakeAccountAPI, []string) {
 	addTenant(t, db, f, "globex", true, 1500)
 	addTenant(t, db, f, "initech", false, 1000)
 	billed := append(addGroups(t, db, "acme", 6), addGroups(t, db, "globex", 4)...)
-	addGroups(t, db, "initech", 2) // disabled tenant: left out
+	addGroups(t, db, "initech", 2)  // disabled tenant: left out
 	addGroups(t, db, "umbrella", 3) // removed tenant: bill directly
 	price := int64(9900)
 	err := db.Update(func(tx *store.Tx) error {

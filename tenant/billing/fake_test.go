@@ -23,7 +23,7 @@ import (
 type fakeAccountAPI struct {
 	srv     *httptest.Server
 	creds   map[string]string // api.id → api.key
-	latency atomic.Int64 // nanoseconds before each answer
+	latency atomic.Int64      // nanoseconds before each answer
 
 	mu      sync.Mutex
 	bills   map[string][]api.Bill // group uid → bills created

@@ -322,11 +322,8 @@ func (a *applier) applyInvoice(rec *notified) (bool, error) {
 		}
 	}
 	if found {
-		if !rec.updatedAt.IsZero() && !rec.updatedAt.After(held.UpdatedAt) {
-			return false, a.touchRow(row, rec)
-		}
-		if sameInvoice(held, inv) {
-			return false, a.touchRow(row, rec)
+		if (!rec.updatedAt.IsZero() && !rec.updatedAt.After(held.UpdatedAt)) || sameInvoice(held, inv) {
+			return false, a.linkRow(row, rec)
 		}
 		inv.ID, inv.CreatedAt = held.ID, held.CreatedAt
 	}
@@ -367,10 +364,10 @@ func (a *applier) applyRecord(rec *notified) (bool, error) {
 	case err != nil:
 		return false, fmt.Errorf("read record: %w", err)
 	case !rec.updatedAt.IsZero() && !rec.updatedAt.After(held.UpdatedAt), bytes.Equal(held.Data, rec.raw):
-		if found {
-			return false, a.touchRow(row, rec)
+		if !found {
+			row = a.newRow(rec, store.KindRecord, localID)
 		}
-		return false, a.touchRow(a.newRow(rec, store.KindRecord, localID), rec)
+		return false, a.linkRow(row, rec)
 	}
 	updated := rec.updatedAt
 	if updated.IsZero() {
@@ -395,6 +392,16 @@ func (a *applier) newRow(rec *notified, kind, localID string) store.ConnectedObj
 		Provider: ProviderConnec, Entity: rec.entity,
 		CreatedAt: a.now,
 	}
+}
+
+// linkRow is touchRow for a skipped record: it writes only when the row is
+// new or does not carry the record's Connec! id yet, so that a repeated
+// delivery writes nothing.
+func (a *applier) linkRow(row store.ConnectedObject, rec *notified) error {
+	if row.ID != 0 && row.RemoteID == rec.connecID {
+		return nil
+	}
+	return a.touchRow(row, rec)
 }
 
 // touchRow records the pull on the identity-map row (creating it when new)

@@ -142,11 +142,18 @@ func tempDB(t testing.TB) (*store.DB, string) {
 // with the fake unless badKey is set.
 func addTenant(t testing.TB, db *store.DB, f *fakeAccountAPI, key string, enabled bool, priceCents int64) *tenant.Config {
 	t.Helper()
-	cfg := &tenant.Config{Key: tenant.Key(key), DisplayName: strings.ToUpper(key[:1]) + key[1:], Enabled: enabled,
-		API:     tenant.API{ID: "app-" + key, Key: tenant.Secret("key-" + key), Host: f.srv.URL},
-		Billing: tenant.Billing{PriceCents: priceCents}}
-	f.creds[cfg.API.ID] = string(cfg.API.Key)
+	cfg := addTenantConfig(f, key)
+	cfg.Enabled, cfg.Billing.PriceCents = enabled, priceCents
 	putTenant(t, db, cfg)
+	return cfg
+}
+
+// addTenantConfig is a tenant whose account API is the fake, and registers
+// its credentials there.
+func addTenantConfig(f *fakeAccountAPI, key string) *tenant.Config {
+	cfg := &tenant.Config{Key: tenant.Key(key), DisplayName: strings.ToUpper(key[:1]) + key[1:], Enabled: true,
+		API: tenant.API{ID: "app-" + key, Key: tenant.Secret("key-" + key), Host: f.srv.URL}}
+	f.creds[cfg.API.ID] = string(cfg.API.Key)
 	return cfg
 }
 

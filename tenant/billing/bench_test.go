@@ -1,0 +1,115 @@
+package billing
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/api"
+)
+
+// SPEC §11: a billing run of 10,000 groups against an API answering in
+// 20 ms takes at most 15 s, with exactly one bill each. The ideal is
+// groups × latency ÷ concurrency = 12.5 s; BenchmarkBillingBaselineHTTPOnly
+// measures the same POSTs with no ledger, in the same run.
+const (
+	benchGroups  = 10_000
+	benchLatency = 20 * time.Millisecond
+)
+
+func idealSeconds() float64 {
+	return float64(benchGroups) * benchLatency.Seconds() / DefaultConcurrency
+}
+
+func BenchmarkBillingRun10kGroups(b *testing.B) {
+	period := mustPeriod(b, "2026-11")
+	for b.Loop() {
+		b.StopTimer()
+		f := newFakeAccountAPI(b)
+		path := filepath.Join(b.TempDir(), "bench.db")
+		setup := openDB(b, path, true) // building the groups is not what is measured
+		tenants := []string{"acme", "globex", "initech", "umbrella"}
+		var groups []string
+		for _, key := range tenants {
+			addTenant(b, setup, f, key, true, 4900)
+			groups = append(groups, addGroups(b, setup, key, benchGroups/len(tenants))...)
+		}
+		setup.Close()
+		db := openDB(b, path, false) // the run uses the real, synced store
+		f.latency.Store(int64(benchLatency))
+		b.StartTimer()
+
+		start := time.Now()
+		sum, err := Run(context.Background(), db, Options{Period: period})
+		elapsed := time.Since(start)
+
+		b.StopTimer()
+		if err != nil || sum.Submitted != benchGroups {
+			b.Fatalf("run: %d submitted, %v", sum.Submitted, err)
+		}
+		f.exactlyOne(b, groups)
+		var submitted int
+		for _, r := range ledgerRows(b, db, period.Name) {
+			if r.Status == store.BillSubmitted && r.RemoteID != "" {
+				submitted++
+			}
+		}
+		if submitted != benchGroups {
+			b.Fatalf("%d submitted ledger rows, want %d", submitted, benchGroups)
+		}
+		db.Close()
+		b.ReportMetric(elapsed.Seconds(), "s/run")
+		b.ReportMetric(idealSeconds(), "ideal-s/run")
+		b.ReportMetric(elapsed.Seconds()/idealSeconds(), "x-ideal")
+		b.StartTimer()
+	}
+}
+
+// BenchmarkBillingBaselineHTTPOnly sends the same 10,000 POSTs with the same
+// client and concurrency, without the store: the floor a run can reach here.
+func BenchmarkBillingBaselineHTTPOnly(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		f := newFakeAccountAPI(b)
+		cfg := addTenantConfig(f, "acme")
+		f.latency.Store(int64(benchLatency))
+		hc := &http.Client{Transport: api.NewTransport(DefaultConcurrency)}
+		client := api.New(cfg, hc)
+		jobs := make(chan int)
+		var wg sync.WaitGroup
+		b.StartTimer()
+
+		start := time.Now()
+		for range DefaultConcurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range jobs {
+					if _, err := client.CreateBill(context.Background(), benchRequest); err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		for i := range benchGroups {
+			jobs <- i
+		}
+		close(jobs)
+		wg.Wait()
+		elapsed := time.Since(start)
+
+		b.StopTimer()
+		hc.CloseIdleConnections()
+		b.ReportMetric(elapsed.Seconds(), "s/run")
+		b.ReportMetric(idealSeconds(), "ideal-s/run")
+		b.ReportMetric(elapsed.Seconds()/idealSeconds(), "x-ideal")
+		b.StartTimer()
+	}
+}
+
+var benchRequest = api.BillRequest{GroupID: "cld-1", PriceCents: 4900, Currency: "AUD", Description: "Acme subscription 2026-11",
+	PeriodStartedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PeriodEndedAt: time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC)}

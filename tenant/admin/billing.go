@@ -2,36 +2,23 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/billing"
+)
+
+// Billing types as tenant/billing defines them.
+type (
+	BillLine        = billing.Line
+	BillingProgress = billing.Progress
+	BillingSummary  = billing.Summary
 )
 
 // ErrRunInProgress is returned when a billing run is asked for while one
 // is going: a second click never starts a second run.
-var ErrRunInProgress = errors.New("a billing run is already in progress")
-
-// BillLine is one line of a preview or of a run's results.
-type BillLine struct {
-	Tenant      string
-	GroupUID    string
-	GroupName   string
-	AmountCents int64
-	Currency    string
-	Description string
-	Status      string // ledger status after the run; in a preview, the status already held ("" = new)
-	RemoteID    string
-	Error       string
-}
-
-// BillingProgress is reported while a run goes: Done of Total bills
-// handled, with the line just finished.
-type BillingProgress struct {
-	Done, Total int
-	Line        BillLine
-}
+var ErrRunInProgress = billing.ErrRunInProgress
 
 // PreviousPeriod is the calendar month before now (UTC), as YYYY-MM: the
 // period a billing run usually covers.
@@ -42,15 +29,15 @@ func PreviousPeriod(now time.Time) string {
 
 // ParsePeriod checks a YYYY-MM period.
 func ParsePeriod(s string) (string, error) {
-	t, err := time.Parse("2006-01", s)
-	if err != nil || t.Format("2006-01") != s {
-		return "", fmt.Errorf("period %q: want YYYY-MM, e.g. 2026-10", s)
+	p, err := billing.ParsePeriod(s)
+	if err != nil {
+		return "", err
 	}
-	return s, nil
+	return p.Name, nil
 }
 
 // BillingRunning reports whether a run is going.
-func (s *Service) BillingRunning() bool { return s.billingBusy.Load() }
+func (s *Service) BillingRunning() bool { return s.billingBusy.Load() || billing.InProgress() }
 
 // BillingHistory lists past runs, newest first.
 func (s *Service) BillingHistory(limit int) ([]store.BillingRun, error) {
@@ -74,28 +61,33 @@ func (s *Service) Bills(period, tenantKey string) ([]store.Bill, error) {
 	return bills, err
 }
 
-// BillingPreview lists what a run for period would submit (nothing is sent).
-//
-// TODO(admin): wire tenant/billing Preview once it is committed.
-func (s *Service) BillingPreview(ctx context.Context, period, tenantKey string) ([]BillLine, error) {
-	if _, err := ParsePeriod(period); err != nil {
+// BillingPreview lists what a run for period would do (nothing is sent).
+func (s *Service) BillingPreview(period, tenantKey string) ([]BillLine, error) {
+	p, err := billing.ParsePeriod(period)
+	if err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("billing preview: %w", ErrNotAvailable)
+	lines, err := billing.Preview(s.db, p, tenantKey)
+	if err != nil {
+		return nil, fmt.Errorf("billing preview %s: %w", period, err)
+	}
+	return lines, nil
 }
 
 // RunBilling runs billing for period, reporting progress as each bill is
-// handled; cancelling ctx stops it between bills. Only one run goes at a
-// time: a second call while one runs returns ErrRunInProgress at once.
-//
-// TODO(admin): wire tenant/billing Run once it is committed.
-func (s *Service) RunBilling(ctx context.Context, period, tenantKey string, progress func(BillingProgress)) (store.BillingRun, error) {
-	if _, err := ParsePeriod(period); err != nil {
-		return store.BillingRun{}, err
+// settled (from worker goroutines); cancelling ctx stops it. Only one run
+// goes at a time: a second call while one runs returns ErrRunInProgress at
+// once. A rerun skips submitted bills and retries failed ones.
+func (s *Service) RunBilling(ctx context.Context, period, tenantKey string, progress func(BillingProgress)) (BillingSummary, error) {
+	p, err := billing.ParsePeriod(period)
+	if err != nil {
+		return BillingSummary{}, err
 	}
 	if !s.billingBusy.CompareAndSwap(false, true) {
-		return store.BillingRun{}, ErrRunInProgress
+		return BillingSummary{}, ErrRunInProgress
 	}
 	defer s.billingBusy.Store(false)
-	return store.BillingRun{}, fmt.Errorf("billing run: %w", ErrNotAvailable)
+	return billing.Run(ctx, s.db, billing.Options{
+		Period: p, Tenant: tenantKey, Progress: progress, Now: s.now, Logger: s.log, HTTPClient: s.billingClient,
+	})
 }

@@ -28,7 +28,10 @@ type Options struct {
 	Addr       string       // listener address, HOST:PORT
 	Logger     *slog.Logger // default slog.Default()
 	HTTPClient *http.Client // outbound calls (test connection); default 15 s timeout
-	Now        func() time.Time
+	// BillingClient is the client of billing runs; nil lets billing pool
+	// its own connections.
+	BillingClient *http.Client
+	Now           func() time.Time
 }
 
 // Service is the facade over one open data file.
@@ -43,7 +46,8 @@ type Service struct {
 	addr      string
 	listener  listenerState
 
-	billingBusy atomic.Bool // set for the whole of a billing run
+	billingBusy   atomic.Bool  // set for the whole of a billing run
+	billingClient *http.Client // nil: billing's own pooled client
 }
 
 // New returns the facade over db. It starts nothing: the listener starts
@@ -71,6 +75,8 @@ func New(db *store.DB, opt Options) *Service {
 		now:       opt.Now,
 		publicURL: opt.PublicURL,
 		addr:      opt.Addr,
+
+		billingClient: opt.BillingClient,
 	}
 }
 

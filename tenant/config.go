@@ -22,10 +22,12 @@ type Config struct {
 	Billing     Billing `json:"billing"`
 }
 
+// App is app{}: the app's own host as the developer platform knows it.
 type App struct {
 	Host string `json:"host,omitempty"`
 }
 
+// API is api{}: our credentials on the tenant's hub and where it is.
 type API struct {
 	ID   string `json:"id"`
 	Key  Secret `json:"key"`
@@ -33,6 +35,7 @@ type API struct {
 	Base string `json:"base,omitempty"` // default /api/v1/
 }
 
+// SSO is sso{}: the tenant's IdP and how we accept its assertions.
 type SSO struct {
 	IdP               string `json:"idp"`
 	SSOURL            string `json:"sso_url,omitempty"`
@@ -45,6 +48,7 @@ type SSO struct {
 	PostLoginURL      string `json:"post_login_url,omitempty"`
 }
 
+// Connec is connec{}: the tenant's Connec! data-sharing API.
 type Connec struct {
 	Host        string   `json:"host,omitempty"`
 	BasePath    string   `json:"base_path,omitempty"`    // default /api/v2
@@ -52,14 +56,15 @@ type Connec struct {
 	Timeout     Duration `json:"timeout,omitempty"`      // seconds in JSON
 }
 
+// Billing is billing{}: what a group of this tenant pays per month.
 type Billing struct {
 	PriceCents  int64  `json:"price_cents"`
 	Currency    string `json:"currency,omitempty"` // default AUD
 	Description string `json:"description,omitempty"`
 }
 
-// Secret is a credential: it never prints, logs or marshals for display.
-// (Storage marshals it through Config.MarshalStored.)
+// Secret is a credential: it never prints, logs or marshals for display
+// (see secret.go). Storage marshals it through Config.MarshalStored.
 type Secret string
 
 // Duration is a time.Duration written as seconds in JSON.

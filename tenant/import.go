@@ -74,7 +74,7 @@ func ParseImport(data []byte, now time.Time, publicURL string) ([]Config, error)
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, importErr("", "the file must be a JSON object")
 	}
-	if msg, ok := top["error"]; ok {
+	if msg, ok := top["error"]; ok && string(msg) != "null" && string(msg) != `""` && string(msg) != "false" {
 		return nil, importErr("error", "the developer platform answered with an error: %s", clip(string(msg)))
 	}
 

@@ -11,20 +11,23 @@ type MetadataDoc struct {
 	API         MetadataAPI    `json:"api"`
 	SSO         MetadataSSO    `json:"sso"`
 	Connec      MetadataConnec `json:"connec"`
-	Webhook     Webhook        `json:"webhook"`  // Ruby spelling
-	Webhooks    Webhooks       `json:"webhooks"` // Java, PHP and dev-platform spelling
+	Webhook     Webhook        `json:"webhook"`
+	Webhooks    Webhooks       `json:"webhooks"`
 }
 
+// MetadataApp is app{host}: our public base URL.
 type MetadataApp struct {
 	Host string `json:"host"`
 }
 
+// MetadataAPI is api{id, host, base}, without the key.
 type MetadataAPI struct {
 	ID   string `json:"id"`
 	Host string `json:"host"`
 	Base string `json:"base"`
 }
 
+// MetadataSSO tells the IdP where our SSO routes are.
 type MetadataSSO struct {
 	InitPath        string `json:"init_path"`
 	ConsumePath     string `json:"consume_path"`
@@ -34,11 +37,13 @@ type MetadataSSO struct {
 	CreationMode    string `json:"creation_mode"`
 }
 
+// MetadataConnec is the tenant's Connec! endpoint as we use it.
 type MetadataConnec struct {
 	Host     string `json:"host"`
 	BasePath string `json:"base_path"`
 }
 
+// Webhook is the Ruby SDK spelling of our webhook paths.
 type Webhook struct {
 	Account struct {
 		GroupsPath     string `json:"groups_path"`
@@ -50,6 +55,7 @@ type Webhook struct {
 	} `json:"connec"`
 }
 
+// Webhooks is the Java, PHP and developer-platform spelling of the same paths.
 type Webhooks struct {
 	Account struct {
 		GroupPath     string `json:"group_path"`

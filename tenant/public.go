@@ -23,6 +23,7 @@ type PublicConfig struct {
 	Certificates []PublicCertificate `json:"certificates"`
 }
 
+// PublicAPI is api{} with the key masked.
 type PublicAPI struct {
 	ID   string `json:"id"`
 	Key  string `json:"key"` // Mask or ""
@@ -30,6 +31,8 @@ type PublicAPI struct {
 	Base string `json:"base"`
 }
 
+// PublicSSO is sso{} with defaults filled in and the certificates left
+// to PublicConfig.Certificates.
 type PublicSSO struct {
 	IdP               string `json:"idp"`
 	SSOURL            string `json:"sso_url"`

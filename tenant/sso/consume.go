@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -160,45 +158,61 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 	return l, nil
 }
 
-// inspectXML checks what gosaml2 does not, before it parses anything: the
-// document is one well-formed samlp:Response without a DOCTYPE, holding
-// exactly one Assertion or EncryptedAssertion anywhere inside it.
+// inspectXML checks, before anything parses the document, what gosaml2
+// does not: no DOCTYPE (or any other markup declaration), a Response root,
+// and exactly one Assertion or EncryptedAssertion anywhere. It scans bytes
+// rather than tokens to stay cheap next to gosaml2's own parsing; the
+// count is an upper bound (a start tag is always '<' then its name, but
+// names in foreign namespaces count too), so it errs on refusing.
 func inspectXML(raw []byte) *loginError {
-	dec := xml.NewDecoder(bytes.NewReader(raw))
-	dec.Strict = true
-	assertions, depth := 0, 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
+	doc := bytes.TrimLeft(raw, " \t\r\n\ufeff")
+	if len(doc) == 0 || doc[0] != '<' {
+		return fail(ReasonMalformed, errors.New("not an XML document"))
+	}
+	root, assertions := "", 0
+	for i := 0; ; {
+		j := bytes.IndexByte(doc[i:], '<')
+		if j < 0 {
 			break
 		}
-		if err != nil {
-			return fail(ReasonMalformed, fmt.Errorf("parse XML: %w", err))
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
+		i += j + 1
+		rest := doc[i:]
+		var end string
+		switch {
+		case bytes.HasPrefix(rest, []byte("!--")):
+			end = "-->"
+		case bytes.HasPrefix(rest, []byte("![CDATA[")):
+			end = "]]>"
+		case bytes.HasPrefix(rest, []byte("!")):
 			return fail(ReasonDoctype, nil)
-		case xml.StartElement:
-			if depth == 0 && (t.Name.Space != saml2.SAMLProtocolNamespace || t.Name.Local != saml2.ResponseTag) {
-				return fail(ReasonMalformed, fmt.Errorf("root element %s", t.Name.Local))
-			}
-			if t.Name.Space == saml2.SAMLAssertionNamespace &&
-				(t.Name.Local == saml2.AssertionTag || t.Name.Local == saml2.EncryptedAssertionTag) {
-				assertions++
-			}
-			depth++
-		case xml.EndElement:
-			depth--
-		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return fail(ReasonMalformed, errors.New("text outside the root element"))
-			}
+		case bytes.HasPrefix(rest, []byte("?")):
+			end = "?>"
+		case bytes.HasPrefix(rest, []byte("/")):
+			continue
 		}
-	}
-	if depth != 0 {
-		return fail(ReasonMalformed, errors.New("unbalanced document"))
+		if end != "" {
+			k := bytes.Index(rest, []byte(end))
+			if k < 0 {
+				return fail(ReasonMalformed, errors.New("unterminated markup"))
+			}
+			i += k + len(end)
+			continue
+		}
+		name := rest
+		if k := bytes.IndexAny(rest, " \t\r\n/>"); k >= 0 {
+			name = rest[:k]
+		}
+		local := string(name[bytes.LastIndexByte(name, ':')+1:])
+		if root == "" {
+			root = local
+		}
+		if local == saml2.AssertionTag || local == saml2.EncryptedAssertionTag {
+			assertions++
+		}
 	}
 	switch {
+	case root != saml2.ResponseTag:
+		return fail(ReasonMalformed, fmt.Errorf("root element %q", root))
 	case assertions == 0:
 		return fail(ReasonMalformed, errors.New("no assertion"))
 	case assertions > 1:

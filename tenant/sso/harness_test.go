@@ -49,19 +49,23 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func testLogger(t testing.TB) *slog.Logger {
-	if _, ok := t.(*testing.B); ok {
+	switch t.(type) {
+	case *testing.B, *testing.F: // fuzz targets cannot log through F
+
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return slog.New(slog.NewTextHandler(testWriter{t}, nil))
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB) *harness { return newHarnessWith(t, store.Options{}) }
+
+func newHarnessWith(t testing.TB, opts store.Options) *harness {
 	t.Helper()
 	main, other, err := ssotest.SharedSigners()
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "tenantdesk.db"), store.Options{})
+	db, err := store.Open(filepath.Join(t.TempDir(), "tenantdesk.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

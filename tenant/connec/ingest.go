@@ -103,7 +103,9 @@ func Ingest(tx *store.Tx, cfg *tenant.Config, body []byte, now time.Time) (Count
 const maxCollectionName = 64
 
 // ParseNotification decodes and checks a notification body for a tenant.
-// It writes nothing; every error wraps ErrMalformed.
+// It writes nothing; every error wraps ErrMalformed. Records are decoded
+// straight from the stream (one pass each), since a 16 MiB body of invoices
+// is the listener's heaviest request.
 func ParseNotification(cfg *tenant.Config, body []byte) (*Notification, error) {
 	n := &Notification{tenant: string(cfg.Key)}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -119,28 +121,34 @@ func ParseNotification(cfg *tenant.Config, body []byte) (*Notification, error) {
 		if !validCollection(entity) {
 			return nil, fmt.Errorf("%w: collection name %q: use lowercase letters, digits and '_'", ErrMalformed, clip(entity))
 		}
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
-		}
-		var recs []json.RawMessage
-		switch firstByte(value) {
+		switch nextValue(body, dec.InputOffset()) {
 		case '[':
-			if err := json.Unmarshal(value, &recs); err != nil {
+			if _, err := dec.Token(); err != nil {
 				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
 			}
-		case '{':
-			recs = []json.RawMessage{value}
-		case 'n': // null: nothing of this collection
-		default:
-			return nil, fmt.Errorf("%w: %s: want an array of records", ErrMalformed, entity)
-		}
-		for i, raw := range recs {
-			rec, err := parseRecord(cfg, entity, raw)
+			for i := 0; dec.More(); i++ {
+				rec, err := decodeRecord(dec, cfg, entity)
+				if err != nil {
+					return nil, fmt.Errorf("%w: %s[%d]: %v", ErrMalformed, entity, i, err)
+				}
+				n.records = append(n.records, rec)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+			}
+		case '{': // a singleton collection ("company")
+			rec, err := decodeRecord(dec, cfg, entity)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s[%d]: %v", ErrMalformed, entity, i, err)
+				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
 			}
 			n.records = append(n.records, rec)
+		case 'n': // null: nothing of this collection
+			var null json.RawMessage
+			if err := dec.Decode(&null); err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+			}
+		default:
+			return nil, fmt.Errorf("%w: %s: want an array of records", ErrMalformed, entity)
 		}
 	}
 	if _, err := dec.Token(); err != nil {
@@ -152,69 +160,84 @@ func ParseNotification(cfg *tenant.Config, body []byte) (*Notification, error) {
 	return n, nil
 }
 
-func parseRecord(cfg *tenant.Config, entity string, raw json.RawMessage) (notified, error) {
-	if firstByte(raw) != '{' {
-		return notified{}, errors.New("a record must be a JSON object")
+// nextValue is the first byte of the value after an object key that ends
+// at off (skipping the colon and white space), or 0.
+func nextValue(body []byte, off int64) byte {
+	if off < 0 || off > int64(len(body)) {
+		return 0
 	}
-	rec := notified{entity: entity, raw: raw}
-	var (
-		idRaw     json.RawMessage
-		updatedAt string
-	)
+	for _, c := range body[off:] {
+		switch c {
+		case ' ', '\t', '\r', '\n', ':':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// decodeRecord decodes the next record of the stream.
+func decodeRecord(dec *json.Decoder, cfg *tenant.Config, entity string) (notified, error) {
 	if entity == EntityInvoices {
 		var r remoteInvoice
-		if err := json.Unmarshal(raw, &r); err != nil {
+		if err := dec.Decode(&r); err != nil {
 			return notified{}, err
 		}
-		idRaw, rec.groupUID, updatedAt = r.ID, r.GroupID, r.UpdatedAt
 		inv, err := r.invoice(string(cfg.Key), r.GroupID)
 		if err != nil {
 			return notified{}, err
 		}
-		rec.invoice = &inv
-		rec.name = firstOf(inv.Number, inv.Title)
-	} else {
-		var r struct {
-			ID                json.RawMessage `json:"id"`
-			GroupID           string          `json:"group_id"`
-			UpdatedAt         string          `json:"updated_at"`
-			Name              string          `json:"name"`
-			FirstName         string          `json:"first_name"`
-			LastName          string          `json:"last_name"`
-			Title             string          `json:"title"`
-			TransactionNumber string          `json:"transaction_number"`
-			Code              string          `json:"code"`
-		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return notified{}, err
-		}
-		idRaw, rec.groupUID, updatedAt = r.ID, r.GroupID, r.UpdatedAt
-		person := r.FirstName
-		if r.LastName != "" {
-			person = firstOf(person+" "+r.LastName, r.LastName)
-		}
-		rec.name = firstOf(r.Name, person, r.Title, r.TransactionNumber, r.Code)
+		rec := notified{entity: entity, invoice: &inv, name: firstOf(inv.Number, inv.Title)}
+		return rec, finishRecord(&rec, r.ID, r.GroupID, r.UpdatedAt)
 	}
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return notified{}, err
+	}
+	if firstByte(raw) != '{' {
+		return notified{}, errors.New("a record must be a JSON object")
+	}
+	var r struct {
+		ID                json.RawMessage `json:"id"`
+		GroupID           string          `json:"group_id"`
+		UpdatedAt         string          `json:"updated_at"`
+		Name              string          `json:"name"`
+		FirstName         string          `json:"first_name"`
+		LastName          string          `json:"last_name"`
+		Title             string          `json:"title"`
+		TransactionNumber string          `json:"transaction_number"`
+		Code              string          `json:"code"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return notified{}, err
+	}
+	person := r.FirstName
+	if r.LastName != "" {
+		person = firstOf(person+" "+r.LastName, r.LastName)
+	}
+	rec := notified{entity: entity, raw: raw, name: firstOf(r.Name, person, r.Title, r.TransactionNumber, r.Code)}
+	return rec, finishRecord(&rec, r.ID, r.GroupID, r.UpdatedAt)
+}
+
+// finishRecord checks and sets what every record carries.
+func finishRecord(rec *notified, idRaw json.RawMessage, groupUID, updatedAt string) error {
 	ids, err := ParseID(idRaw)
 	if err != nil {
-		return notified{}, err
+		return err
 	}
 	rec.ids = ids
 	if rec.connecID = ids.Connec(); !validRemoteID(rec.connecID) {
-		return notified{}, errors.New("no usable Connec! id (the triplet of provider \"connec\")")
+		return errors.New("no usable Connec! id (the triplet of provider \"connec\")")
 	}
-	if !ValidGroupUID(rec.groupUID) {
-		return notified{}, fmt.Errorf("group_id %q is missing or invalid", clip(rec.groupUID))
+	if rec.groupUID = groupUID; !ValidGroupUID(groupUID) {
+		return fmt.Errorf("group_id %q is missing or invalid", clip(groupUID))
 	}
 	if updatedAt != "" {
 		if rec.updatedAt, err = parseTime(updatedAt); err != nil {
-			return notified{}, fmt.Errorf("updated_at: %w", err)
+			return fmt.Errorf("updated_at: %w", err)
 		}
 	}
-	if rec.invoice != nil {
-		rec.invoice.GroupUID = rec.groupUID
-	}
-	return rec, nil
+	return nil
 }
 
 // Apply writes the notification in tx and counts what it stored and skipped.

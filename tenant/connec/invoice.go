@@ -379,6 +379,9 @@ var hundred = big.NewRat(100, 1)
 
 // toCents converts a decimal amount in major units to cents, exactly.
 func toCents(n json.Number) (int64, error) {
+	if c, ok := plainCents(string(n)); ok {
+		return c, nil
+	}
 	r, ok := new(big.Rat).SetString(string(n))
 	if !ok {
 		return 0, fmt.Errorf("amount %q is not a number", string(n))
@@ -395,6 +398,45 @@ func toCents(n json.Number) (int64, error) {
 		return 0, fmt.Errorf("amount %q out of range", string(n))
 	}
 	return q.Int64(), nil
+}
+
+// plainCents is toCents' fast path for the common "-123.4567" form (no
+// exponent, at most 15 integer digits); ok is false for anything else.
+func plainCents(s string) (int64, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(whole) > 15 || !digits(whole) || !digits(frac) {
+		return 0, false
+	}
+	var c int64
+	for i := 0; i < len(whole); i++ {
+		c = c*10 + int64(whole[i]-'0')
+	}
+	for i := 0; i < 2; i++ {
+		c *= 10
+		if i < len(frac) {
+			c += int64(frac[i] - '0')
+		}
+	}
+	if len(frac) > 2 && frac[2] >= '5' { // half away from zero
+		c++
+	}
+	if neg {
+		c = -c
+	}
+	return c, true
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func addCents(a, b int64) (int64, error) {

@@ -11,7 +11,7 @@ import (
 )
 
 // batchBody is the largest notification stored through group commit
-// (db.Batch); bigger ones get a transaction of their own.
+// (see groupCommit); bigger ones get a transaction of their own.
 const batchBody = 64 << 10
 
 // connecReceive stores a Connec! notification (SPEC §7): parsed whole,
@@ -32,7 +32,7 @@ func (s *Server) connecReceive(w http.ResponseWriter, r *http.Request, t *tenant
 	var counts connec.Counts
 	write := s.db.Update
 	if buf.Len() <= batchBody {
-		write = s.db.Batch
+		write = s.write
 	}
 	err = write(func(tx *store.Tx) error {
 		var err error

@@ -87,7 +87,7 @@ func (s *Server) event(e store.Event) {
 	if e.At.IsZero() {
 		e.At = s.now().UTC()
 	}
-	if err := s.db.Batch(func(tx *store.Tx) error {
+	if err := s.write(func(tx *store.Tx) error {
 		_, err := tx.AppendEvent(e)
 		return err
 	}); err != nil {

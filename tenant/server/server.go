@@ -60,6 +60,10 @@ type Server struct {
 	tenants   tenantCache
 	now       func() time.Time
 	handler   http.Handler
+	commits   groupCommit
+	// write runs a small write in a group-committed transaction
+	// (commits.do; benchmarks swap in the alternatives).
+	write func(func(*store.Tx) error) error
 }
 
 // New builds the listener and its SSO service. publicURL is the base URL
@@ -77,6 +81,8 @@ func New(db *store.DB, publicURL string, logger *slog.Logger) *Server {
 		now:       time.Now,
 	}
 	s.tenants.publicURL = publicURL
+	s.commits.db = db
+	s.write = s.commits.do
 	s.handler = s.routes()
 	return s
 }

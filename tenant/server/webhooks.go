@@ -1,9 +1,9 @@
 package server
 
 // Account webhooks (SPEC §6, maestrano-protocol §3). Each one is a single
-// group-committed transaction (store.DB.Batch), committed before the 2xx is
+// group-committed transaction (groupCommit), committed before the 2xx is
 // written; its callback reads what it needs and rewrites it, so running it
-// again (Batch may) gives the same result. Both are idempotent: an unknown
+// again (group commit may) gives the same result. Both are idempotent: an unknown
 // group, user or membership, or a repeat, answers 200 {"success":true}.
 //
 // Cancelling a group marks it cancelled (with the time), ends its
@@ -44,7 +44,7 @@ func (s *Server) groupDeleted(w http.ResponseWriter, r *http.Request, t *tenantE
 		return err
 	}
 	now := s.now().UTC()
-	err = s.db.Batch(func(tx *store.Tx) error {
+	err = s.write(func(tx *store.Tx) error {
 		msg, err := cancelGroup(tx, t.cfg, groupUID, now)
 		if err != nil {
 			return err
@@ -171,7 +171,7 @@ func (s *Server) memberRemoved(w http.ResponseWriter, r *http.Request, t *tenant
 		return err
 	}
 	now := s.now().UTC()
-	err = s.db.Batch(func(tx *store.Tx) error {
+	err = s.write(func(tx *store.Tx) error {
 		msg, err := removeMember(tx, t.cfg, groupUID, userUID, now)
 		if err != nil {
 			return err

@@ -175,3 +175,27 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("normalized config invalid: %+v", p.Errors)
 	}
 }
+
+// FuzzValidateCertificate feeds any text as sso.x509_certificate and
+// sso.x509_fingerprint: Validate never panics, and what it accepts parses.
+func FuzzValidateCertificate(f *testing.F) {
+	certs := newCerts(f)
+	f.Add(certs.Valid.PEM, FingerprintSHA1(certs.Valid.Cert))
+	f.Add(certs.Expiring.PEM+certs.Valid.PEM, "")
+	f.Add("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "aa:bb")
+	f.Fuzz(func(t *testing.T, pemText, fingerprint string) {
+		c := validConfig(t, certs.Valid)
+		c.SSO.X509Certificate, c.SSO.X509Fingerprint = pemText, fingerprint
+		p := c.Validate(testNow, testPublicURL)
+		if !p.OK() {
+			return
+		}
+		cs, err := c.Certificates()
+		if err != nil || len(cs) == 0 {
+			t.Fatalf("accepted a certificate that does not parse: %v", err)
+		}
+		if fingerprint != "" && c.Fingerprint() != fingerprint {
+			t.Fatalf("metadata fingerprint %q, configured %q", c.Fingerprint(), fingerprint)
+		}
+	})
+}

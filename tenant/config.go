@@ -1,6 +1,8 @@
 // Package tenant owns a tenant's configuration and everything scoped by a
-// tenant key: routes, the metadata document, import of the developer
-// platform's marketplaces document. Sub-packages hold the listener (server),
+// tenant key: the key itself (ParseKey), validation, the Registry that keeps
+// configurations in the store, routes, the metadata document, import of the
+// developer platform's marketplaces document, and the masked views that
+// keep api.key out of logs and exports. Sub-packages hold the listener (server),
 // SAML SSO (sso), Connec! (connec), the account API (api) and billing.
 package tenant
 

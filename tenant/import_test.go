@@ -102,6 +102,11 @@ func TestParseImportListsEveryProblem(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	for _, secret := range []string{"good-secret", "http-secret", "old-secret"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error shows the secret %q", secret)
+		}
+	}
 	if !strings.Contains(err.Error(), "10 problems") {
 		t.Errorf("Error() = %q, want the count", err.Error())
 	}

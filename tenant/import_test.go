@@ -219,3 +219,33 @@ func FuzzParseImport(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseImport parses a 100-tenant marketplaces document; the
+// baseline is encoding/json decoding the same bytes into maps, without any
+// checks.
+func BenchmarkParseImport(b *testing.B) {
+	certs := newCerts(b)
+	var entries []string
+	for i := range 100 {
+		entries = append(entries, fmt.Sprintf(`{"marketplace":"m%d","api":{"id":"app-%d","key":"secret-%d","host":"https://hub.test"},`+
+			`"sso":{"idp":"https://hub.test","x509_certificate":%s},"connec":{"host":"https://connec.test","timeout":300}}`,
+			i, i, i, jsonString(certs.Valid.PEM)))
+	}
+	data := []byte(`{"marketplaces":[` + strings.Join(entries, ",") + `]}`)
+	b.SetBytes(int64(len(data)))
+	b.Run("ParseImport", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ParseImport(data, testNow, testPublicURL); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline-json-map", func(b *testing.B) {
+		for b.Loop() {
+			var m map[string]any
+			if err := json.Unmarshal(data, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

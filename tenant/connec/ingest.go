@@ -290,20 +290,35 @@ func (a *applier) apply(rec *notified) (bool, error) {
 	return a.applyRecord(rec)
 }
 
-// errConflict: the Connec! id is already mapped to a local object of
-// another kind; the record is skipped rather than the notification failed.
+// errConflict: the record's ids clash with identity-map rows of other
+// objects (see lookup).
 var errConflict = errors.New("connec id maps to another kind of local object")
 
 // lookup finds the identity-map row of a record, first by our own local id
-// (an echo of our push), then by its Connec! id.
-func (a *applier) lookup(kind, ours, connecID string) (store.ConnectedObject, bool, error) {
+// (an echo of our push), then by its Connec! id. A row found by our id that
+// already carries another Connec! id is not this record (another app copied
+// our triplet); a Connec! id that another row holds is a conflict, and the
+// record is skipped rather than the notification failed.
+func (a *applier) lookup(kind, ours, entity, connecID string) (store.ConnectedObject, bool, error) {
 	if ours != "" {
 		row, err := a.tx.ConnectedByLocal(a.tenant, kind, ours)
-		if err == nil {
-			return row, true, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return row, false, fmt.Errorf("identity map by local id: %w", err)
+		case row.RemoteID == connecID:
+			return row, true, nil
+		case row.RemoteID == "":
+			owner, err := a.tx.ConnectedByRemote(a.tenant, connecID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return row, true, nil
+			case err != nil:
+				return row, false, fmt.Errorf("identity map by remote id: %w", err)
+			case owner.ID != row.ID:
+				return row, false, errConflict
+			}
+			return row, true, nil
 		}
 	}
 	row, err := a.tx.ConnectedByRemote(a.tenant, connecID)
@@ -312,7 +327,7 @@ func (a *applier) lookup(kind, ours, connecID string) (store.ConnectedObject, bo
 		return store.ConnectedObject{}, false, nil
 	case err != nil:
 		return row, false, fmt.Errorf("identity map by remote id: %w", err)
-	case row.LocalKind != kind:
+	case row.LocalKind != kind || row.Entity != entity:
 		return row, false, errConflict
 	}
 	return row, true, nil
@@ -322,7 +337,7 @@ func (a *applier) applyInvoice(rec *notified) (bool, error) {
 	inv := *rec.invoice
 	inv.Lines = slices.Clone(inv.Lines) // Apply may run again; keep the parsed copy intact
 	ours := rec.ids.Ours(a.cfg, rec.groupUID)
-	row, found, err := a.lookup(store.KindInvoice, ours, rec.connecID)
+	row, found, err := a.lookup(store.KindInvoice, ours, rec.entity, rec.connecID)
 	if errors.Is(err, errConflict) {
 		return false, nil
 	} else if err != nil {
@@ -372,7 +387,7 @@ func (a *applier) applyInvoice(rec *notified) (bool, error) {
 
 func (a *applier) applyRecord(rec *notified) (bool, error) {
 	localID := rec.entity + "/" + rec.connecID
-	row, found, err := a.lookup(store.KindRecord, "", rec.connecID)
+	row, found, err := a.lookup(store.KindRecord, "", rec.entity, rec.connecID)
 	if errors.Is(err, errConflict) {
 		return false, nil
 	} else if err != nil {

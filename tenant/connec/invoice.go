@@ -208,18 +208,20 @@ func Unwrap(body []byte, collection string) (json.RawMessage, error) {
 }
 
 // price is a Connec! price object (unit_price, total_price, amount).
+// Fields are values, "" when absent: a 10,000-invoice notification decodes
+// without a pointer per amount.
 type price struct {
-	NetAmount   *json.Number `json:"net_amount"`
-	TaxAmount   *json.Number `json:"tax_amount"`
-	TotalAmount *json.Number `json:"total_amount"`
-	Currency    string       `json:"currency"`
+	NetAmount   json.Number `json:"net_amount"`
+	TaxAmount   json.Number `json:"tax_amount"`
+	TotalAmount json.Number `json:"total_amount"`
+	Currency    string      `json:"currency"`
 }
 
 type remoteLine struct {
-	Description string       `json:"description"`
-	Quantity    *json.Number `json:"quantity"`
-	UnitPrice   *price       `json:"unit_price"`
-	TotalPrice  *price       `json:"total_price"`
+	Description string      `json:"description"`
+	Quantity    json.Number `json:"quantity"`
+	UnitPrice   price       `json:"unit_price"`
+	TotalPrice  price       `json:"total_price"`
 }
 
 type remoteInvoice struct {
@@ -232,7 +234,7 @@ type remoteInvoice struct {
 	TransactionDate   string          `json:"transaction_date"`
 	DueDate           string          `json:"due_date"`
 	Currency          string          `json:"currency"`
-	Amount            *price          `json:"amount"`
+	Amount            price           `json:"amount"`
 	Lines             []remoteLine    `json:"lines"`
 	InvoiceLines      []remoteLine    `json:"invoice_lines"` // older mappers' spelling
 	UpdatedAt         string          `json:"updated_at"`
@@ -302,22 +304,22 @@ func (r *remoteInvoice) invoice(tenantKey, groupUID string) (store.Invoice, erro
 		inv.Lines = append(inv.Lines, line)
 	}
 	inv.TotalCents = sum
-	if a := r.Amount; a != nil {
+	if a := r.Amount; a.present() {
 		if inv.Currency == "" {
 			inv.Currency = a.Currency
 		}
-		if a.TaxAmount != nil {
-			if inv.TaxCents, err = toCents(*a.TaxAmount); err != nil {
+		if a.TaxAmount != "" {
+			if inv.TaxCents, err = toCents(a.TaxAmount); err != nil {
 				return store.Invoice{}, fmt.Errorf("invoice amount.tax_amount: %w", err)
 			}
 		}
 		switch {
-		case a.TotalAmount != nil:
-			if inv.TotalCents, err = toCents(*a.TotalAmount); err != nil {
+		case a.TotalAmount != "":
+			if inv.TotalCents, err = toCents(a.TotalAmount); err != nil {
 				return store.Invoice{}, fmt.Errorf("invoice amount.total_amount: %w", err)
 			}
-		case a.NetAmount != nil:
-			net, err := toCents(*a.NetAmount)
+		case a.NetAmount != "":
+			net, err := toCents(a.NetAmount)
 			if err != nil {
 				return store.Invoice{}, fmt.Errorf("invoice amount.net_amount: %w", err)
 			}
@@ -333,21 +335,21 @@ func (r *remoteInvoice) invoice(tenantKey, groupUID string) (store.Invoice, erro
 func decodeLine(l remoteLine) (store.InvoiceLine, string, error) {
 	line := store.InvoiceLine{Description: l.Description, Quantity: 1}
 	var cur string
-	if l.Quantity != nil {
+	if l.Quantity != "" {
 		q, err := l.Quantity.Float64()
 		if err != nil || math.IsNaN(q) || math.IsInf(q, 0) {
-			return line, "", fmt.Errorf("quantity %q is not a number", *l.Quantity)
+			return line, "", fmt.Errorf("quantity %q is not a number", l.Quantity)
 		}
 		line.Quantity = q
 	}
 	var err error
-	if p := l.UnitPrice; p != nil {
+	if p := &l.UnitPrice; p.present() {
 		cur = p.Currency
 		if line.UnitPriceCents, err = netCents(p); err != nil {
 			return line, "", fmt.Errorf("unit_price: %w", err)
 		}
 	}
-	if p := l.TotalPrice; p != nil {
+	if p := &l.TotalPrice; p.present() {
 		if cur == "" {
 			cur = p.Currency
 		}
@@ -364,13 +366,18 @@ func decodeLine(l remoteLine) (store.InvoiceLine, string, error) {
 	return line, cur, nil
 }
 
+// present reports whether the price object carries any amount.
+func (p *price) present() bool {
+	return p.NetAmount != "" || p.TaxAmount != "" || p.TotalAmount != "" || p.Currency != ""
+}
+
 // netCents is a price object's net amount, or its total when it has none.
 func netCents(p *price) (int64, error) {
 	switch {
-	case p.NetAmount != nil:
-		return toCents(*p.NetAmount)
-	case p.TotalAmount != nil:
-		return toCents(*p.TotalAmount)
+	case p.NetAmount != "":
+		return toCents(p.NetAmount)
+	case p.TotalAmount != "":
+		return toCents(p.TotalAmount)
 	}
 	return 0, nil
 }

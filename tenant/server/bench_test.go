@@ -50,8 +50,12 @@ func BenchmarkNotification10kInvoices(b *testing.B) {
 	c := creds(acme)
 	url := e.srv.URL + tenant.RouteConnecReceive.Path(acme.Key)
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	// Round 0 is a warm-up (a file that already holds data, as in use);
+	// the timed rounds store new invoices each.
+	for i := 0; i <= b.N; i++ {
+		if i == 1 {
+			b.ResetTimer()
+		}
 		b.StopTimer()
 		body := notification(invoiceRecords(i)...)
 		b.SetBytes(int64(len(body)))
@@ -80,8 +84,10 @@ func BenchmarkRawPut10kInvoices(b *testing.B) {
 	}
 	defer db.Close()
 	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := 0; i <= b.N; i++ { // round 0: warm-up, as above
+		if i == 1 {
+			b.ResetTimer()
+		}
 		b.StopTimer()
 		recs := invoiceRecords(i)
 		b.SetBytes(int64(len(notification(recs...))))

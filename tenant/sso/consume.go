@@ -43,7 +43,7 @@ func (s *Service) Consume(w http.ResponseWriter, r *http.Request, cfg *tenant.Co
 		sess, lerr = s.commit(cfg, l, now)
 	}
 	if lerr != nil {
-		s.refuse(w, cfg, lerr, now, log)
+		s.refuse(w, r, cfg, lerr, now, log)
 		return
 	}
 
@@ -55,12 +55,12 @@ func (s *Service) Consume(w http.ResponseWriter, r *http.Request, cfg *tenant.Co
 
 // refuse answers a failed login and records it in its own transaction: the
 // login's transaction, if any, has already been rolled back.
-func (s *Service) refuse(w http.ResponseWriter, cfg *tenant.Config, lerr *loginError, now time.Time, log *slog.Logger) {
+func (s *Service) refuse(w http.ResponseWriter, r *http.Request, cfg *tenant.Config, lerr *loginError, now time.Time, log *slog.Logger) {
 	level := slog.LevelWarn
 	if lerr.reason.HTTPStatus() >= 500 {
 		level = slog.LevelError
 	}
-	log.Log(nil, level, "sso login refused", "outcome", "failed", "reason", lerr.reason, "err", lerr.err)
+	log.Log(r.Context(), level, "sso login refused", "outcome", "failed", "reason", lerr.reason, "err", lerr.err)
 	ev := store.Event{
 		At:      now,
 		Tenant:  string(cfg.Key),

@@ -298,3 +298,23 @@ func mustURL(t testing.TB, s string) *url.URL {
 	}
 	return u
 }
+
+// A tenant whose SSO settings cannot build an SP fails closed with a
+// configuration reason, on every SSO route.
+func TestBrokenTenantConfigFailsClosed(t *testing.T) {
+	h := newHarness(t)
+	_, id := h.initialize("acme", "")
+	samlResponse := h.response("acme", id, time.Time{}, attrs())
+	broken := *h.tenant("acme")
+	broken.SSO.X509Certificate = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"
+	h.setTenant(&broken)
+
+	for _, route := range []tenant.Route{tenant.RouteSAMLInit, tenant.RouteSPMetadata} {
+		resp := h.get(route.URL(h.srv.URL, "acme"))
+		if body := readBody(t, resp); resp.StatusCode != http.StatusInternalServerError || !strings.Contains(body, string(ReasonConfig)) {
+			t.Errorf("%s: %d %s", route.Label(), resp.StatusCode, body)
+		}
+	}
+	h.assertRefused(h.consume("acme", samlResponse), ReasonConfig)
+	h.assertNothingWritten("acme", "usr-1", "cld-1")
+}

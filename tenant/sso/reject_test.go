@@ -150,6 +150,16 @@ func TestConsumeRefuses(t *testing.T) {
 		{"response for another tenant (shared certificate)", ReasonTenantMismatch, func(h *harness, id string) string {
 			return h.response("globex", id, time.Time{}, attrs())
 		}, false},
+		{"wrong Recipient", ReasonRecipient, func(h *harness, id string) string {
+			return encode(t, h.document("acme", ssotest.Login{InResponseTo: id, Edit: func(a *saml.Assertion) {
+				a.Subject.SubjectConfirmations[0].SubjectConfirmationData.Recipient = h.srv.URL + "/elsewhere"
+			}}))
+		}, false},
+		{"IdP reports failure", ReasonIdPStatus, func(h *harness, id string) string {
+			return h.resigned(h.document("acme", ssotest.Login{InResponseTo: id}), main, func(root *etree.Element) {
+				root.FindElement("./Status/StatusCode").CreateAttr("Value", "urn:oasis:names:tc:SAML:2.0:status:Responder")
+			})
+		}, false},
 		{"unknown InResponseTo", ReasonInResponseTo, func(h *harness, id string) string {
 			return h.response("acme", "_never-issued", time.Time{}, attrs())
 		}, false},

@@ -296,9 +296,10 @@ var errConflict = errors.New("connec id maps to another kind of local object")
 
 // lookup finds the identity-map row of a record, first by our own local id
 // (an echo of our push), then by its Connec! id. A row found by our id that
-// already carries another Connec! id is not this record (another app copied
-// our triplet); a Connec! id that another row holds is a conflict, and the
-// record is skipped rather than the notification failed.
+// already carries another Connec! id, or a Connec! id that another row
+// holds, is a conflict (two Connec! records claim one local invoice): the
+// record is skipped rather than the notification failed, and never
+// duplicated.
 func (a *applier) lookup(kind, ours, entity, connecID string) (store.ConnectedObject, bool, error) {
 	if ours != "" {
 		row, err := a.tx.ConnectedByLocal(a.tenant, kind, ours)
@@ -308,7 +309,9 @@ func (a *applier) lookup(kind, ours, entity, connecID string) (store.ConnectedOb
 			return row, false, fmt.Errorf("identity map by local id: %w", err)
 		case row.RemoteID == connecID:
 			return row, true, nil
-		case row.RemoteID == "":
+		case row.RemoteID != "":
+			return row, false, errConflict
+		default:
 			owner, err := a.tx.ConnectedByRemote(a.tenant, connecID)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
@@ -338,37 +341,52 @@ func (a *applier) applyInvoice(rec *notified) (bool, error) {
 	inv.Lines = slices.Clone(inv.Lines) // Apply may run again; keep the parsed copy intact
 	ours := rec.ids.Ours(a.cfg, rec.groupUID)
 	row, found, err := a.lookup(store.KindInvoice, ours, rec.entity, rec.connecID)
-	if errors.Is(err, errConflict) {
+	switch {
+	case errors.Is(err, errConflict):
 		return false, nil
-	} else if err != nil {
+	case err != nil:
 		return false, err
+	case found && row.PullDisabled:
+		return false, nil
+	}
+	localID := row.LocalID
+	if !found && ours != "" {
+		// Our triplet but no identity row (never linked, or the row was
+		// removed): it still names our invoice, never a new one.
+		localID = ours
 	}
 	var held store.Invoice
-	if found {
-		if row.PullDisabled {
-			return false, nil
-		}
-		held, err = a.tx.Invoice(row.LocalID)
+	have := false
+	if localID != "" {
+		held, err = a.tx.Invoice(localID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			found = false // the row outlived its invoice: store it again under that id
-			inv.ID = row.LocalID
+			if !found {
+				localID = "" // our id names nothing: a new invoice, with an id of our sequence
+			}
 		case err != nil:
-			return false, fmt.Errorf("read invoice %s: %w", row.LocalID, err)
+			return false, fmt.Errorf("read invoice %s: %w", localID, err)
 		case held.Tenant != a.tenant || held.GroupUID != rec.groupUID:
-			return false, nil // our id, but of another group: never move an invoice
+			return false, nil // never move an invoice to another group
+		default:
+			have = true
 		}
 	}
-	if found {
+	if row.ID == 0 {
+		row = a.newRow(rec, store.KindInvoice, localID)
+	}
+	if have {
 		if (!rec.updatedAt.IsZero() && !rec.updatedAt.After(held.UpdatedAt)) || sameInvoice(held, inv) {
 			return false, a.linkRow(row, rec)
 		}
-		inv.ID, inv.CreatedAt = held.ID, held.CreatedAt
+		inv.CreatedAt = held.CreatedAt
 	}
+	inv.ID = localID // "" for a new invoice; the row's id when the row outlived its invoice
 	if inv.ID == "" {
 		if inv.ID, err = a.tx.NextInvoiceID(); err != nil {
 			return false, fmt.Errorf("new invoice id: %w", err)
 		}
+		row.LocalID = inv.ID
 	}
 	if inv.CreatedAt.IsZero() {
 		inv.CreatedAt = a.now
@@ -378,9 +396,6 @@ func (a *applier) applyInvoice(rec *notified) (bool, error) {
 	}
 	if err := a.tx.PutInvoice(inv); err != nil {
 		return false, fmt.Errorf("store invoice: %w", err)
-	}
-	if row.ID == 0 {
-		row = a.newRow(rec, store.KindInvoice, inv.ID)
 	}
 	return true, a.touchRow(row, rec)
 }

@@ -173,3 +173,61 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
+
+// Records carrying our own triplet never become a second local invoice.
+func TestEchoesMatchOurInvoice(t *testing.T) {
+	db := openStore(t)
+	var a, b, c string // three local invoices of cld-1
+	if err := db.Update(func(tx *store.Tx) error {
+		for _, id := range []*string{&a, &b, &c} {
+			var err error
+			if *id, err = tx.NextInvoiceID(); err != nil {
+				return err
+			}
+			if err := tx.PutInvoice(store.Invoice{ID: *id, Tenant: "acme", GroupUID: "cld-1", Number: *id}); err != nil {
+				return err
+			}
+		}
+		// b is linked to c-B already; c's row has pull disabled.
+		if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", GroupUID: "cld-1", LocalKind: store.KindInvoice,
+			LocalID: b, Provider: ProviderConnec, Entity: EntityInvoices, RemoteID: "c-B"}); err != nil {
+			return err
+		}
+		_, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", GroupUID: "cld-1", LocalKind: store.KindInvoice,
+			LocalID: c, Provider: ProviderConnec, Entity: EntityInvoices, RemoteID: "c-C", PullDisabled: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	echo := func(local, connecID, number string) string {
+		return `{"id":[{"id":"` + connecID + `","provider":"connec","realm":"org-1"},{"id":"` + local +
+			`","provider":"app-acme","realm":"cld-1"}],"group_id":"cld-1","transaction_number":"` + number + `","updated_at":"2026-02-01T00:00:00Z"}`
+	}
+	counts, err := ingest(t, db, `{"invoices":[`+
+		echo(a, "c-A", "A2")+","+ // no row yet: matched to a, row created
+		echo(b, "c-X", "B2")+","+ // b is linked to another Connec! record: conflict, skipped
+		echo(c, "c-C", "C2")+","+ // pull disabled: skipped
+		echo("inv-999999", "c-Z", "Z")+ // our id naming nothing: a new invoice with an id of our sequence
+		`]}`)
+	if err != nil || counts.Stored != 2 || counts.Skipped != 2 {
+		t.Fatalf("counts %+v, %v", counts, err)
+	}
+	_ = db.View(func(tx *store.Tx) error {
+		invs, _ := tx.Invoices("acme")
+		byID := map[string]store.Invoice{}
+		for _, i := range invs {
+			byID[i.ID] = i
+		}
+		if len(invs) != 4 || byID[a].Number != "A2" || byID[b].Number != b || byID[c].Number != c || byID["inv-000004"].Number != "Z" {
+			t.Errorf("invoices after the echoes: %+v", invs)
+		}
+		row, err := tx.ConnectedByRemote("acme", "c-A")
+		if err != nil || row.LocalID != a {
+			t.Errorf("c-A row: %+v %v", row, err)
+		}
+		if _, err := tx.ConnectedByRemote("acme", "c-X"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the conflicting record got a row: %v", err)
+		}
+		return nil
+	})
+}

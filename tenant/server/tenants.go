@@ -66,6 +66,9 @@ func (c *tenantCache) lookup(db *store.DB, key tenant.Key) (*tenantEntry, error)
 	})
 	switch {
 	case errors.Is(verr, store.ErrNotFound):
+		c.mu.Lock()
+		delete(c.entries, key) // removed: forget its credentials too
+		c.mu.Unlock()
 		return nil, errUnknownTenant
 	case verr != nil:
 		return nil, fmt.Errorf("read tenant %q: %w", key, verr)

@@ -112,3 +112,53 @@ func BenchmarkBareRetrieveAssertionInfo(b *testing.B) {
 	}
 	_ = sink
 }
+
+// BenchmarkConsumeVsBare interleaves the two on alternate fresh responses
+// so that a noisy machine slows both alike, and reports their ratio
+// (SPEC §11 target: handler/bare ≤ 1.3).
+func BenchmarkConsumeVsBare(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		opts store.Options
+	}{{"durable", store.Options{}}, {"nosync", store.Options{NoSync: true}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := newHarnessWith(b, bc.opts)
+			cfg := h.tenant("acme")
+			sp, err := h.svc.serviceProvider(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			target := tenant.RouteSAMLConsume.URL(h.srv.URL, "acme")
+			var bare, handler time.Duration
+			var batch []string
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if len(batch) < 2 {
+					b.StopTimer()
+					batch = benchResponses(b, h, 2*min(benchBatch, b.N-i))
+					b.StartTimer()
+				}
+				start := time.Now()
+				if _, err := sp.RetrieveAssertionInfo(batch[0]); err != nil {
+					b.Fatal(err)
+				}
+				bare += time.Since(start)
+
+				body := url.Values{"SAMLResponse": {batch[1]}}.Encode()
+				batch = batch[2:]
+				r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				w := httptest.NewRecorder()
+				start = time.Now()
+				h.svc.Consume(w, r, cfg)
+				handler += time.Since(start)
+				if w.Code != http.StatusFound {
+					b.Fatalf("consume: %d %s", w.Code, w.Body)
+				}
+			}
+			b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/op")
+			b.ReportMetric(float64(handler.Nanoseconds())/float64(b.N), "handler-ns/op")
+			b.ReportMetric(float64(handler)/float64(bare), "handler/bare")
+		})
+	}
+}

@@ -22,7 +22,10 @@ package connec
 //     it is skipped when its updated_at is not newer than what we hold (the
 //     same record twice, or an older version), or when nothing we map changed;
 //   - records of a cancelled group are skipped (the group's data access is
-//     disabled), and so are records whose identity-map row has pull disabled.
+//     disabled), and so are records whose identity-map row has pull disabled,
+//     and records whose ids clash with other rows (two Connec! records
+//     claiming one local invoice): a bad record never fails the notification
+//     once it parsed, and is never stored twice.
 
 import (
 	"bytes"
@@ -243,7 +246,10 @@ func finishRecord(rec *notified, idRaw json.RawMessage, groupUID, updatedAt stri
 // Apply writes the notification in tx and counts what it stored and skipped.
 // It may run more than once (store.DB.Batch): it keeps no state between runs.
 func (n *Notification) Apply(tx *store.Tx, cfg *tenant.Config, now time.Time) (Counts, error) {
-	a := applier{tx: tx, cfg: cfg, tenant: string(cfg.Key), now: now.UTC(), cancelled: map[string]bool{}}
+	if string(cfg.Key) != n.tenant {
+		return Counts{}, fmt.Errorf("notification parsed for tenant %q applied to %q", n.tenant, cfg.Key)
+	}
+	a := applier{tx: tx, cfg: cfg, tenant: n.tenant, now: now.UTC(), cancelled: map[string]bool{}}
 	var counts Counts
 	for i := range n.records {
 		rec := &n.records[i]

@@ -1,0 +1,283 @@
+package connec
+
+// This file is the HTTP client of a tenant's Connec! API, used by the
+// outbox to push records (maestrano-protocol §5.1, §5.2).
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// maxAnswerSize bounds what a push reads back: one record.
+const maxAnswerSize = 4 << 20
+
+// ErrUnauthorized matches (errors.Is) an answer 401 from Connec!.
+var ErrUnauthorized = errors.New("credentials rejected")
+
+// ErrMalformedAnswer matches an answer that is not a Connec! record envelope.
+var ErrMalformedAnswer = errors.New("malformed answer")
+
+// APIError is one entry of Connec!'s `{"errors": […]}`.
+type APIError struct {
+	ID     string `json:"id,omitempty"`
+	Href   string `json:"href,omitempty"`
+	Status string `json:"status,omitempty"`
+	Code   string `json:"code,omitempty"`
+	Title  string `json:"title,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// UnmarshalJSON accepts numbers where Connec! documents strings ("status": 404).
+func (e *APIError) UnmarshalJSON(b []byte) error {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	str := func(k string) string {
+		switch v := m[k].(type) {
+		case string:
+			return v
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		case nil:
+			return ""
+		default:
+			b, _ := json.Marshal(v)
+			return string(b)
+		}
+	}
+	*e = APIError{ID: str("id"), Href: str("href"), Status: str("status"), Code: str("code"), Title: str("title"), Detail: str("detail")}
+	if e.Detail == "" {
+		e.Detail = str("message") // the connector's {errors:[{message, code}]}
+	}
+	return nil
+}
+
+// Error is a failed Connec! call. Status is 0 when no HTTP answer came back.
+type Error struct {
+	Op     string // e.g. "POST invoices"
+	Tenant tenant.Key
+	Status int
+	Errors []APIError
+	Err    error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tenant %s: connec %s", e.Tenant, e.Op)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+		if e.Status == http.StatusUnauthorized {
+			b.WriteString(" (check api.id and api.key)")
+		}
+	}
+	for _, ae := range e.Errors {
+		msg := strings.TrimSpace(ae.Title + " " + ae.Detail)
+		if ae.Title != "" && ae.Detail != "" && ae.Title != ae.Detail {
+			msg = ae.Title + ": " + ae.Detail
+		} else if ae.Title == ae.Detail {
+			msg = ae.Title
+		}
+		if msg != "" {
+			fmt.Fprintf(&b, ": %s", msg)
+		}
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrUnauthorized) true for an answer 401.
+func (e *Error) Is(target error) bool {
+	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
+}
+
+// Retryable reports whether trying again later may succeed: no answer at
+// all (network, timeout), a server error, 408, 425 or 429. Other 4xx
+// answers say the request itself is wrong.
+func (e *Error) Retryable() bool {
+	switch {
+	case e.Status == 0:
+		return !errors.Is(e.Err, errConfig)
+	case e.Status >= 500:
+		return true
+	}
+	return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooEarly || e.Status == http.StatusTooManyRequests
+}
+
+// errConfig marks a configuration that cannot work (no host): retrying
+// does not help until someone edits the tenant.
+var errConfig = errors.New("configuration")
+
+// Client calls one tenant's Connec! API.
+type Client struct {
+	cfg     *tenant.Config
+	base    string // {connec.host}{connec.base_path}, no trailing slash
+	baseErr error
+	http    *http.Client
+}
+
+// NewClient builds the Connec! client of cfg. httpClient may be nil; each
+// call is bounded by connec.timeout either way.
+func NewClient(cfg *tenant.Config, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	c := &Client{cfg: cfg, http: httpClient}
+	u, err := url.Parse(strings.TrimSpace(cfg.Connec.Host))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.baseErr = fmt.Errorf("%w: connec.host %q is not an http(s) URL", errConfig, redactUserinfo(cfg.Connec.Host))
+		return c
+	}
+	u.User = nil
+	c.base = strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/") + "/" + strings.Trim(cfg.ConnecBasePath(), "/")
+	return c
+}
+
+func redactUserinfo(host string) string {
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		if j := strings.Index(host, "://"); j >= 0 && j < i {
+			return host[:j+3] + host[i+1:]
+		}
+		return host[i+1:]
+	}
+	return host
+}
+
+// Push writes one record of a group's collection: POST
+// {base}/{group}/{collection} when connecID is empty, PUT …/{connecID}
+// otherwise. It returns the ids of the record Connec! answered with.
+func (c *Client) Push(ctx context.Context, groupUID, collection, connecID string, record any) (IDSet, error) {
+	method, path := http.MethodPost, "/"+url.PathEscape(groupUID)+"/"+url.PathEscape(collection)
+	if connecID != "" {
+		method, path = http.MethodPut, path+"/"+url.PathEscape(connecID)
+	}
+	e := &Error{Op: method + " " + collection, Tenant: c.cfg.Key}
+	if c.baseErr != nil {
+		e.Err = c.baseErr
+		return nil, e
+	}
+	body, err := json.Marshal(map[string]any{collection: record})
+	if err != nil {
+		e.Err = fmt.Errorf("encode record: %w", err)
+		return nil, e
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnecTimeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		e.Err = err
+		return nil, e
+	}
+	req.SetBasicAuth(c.cfg.API.ID, string(c.cfg.API.Key))
+	req.Header.Set("Content-Type", "application/vnd.api+json")
+	req.Header.Set("Accept", "application/vnd.api+json")
+	if c.cfg.ExternalIDs() {
+		req.Header.Set("CONNEC-EXTERNAL-IDS", "true")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		e.Err = c.redact(err)
+		return nil, e
+	}
+	defer resp.Body.Close()
+	e.Status = resp.StatusCode
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize+1))
+	switch {
+	case err != nil:
+		e.Err = fmt.Errorf("read answer: %w", c.redact(err))
+		return nil, e
+	case len(raw) > maxAnswerSize:
+		e.Err = fmt.Errorf("%w: larger than %d bytes", ErrMalformedAnswer, maxAnswerSize)
+		return nil, e
+	}
+	ids, err := decodeAnswer(resp.StatusCode, raw, collection)
+	if err != nil {
+		var ae apiErrors
+		if errors.As(err, &ae) {
+			e.Errors = ae
+		} else {
+			e.Err = c.redact(err)
+		}
+		return nil, e
+	}
+	return ids, nil
+}
+
+type apiErrors []APIError
+
+func (a apiErrors) Error() string { return fmt.Sprintf("%d errors", len(a)) }
+
+// decodeAnswer reads a push answer: on 2xx the record's ids, otherwise the
+// `errors` list (apiErrors) or a description of what came back.
+func decodeAnswer(status int, raw []byte, collection string) (IDSet, error) {
+	if status/100 != 2 {
+		var env struct {
+			Errors []APIError `json:"errors"`
+		}
+		if json.Unmarshal(raw, &env) == nil && len(env.Errors) > 0 {
+			return nil, apiErrors(env.Errors)
+		}
+		return nil, errors.New(snippet(raw))
+	}
+	rec, err := Unwrap(raw, collection)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v: %s", ErrMalformedAnswer, err, snippet(raw))
+	}
+	var r struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err := json.Unmarshal(rec, &r); err != nil {
+		return nil, fmt.Errorf("%w: record: %v", ErrMalformedAnswer, err)
+	}
+	ids, err := ParseID(r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedAnswer, err)
+	}
+	if ids.Connec() == "" {
+		return nil, fmt.Errorf("%w: the record has no Connec! id", ErrMalformedAnswer)
+	}
+	return ids, nil
+}
+
+func (c *Client) redact(err error) error {
+	key := string(c.cfg.API.Key)
+	if key == "" || !strings.Contains(err.Error(), key) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), key, "[redacted]"), err: err}
+}
+
+// redactedError shows a message with api.key replaced, and still unwraps
+// to the original error for errors.Is.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func snippet(raw []byte) string {
+	s := strings.TrimSpace(string(raw))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	if s == "" {
+		return "(empty body)"
+	}
+	return s
+}

@@ -1,0 +1,619 @@
+package connec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// fakeConnec is a tenant's Connec! API for outbox tests: it checks Basic
+// auth, answers like Connec! (201 with the record and its id triplets),
+// and counts what it receives.
+type fakeConnec struct {
+	srv *httptest.Server
+	id  string
+	key string
+
+	mu       sync.Mutex
+	requests []fakeConnecRequest
+	records  map[string]json.RawMessage // connec uuid → last body
+	// fail, when set, is asked for each request (n from 0); a non-zero
+	// status is answered with a Connec! error list.
+	fail func(n int) int
+	seq  int
+}
+
+type fakeConnecRequest struct {
+	Method, Path, ExternalIDs string
+	Body                      map[string]json.RawMessage
+}
+
+func newFakeConnec(t *testing.T) *fakeConnec {
+	f := &fakeConnec{id: "app-acme", key: "connec-secret-key", records: map[string]json.RawMessage{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeConnec) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/vnd.api+json")
+	id, key, ok := r.BasicAuth()
+	if !ok || id != f.id || key != f.key {
+		w.WriteHeader(401)
+		io.WriteString(w, `{"errors":[{"id":"e1","status":"401","code":"401","title":"Unauthorized Access","detail":"Invalid credentials"}]}`)
+		return
+	}
+	var body map[string]json.RawMessage
+	json.NewDecoder(r.Body).Decode(&body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(f.requests)
+	f.requests = append(f.requests, fakeConnecRequest{Method: r.Method, Path: r.URL.Path, ExternalIDs: r.Header.Get("CONNEC-EXTERNAL-IDS"), Body: body})
+	if f.fail != nil {
+		if status := f.fail(n); status != 0 {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"errors":[{"id":"e2","status":%d,"title":"Request refused","detail":"fake failure %d"}]}`, status, n)
+			return
+		}
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/") // api v2 group invoices [id]
+	var uuid string
+	switch {
+	case r.Method == http.MethodPost && len(parts) == 4:
+		f.seq++
+		uuid = fmt.Sprintf("e32303c1-0000-0000-0000-%012d", f.seq)
+		w.WriteHeader(201)
+	case r.Method == http.MethodPut && len(parts) == 5:
+		uuid = parts[4]
+		if _, ok := f.records[uuid]; !ok {
+			w.WriteHeader(404)
+			io.WriteString(w, `{"errors":[{"status":"404","title":"Resource not found"}]}`)
+			return
+		}
+	default:
+		w.WriteHeader(400)
+		io.WriteString(w, `{"errors":[{"status":"400","title":"Unknown Resource"}]}`)
+		return
+	}
+	f.records[uuid] = body["invoices"]
+	var rec map[string]any
+	json.Unmarshal(body["invoices"], &rec)
+	if rec == nil {
+		rec = map[string]any{}
+	}
+	ids := []map[string]string{{"id": uuid, "provider": "connec", "realm": "org-fbba"}}
+	if ours, ok := rec["id"].([]any); ok && len(ours) > 0 {
+		m := ours[0].(map[string]any)
+		ids = append(ids, map[string]string{"id": m["id"].(string), "provider": m["provider"].(string), "realm": m["realm"].(string)})
+	}
+	rec["id"], rec["group_id"], rec["resource_type"] = ids, parts[2], "invoices"
+	json.NewEncoder(w).Encode(map[string]any{"invoices": rec})
+}
+
+func (f *fakeConnec) sent() []fakeConnecRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeConnecRequest{}, f.requests...)
+}
+
+// testClock is an injectable clock: backoff tests move it instead of sleeping.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type outboxEnv struct {
+	t     *testing.T
+	path  string
+	db    *store.DB
+	cfg   *tenant.Config
+	fake  *fakeConnec
+	clock *testClock
+}
+
+func newOutboxEnv(t *testing.T) *outboxEnv {
+	t.Helper()
+	e := &outboxEnv{t: t, path: filepath.Join(t.TempDir(), "tenantdesk.db"), fake: newFakeConnec(t),
+		clock: &testClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}}
+	e.open()
+	t.Cleanup(func() { e.db.Close() })
+	e.cfg = &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
+		API:    tenant.API{ID: e.fake.id, Key: tenant.Secret(e.fake.key), Host: "https://hub.example.test"},
+		Connec: tenant.Connec{Host: e.fake.srv.URL}}
+	e.putTenant()
+	err := e.db.Update(func(tx *store.Tx) error {
+		for _, g := range []store.Group{
+			{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"},
+			{Tenant: "acme", UID: "cld-gone", Cancelled: true},
+			{Tenant: "removed", UID: "cld-9", Name: "Orphan Pty"},
+		} {
+			if err := tx.PutGroup(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *outboxEnv) open() {
+	db, err := store.Open(e.path, store.Options{})
+	if err != nil {
+		e.t.Fatalf("open store: %v", err)
+	}
+	e.db = db
+}
+
+func (e *outboxEnv) putTenant() {
+	doc, err := e.cfg.MarshalStored()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.db.Update(func(tx *store.Tx) error {
+		return tx.PutTenant(store.Tenant{Key: string(e.cfg.Key), Config: doc})
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *outboxEnv) worker() *Worker {
+	return &Worker{DB: e.db, HTTPClient: e.fake.srv.Client(), Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)}
+}
+
+func (e *outboxEnv) save(inv store.Invoice) store.Invoice {
+	e.t.Helper()
+	saved, err := saveInvoice(e.db, inv, e.clock.Now())
+	if err != nil {
+		e.t.Fatalf("save invoice: %v", err)
+	}
+	return saved
+}
+
+func (e *outboxEnv) item(id uint64) store.OutboxItem {
+	e.t.Helper()
+	var it store.OutboxItem
+	if err := e.db.View(func(tx *store.Tx) (err error) { it, err = tx.OutboxItem(id); return }); err != nil {
+		e.t.Fatal(err)
+	}
+	return it
+}
+
+// items returns every outbox item of any status.
+func (e *outboxEnv) items() []store.OutboxItem {
+	e.t.Helper()
+	var all []store.OutboxItem
+	err := e.db.View(func(tx *store.Tx) error {
+		for _, s := range []string{store.OutboxQueued, store.OutboxFailed, store.OutboxDone} {
+			items, err := tx.OutboxByStatus(s)
+			if err != nil {
+				return err
+			}
+			all = append(all, items...)
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return all
+}
+
+func (e *outboxEnv) connected(invoiceID string) (store.ConnectedObject, error) {
+	var row store.ConnectedObject
+	err := e.db.View(func(tx *store.Tx) (err error) {
+		row, err = tx.ConnectedByLocal("acme", store.KindInvoice, invoiceID)
+		return
+	})
+	return row, err
+}
+
+func (e *outboxEnv) process(w *Worker) int {
+	e.t.Helper()
+	n, err := w.ProcessDue(context.Background())
+	if err != nil {
+		e.t.Fatalf("ProcessDue: %v", err)
+	}
+	return n
+}
+
+func sampleInvoice() store.Invoice {
+	return store.Invoice{Tenant: "acme", GroupUID: "cld-1", Number: "INV-0001", Title: "November hosting", Currency: "aud",
+		TransactionDate: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), DueDate: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC),
+		Lines: []store.InvoiceLine{
+			{Description: "Hosting", Quantity: 2, UnitPriceCents: 1250},
+			{Description: "Support", Quantity: 1, UnitPriceCents: 999, TotalCents: 999},
+		}, TaxCents: 349}
+}
+
+func TestSaveInvoiceQueuesItsPushInTheSameTransaction(t *testing.T) {
+	e := newOutboxEnv(t)
+	inv := e.save(sampleInvoice())
+	if inv.ID == "" || inv.Currency != "AUD" || inv.Status != "DRAFT" || inv.Lines[0].TotalCents != 2500 || inv.TotalCents != 2500+999+349 {
+		t.Fatalf("saved %+v", inv)
+	}
+	items := e.items()
+	if len(items) != 1 || items[0].LocalID != inv.ID || items[0].Status != store.OutboxQueued || items[0].Entity != "invoices" || items[0].GroupUID != "cld-1" {
+		t.Fatalf("outbox %+v", items)
+	}
+	// Saving again keeps one item for the invoice.
+	inv.Title = "November hosting (revised)"
+	e.save(inv)
+	if items := e.items(); len(items) != 1 {
+		t.Fatalf("outbox after a second save: %+v", items)
+	}
+	// A removed tenant's group keeps its invoices local.
+	orphan := sampleInvoice()
+	orphan.Tenant, orphan.GroupUID = "removed", "cld-9"
+	if o := e.save(orphan); o.ID == "" || o.ID == inv.ID {
+		t.Fatalf("orphan invoice id %q", o.ID)
+	}
+	if items := e.items(); len(items) != 1 {
+		t.Fatalf("orphan invoice was queued: %+v", items)
+	}
+}
+
+func TestSaveInvoiceRefusesBadInvoicesAndWritesNothing(t *testing.T) {
+	e := newOutboxEnv(t)
+	cases := []struct {
+		name string
+		edit func(*store.Invoice)
+		want string
+	}{
+		{"unknown group", func(i *store.Invoice) { i.GroupUID = "cld-404" }, `group "cld-404" of tenant "acme" does not exist`},
+		{"cancelled group", func(i *store.Invoice) { i.GroupUID = "cld-gone" }, "is cancelled"},
+		{"group of another tenant", func(i *store.Invoice) { i.Tenant = "globex" }, "does not exist"},
+		{"bad tenant key", func(i *store.Invoice) { i.Tenant = "Not A Key" }, "tenant:"},
+		{"bad currency", func(i *store.Invoice) { i.Currency = "dollars" }, "not an ISO 4217 code"},
+		{"no number", func(i *store.Invoice) { i.Number = " " }, "number is required"},
+		{"unknown status", func(i *store.Invoice) { i.Status = "LOST" }, `status "LOST"`},
+		{"line total", func(i *store.Invoice) { i.Lines[1].TotalCents = 1000 }, "line 2: total 1000 is not quantity × unit price (999)"},
+		{"invoice total", func(i *store.Invoice) { i.TotalCents = 1 }, "total 1 is not the lines (3499) plus tax (349)"},
+		{"zero quantity", func(i *store.Invoice) { i.Lines[0].Quantity = 0 }, "line 1: quantity"},
+		{"due before date", func(i *store.Invoice) { i.DueDate = i.TransactionDate.AddDate(0, 0, -1) }, "due date is before"},
+		{"unknown id", func(i *store.Invoice) { i.ID = "inv-999" }, `invoice "inv-999" does not exist`},
+		{"huge amount", func(i *store.Invoice) { i.Lines[0].UnitPriceCents = 1 << 62 }, "out of range"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := sampleInvoice()
+			tc.edit(&inv)
+			_, err := saveInvoice(e.db, inv, e.clock.Now())
+			var invalid *InvalidInvoiceError
+			if !errors.As(err, &invalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want an InvalidInvoiceError containing %q", err, tc.want)
+			}
+		})
+	}
+	var invoices []store.Invoice
+	e.db.View(func(tx *store.Tx) (err error) { invoices, err = tx.Invoices(""); return })
+	if len(invoices) != 0 || len(e.items()) != 0 {
+		t.Fatalf("refused invoices wrote %d invoices and %d outbox items", len(invoices), len(e.items()))
+	}
+	// An invoice cannot move to another group.
+	inv := e.save(sampleInvoice())
+	e.db.Update(func(tx *store.Tx) error { return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-2"}) })
+	inv.GroupUID = "cld-2"
+	if _, err := saveInvoice(e.db, inv, e.clock.Now()); err == nil || !strings.Contains(err.Error(), "cannot move") {
+		t.Fatalf("move: %v", err)
+	}
+}
+
+func TestPushPostsOnceThenUpdatesWithPut(t *testing.T) {
+	e := newOutboxEnv(t)
+	w := e.worker()
+	inv := e.save(sampleInvoice())
+	if n := e.process(w); n != 1 {
+		t.Fatalf("delivered %d, want 1", n)
+	}
+	if n := e.process(w); n != 0 {
+		t.Fatalf("second round delivered %d, want 0", n)
+	}
+	sent := e.fake.sent()
+	if len(sent) != 1 || sent[0].Method != "POST" || sent[0].Path != "/api/v2/cld-1/invoices" || sent[0].ExternalIDs != "true" {
+		t.Fatalf("requests %+v", sent)
+	}
+	var rec map[string]any
+	json.Unmarshal(sent[0].Body["invoices"], &rec)
+	ids, _ := rec["id"].([]any)
+	if len(ids) != 1 || ids[0].(map[string]any)["id"] != inv.ID || ids[0].(map[string]any)["provider"] != "app-acme" ||
+		ids[0].(map[string]any)["realm"] != "cld-1" || rec["transaction_number"] != "INV-0001" {
+		t.Fatalf("POST body %s", sent[0].Body["invoices"])
+	}
+	row, err := e.connected(inv.ID)
+	if err != nil || row.RemoteID != "e32303c1-0000-0000-0000-000000000001" || row.Entity != "invoices" || row.Provider != ProviderConnec ||
+		!row.LastPushAt.Equal(e.clock.Now()) || row.GroupUID != "cld-1" || row.Name != "INV-0001" {
+		t.Fatalf("identity map row %+v, %v", row, err)
+	}
+	if it := e.items(); len(it) != 1 || it[0].Status != store.OutboxDone || it[0].Attempts != 1 {
+		t.Fatalf("outbox %+v", it)
+	}
+
+	inv.Status = "AUTHORISED"
+	e.clock.Advance(time.Minute)
+	e.save(inv)
+	if n := e.process(w); n != 1 {
+		t.Fatalf("update delivered %d", n)
+	}
+	sent = e.fake.sent()
+	if len(sent) != 2 || sent[1].Method != "PUT" || sent[1].Path != "/api/v2/cld-1/invoices/"+row.RemoteID {
+		t.Fatalf("update request %+v", sent[len(sent)-1])
+	}
+	if !strings.Contains(string(sent[1].Body["invoices"]), `"AUTHORISED"`) {
+		t.Fatalf("PUT body %s", sent[1].Body["invoices"])
+	}
+	if row2, _ := e.connected(inv.ID); row2.ID != row.ID || row2.RemoteID != row.RemoteID || !row2.LastPushAt.Equal(e.clock.Now()) {
+		t.Fatalf("row after update %+v", row2)
+	}
+}
+
+func TestPushRetriesWithBackoffUntilConnecRecovers(t *testing.T) {
+	e := newOutboxEnv(t)
+	e.fake.fail = func(n int) int {
+		if n < 3 {
+			return http.StatusInternalServerError
+		}
+		return 0
+	}
+	w := e.worker()
+	inv := e.save(sampleInvoice())
+	id := e.items()[0].ID
+	for attempt, wait := range []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second} {
+		if n := e.process(w); n != 0 {
+			t.Fatalf("attempt %d delivered", attempt+1)
+		}
+		it := e.item(id)
+		if it.Status != store.OutboxQueued || it.Attempts != attempt+1 || !it.NextAttemptAt.Equal(e.clock.Now().Add(wait)) ||
+			!strings.Contains(it.LastError, "HTTP 500: Request refused: fake failure") {
+			t.Fatalf("after attempt %d: %+v", attempt+1, it)
+		}
+		e.clock.Advance(wait - time.Second)
+		if e.process(w); len(e.fake.sent()) != attempt+1 {
+			t.Fatalf("sent before the backoff ended")
+		}
+		e.clock.Advance(time.Second)
+	}
+	if n := e.process(w); n != 1 {
+		t.Fatalf("recovered Connec!: delivered %d", n)
+	}
+	if it := e.item(id); it.Status != store.OutboxDone || it.LastError != "" {
+		t.Fatalf("item %+v", it)
+	}
+	if row, err := e.connected(inv.ID); err != nil || row.RemoteID == "" || row.LastError != "" {
+		t.Fatalf("row %+v, %v", row, err)
+	}
+	if posts := len(e.fake.sent()); posts != 4 {
+		t.Fatalf("%d requests, want 4", posts)
+	}
+}
+
+func TestBackoffDoublesUpToAnHour(t *testing.T) {
+	want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second}
+	for i, d := range want {
+		if got := backoff(5*time.Second, i+1); got != d {
+			t.Errorf("backoff(%d) = %v, want %v", i+1, got, d)
+		}
+	}
+	if got := backoff(5*time.Second, 40); got != time.Hour {
+		t.Errorf("backoff(40) = %v, want 1h", got)
+	}
+}
+
+func TestPushIsParkedAfterMaxAttemptsAndRetryRequeues(t *testing.T) {
+	e := newOutboxEnv(t)
+	down := true
+	e.fake.fail = func(int) int {
+		if down {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}
+	w := e.worker()
+	w.MaxAttempts = 3
+	inv := e.save(sampleInvoice())
+	id := e.items()[0].ID
+	for range 10 {
+		e.process(w)
+		e.clock.Advance(time.Hour)
+	}
+	it := e.item(id)
+	if it.Status != store.OutboxFailed || it.Attempts != 3 || len(e.fake.sent()) != 3 {
+		t.Fatalf("parked item %+v after %d requests", it, len(e.fake.sent()))
+	}
+	var events []store.Event
+	e.db.View(func(tx *store.Tx) (err error) { events, err = tx.RecentEvents(10); return })
+	if len(events) == 0 || events[0].Kind != store.EventOutbox || events[0].Outcome != "failed" || !strings.Contains(events[0].Message, "parked after 3 attempts") {
+		t.Fatalf("events %+v", events)
+	}
+
+	down = false
+	if err := w.Retry(id); err != nil {
+		t.Fatal(err)
+	}
+	if it := e.item(id); it.Status != store.OutboxQueued || it.Attempts != 0 {
+		t.Fatalf("requeued item %+v", it)
+	}
+	if n := e.process(w); n != 1 {
+		t.Fatalf("delivered %d after Retry", n)
+	}
+	if row, err := e.connected(inv.ID); err != nil || row.RemoteID == "" {
+		t.Fatalf("row %+v, %v", row, err)
+	}
+	if err := w.Retry(id); err == nil {
+		t.Fatal("Retry of a delivered item succeeded")
+	}
+}
+
+func TestRefusedPushIsParkedAtOnce(t *testing.T) {
+	e := newOutboxEnv(t)
+	e.cfg.API.Key = "wrong-key-not-shown"
+	e.putTenant()
+	w := e.worker()
+	e.save(sampleInvoice())
+	e.process(w)
+	it := e.items()[0]
+	if it.Status != store.OutboxFailed || it.Attempts != 1 ||
+		!strings.Contains(it.LastError, "HTTP 401 (check api.id and api.key): Unauthorized Access: Invalid credentials") {
+		t.Fatalf("item %+v", it)
+	}
+	if strings.Contains(it.LastError, "wrong-key-not-shown") {
+		t.Fatal("error shows the key")
+	}
+	// Fixed credentials and PushNow deliver it.
+	e.cfg.API.Key = tenant.Secret(e.fake.key)
+	e.putTenant()
+	if err := w.PushNow(context.Background(), it.ID); err != nil {
+		t.Fatal(err)
+	}
+	if it := e.item(it.ID); it.Status != store.OutboxDone {
+		t.Fatalf("item %+v", it)
+	}
+}
+
+func TestQueuedPushesSurviveARestart(t *testing.T) {
+	e := newOutboxEnv(t)
+	e.fake.fail = func(n int) int {
+		if n == 0 {
+			return http.StatusBadGateway
+		}
+		return 0
+	}
+	first := e.worker()
+	inv := e.save(sampleInvoice())
+	e.process(first) // fails once, rescheduled
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	e.clock.Advance(time.Minute)
+	if n := e.process(e.worker()); n != 1 {
+		t.Fatalf("after restart delivered %d", n)
+	}
+	if row, err := e.connected(inv.ID); err != nil || row.RemoteID == "" {
+		t.Fatalf("row %+v, %v", row, err)
+	}
+	if sent := e.fake.sent(); len(sent) != 2 || sent[1].Method != "POST" {
+		t.Fatalf("requests %+v", sent)
+	}
+}
+
+func TestRunDeliversWhenNudgedAndStops(t *testing.T) {
+	e := newOutboxEnv(t)
+	w := &Worker{DB: e.db, HTTPClient: e.fake.srv.Client(), Poll: time.Hour, Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error)
+	go func() { stopped <- w.Run(ctx) }()
+	inv, err := SaveInvoice(e.db, sampleInvoice())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Nudge()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if row, err := e.connected(inv.ID); err == nil && row.RemoteID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not deliver within 5 s of a nudge")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
+
+func TestConnecClientErrors(t *testing.T) {
+	e := newOutboxEnv(t)
+	cases := []struct {
+		name    string
+		handler http.HandlerFunc
+		timeout time.Duration
+		want    string
+		is      error
+	}{
+		{"unauthorized", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(401)
+			io.WriteString(w, `{"errors":[{"status":"401","title":"Unauthorized Access"}]}`)
+		}, 0, "HTTP 401", ErrUnauthorized},
+		{"html", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(502)
+			io.WriteString(w, "<html>bad gateway</html>")
+		}, 0, "HTTP 502: <html>bad gateway", nil},
+		{"not an envelope", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201); io.WriteString(w, `{"id":"x"}`) }, 0, `no "invoices" key`, ErrMalformedAnswer},
+		{"no connec id", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(201)
+			io.WriteString(w, `{"invoices":{"id":[{"id":"1","provider":"app-acme","realm":"cld-1"}]}}`)
+		}, 0, "no Connec! id", ErrMalformedAnswer},
+		{"timeout", func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body) // the server notices a gone client only once the body is read
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}, 100 * time.Millisecond, "deadline exceeded", context.DeadlineExceeded},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			cfg := *e.cfg
+			cfg.Connec.Host, cfg.Connec.Timeout = srv.URL, tenant.Duration(tc.timeout)
+			_, err := NewClient(&cfg, nil).Push(context.Background(), "cld-1", "invoices", "", map[string]any{"title": "x"})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.is != nil && !errors.Is(err, tc.is)) {
+				t.Fatalf("err = %v, want %q / %v", err, tc.want, tc.is)
+			}
+			if strings.Contains(err.Error(), e.fake.key) {
+				t.Fatal("error shows the key")
+			}
+		})
+	}
+	cfg := *e.cfg
+	cfg.Connec.Host = ""
+	_, err := NewClient(&cfg, nil).Push(context.Background(), "cld-1", "invoices", "", nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Retryable() || !strings.Contains(err.Error(), "connec.host") {
+		t.Fatalf("no host: %v", err)
+	}
+}
+
+// FuzzDecodeAnswer: any answer gives ids with a Connec! id or an error,
+// never a panic.
+func FuzzDecodeAnswer(f *testing.F) {
+	f.Add(201, []byte(`{"invoices":{"id":[{"id":"u1","provider":"connec","realm":"org-1"}]}}`))
+	f.Add(200, []byte(`{"invoices":{"id":"u1"}}`))
+	f.Add(404, []byte(`{"errors":[{"status":404,"title":"Resource not found"}]}`))
+	f.Add(500, []byte(`<html>`))
+	f.Add(201, []byte(`{"invoices":[]}`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		ids, err := decodeAnswer(status, body, "invoices")
+		if err == nil && ids.Connec() == "" {
+			t.Fatalf("no error and no Connec! id for %q", body)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -48,15 +49,22 @@ func TestRerunAfterACrash(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashDBEnv+"="+path)
 	childGone := make(chan struct{})
+	var child atomic.Pointer[os.Process]
+	f.mu.Lock()
 	f.afterCreate = func(created int) {
 		if created == 15 {
-			cmd.Process.Kill()
+			for child.Load() == nil { // Start has not returned yet
+				time.Sleep(time.Millisecond)
+			}
+			child.Load().Kill()
 			<-childGone // the child never reads this answer
 		}
 	}
+	f.mu.Unlock()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	child.Store(cmd.Process)
 	err := cmd.Wait()
 	close(childGone)
 	var exit *exec.ExitError

@@ -25,6 +25,14 @@ func TestHealthz(t *testing.T) {
 	if res.status != http.StatusOK {
 		t.Fatalf("healthz: %d %s", res.status, res.body)
 	}
+	// A database that cannot be written is reported, not hidden.
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res = e.do("GET", "/healthz", nil, nil)
+	if res.status != http.StatusServiceUnavailable || res.json(t)["error"] == nil {
+		t.Fatalf("healthz on a closed database: %d %s", res.status, res.body)
+	}
 }
 
 func TestMetadata(t *testing.T) {

@@ -31,13 +31,13 @@ type Worker struct {
 	once  sync.Once
 	nudge chan struct{}
 	mu    sync.Mutex
-	busy  map[uint64]*sync.Mutex // one push per item at a time
+	busy  map[uint64]*itemLock // one push per item at a time
 }
 
 func (w *Worker) init() {
 	w.once.Do(func() {
 		w.nudge = make(chan struct{}, 1)
-		w.busy = map[uint64]*sync.Mutex{}
+		w.busy = map[uint64]*itemLock{}
 	})
 }
 
@@ -151,16 +151,69 @@ func (w *Worker) Retry(itemID uint64) error {
 	return nil
 }
 
+// lock serializes pushes of one item (Run and PushNow may race on it) and
+// forgets the item's lock once nobody holds or waits for it.
 func (w *Worker) lock(id uint64) func() {
 	w.mu.Lock()
-	m := w.busy[id]
-	if m == nil {
-		m = &sync.Mutex{}
-		w.busy[id] = m
+	l := w.busy[id]
+	if l == nil {
+		l = &itemLock{}
+		w.busy[id] = l
 	}
+	l.refs++
 	w.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+	l.Lock()
+	return func() {
+		l.Unlock()
+		w.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(w.busy, id)
+		}
+		w.mu.Unlock()
+	}
+}
+
+type itemLock struct {
+	sync.Mutex
+	refs int
+}
+
+// PushInvoice pushes a local invoice now ("push now" in the GUI): its
+// queued or parked item, or a new one.
+func (w *Worker) PushInvoice(ctx context.Context, invoiceID string) error {
+	w.init()
+	var id uint64
+	err := w.DB.Update(func(tx *store.Tx) error {
+		inv, err := tx.Invoice(invoiceID)
+		if err != nil {
+			return fmt.Errorf("invoice %s: %w", invoiceID, err)
+		}
+		it, err := liveItem(tx, inv.Tenant, store.KindInvoice, inv.ID)
+		if err == nil && it.ID == 0 {
+			if err = enqueue(tx, inv, w.now()); err == nil {
+				it, err = liveItem(tx, inv.Tenant, store.KindInvoice, inv.ID)
+			}
+		}
+		id = it.ID
+		return err
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("push invoice: %w", err)
+	case id == 0:
+		return fmt.Errorf("push invoice %s: not shared (its tenant was removed or pushing is switched off)", invoiceID)
+	}
+	return w.PushNow(ctx, id)
+}
+
+// FailedPushes lists the parked items, oldest first, for the GUI's retry list.
+func FailedPushes(db *store.DB) ([]store.OutboxItem, error) {
+	var items []store.OutboxItem
+	err := db.View(func(tx *store.Tx) (err error) {
+		items, err = tx.OutboxByStatus(store.OutboxFailed)
+		return err
+	})
+	return items, err
 }
 
 // pushJob is what one push needs, read in one transaction.

@@ -617,3 +617,61 @@ func FuzzDecodeAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestInvoiceSavedDuringItsPushIsPushedAgain(t *testing.T) {
+	e := newOutboxEnv(t)
+	w := e.worker()
+	inv := e.save(sampleInvoice())
+	revised := inv
+	revised.Title = "Revised while the POST was out"
+	e.fake.fail = func(n int) int {
+		if n == 0 {
+			e.clock.Advance(time.Second)
+			e.save(revised)
+		}
+		return 0
+	}
+	e.process(w)
+	items := e.items()
+	if len(items) != 1 || items[0].Status != store.OutboxQueued {
+		t.Fatalf("after the first push: %+v", items)
+	}
+	e.process(w)
+	sent := e.fake.sent()
+	if len(sent) != 2 || sent[0].Method != "POST" || sent[1].Method != "PUT" || !strings.Contains(string(sent[1].Body["invoices"]), revised.Title) {
+		t.Fatalf("requests %+v", sent)
+	}
+	if items := e.items(); len(items) != 1 || items[0].Status != store.OutboxDone {
+		t.Fatalf("after the second push: %+v", items)
+	}
+}
+
+func TestPushInvoiceNowAndFailedList(t *testing.T) {
+	e := newOutboxEnv(t)
+	e.fake.fail = func(int) int { return http.StatusBadRequest }
+	w := e.worker()
+	inv := e.save(sampleInvoice())
+	if err := w.PushInvoice(context.Background(), inv.ID); err == nil || !strings.Contains(err.Error(), "HTTP 400") {
+		t.Fatalf("PushInvoice: %v", err)
+	}
+	failed, err := FailedPushes(e.db)
+	if err != nil || len(failed) != 1 || failed[0].LocalID != inv.ID || failed[0].Attempts != 1 {
+		t.Fatalf("failed list %+v, %v", failed, err)
+	}
+	e.fake.fail = nil
+	if err := w.PushInvoice(context.Background(), inv.ID); err != nil {
+		t.Fatalf("PushInvoice after the fix: %v", err)
+	}
+	if failed, _ := FailedPushes(e.db); len(failed) != 0 {
+		t.Fatalf("still failed: %+v", failed)
+	}
+	if len(w.busy) != 0 {
+		t.Fatalf("%d item locks left behind", len(w.busy))
+	}
+	orphan := sampleInvoice()
+	orphan.Tenant, orphan.GroupUID = "removed", "cld-9"
+	orphan = e.save(orphan)
+	if err := w.PushInvoice(context.Background(), orphan.ID); err == nil || !strings.Contains(err.Error(), "not shared") {
+		t.Fatalf("orphan: %v", err)
+	}
+}

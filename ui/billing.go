@@ -1,0 +1,297 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/billing"
+)
+
+// billingScreen previews and runs billing for a period.
+type billingScreen struct {
+	m *mainWindow
+
+	period   *widget.Entry
+	tenant   *widget.Select
+	preview  *widget.Button
+	run      *widget.Button
+	retry    *widget.Button
+	cancel   *widget.Button
+	progress *widget.ProgressBar
+	status   *widget.Label
+	lines    *dataTable[admin.BillLine]
+	history  *dataTable[store.BillingRun]
+	root     fyne.CanvasObject
+
+	running   bool // UI-goroutine view of a run this screen started
+	stopRun   context.CancelFunc
+	runs      int // runs started from this screen (tests)
+	lastSum   admin.BillingSummary
+	lastError error
+	loads     loadSeq // history
+	previews  loadSeq
+}
+
+func newBillingScreen(m *mainWindow) *billingScreen {
+	s := &billingScreen{m: m}
+	s.period = widget.NewEntry()
+	s.period.SetText(admin.PreviousPeriod(time.Now()))
+	s.period.Validator = func(v string) error { _, err := admin.ParsePeriod(v); return err }
+	s.tenant = widget.NewSelect([]string{allTenants}, nil)
+	s.tenant.SetSelected(allTenants)
+	s.preview = widget.NewButtonWithIcon("Preview", theme.SearchIcon(), s.showPreview)
+	s.run = widget.NewButtonWithIcon("Run billing", theme.MediaPlayIcon(), s.startRun)
+	s.run.Importance = widget.HighImportance
+	s.retry = widget.NewButtonWithIcon("Retry failed", theme.ViewRefreshIcon(), s.startRun)
+	s.retry.Hide()
+	s.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
+		if s.stopRun != nil {
+			s.stopRun()
+		}
+	})
+	s.cancel.Hide()
+	s.progress = widget.NewProgressBar()
+	s.progress.TextFormatter = func() string {
+		return fmt.Sprintf("%.0f of %.0f bills", s.progress.Value, s.progress.Max)
+	}
+	s.status = widget.NewLabel("Preview shows what a run would submit; nothing is sent until you click “Run billing”.")
+	s.status.Wrapping = fyne.TextWrapWord
+
+	s.lines = newDataTable("bills", "Nothing to bill for this period.\nBilling covers every active group of every enabled tenant:\nadd tenants, or wait for customers to sign in.",
+		column[admin.BillLine]{title: "Tenant", width: 90, text: func(l admin.BillLine) string { return l.Tenant }},
+		column[admin.BillLine]{title: "Group", width: 100, text: func(l admin.BillLine) string { return l.GroupUID }},
+		column[admin.BillLine]{title: "Customer", width: 170, text: func(l admin.BillLine) string { return l.GroupName }},
+		column[admin.BillLine]{title: "Amount", width: 110, text: func(l admin.BillLine) string { return billing.FormatAmount(l.AmountCents, l.Currency) },
+			compare: func(a, b admin.BillLine) int { return int(a.AmountCents - b.AmountCents) }},
+		column[admin.BillLine]{title: "Description", width: 240, text: func(l admin.BillLine) string { return l.Description }},
+		column[admin.BillLine]{title: "Result", width: 150, text: lineResult, importance: lineImportance},
+		column[admin.BillLine]{title: "Bill id / error", width: 260, text: func(l admin.BillLine) string {
+			if l.Error != "" {
+				return l.Error
+			}
+			return l.RemoteID
+		}},
+	)
+	s.history = newDataTable("runs", "No billing runs yet.",
+		column[store.BillingRun]{title: "Run", width: 50, text: func(r store.BillingRun) string { return fmt.Sprint(r.ID) }},
+		column[store.BillingRun]{title: "Period", width: 80, text: func(r store.BillingRun) string { return r.Period }},
+		column[store.BillingRun]{title: "Tenant", width: 80, text: func(r store.BillingRun) string {
+			if r.Tenant == "" {
+				return "all"
+			}
+			return r.Tenant
+		}},
+		column[store.BillingRun]{title: "Started", width: 140, text: func(r store.BillingRun) string { return shortTime(r.StartedAt) }},
+		column[store.BillingRun]{title: "Took", width: 70, text: func(r store.BillingRun) string {
+			if r.FinishedAt.IsZero() {
+				return "…"
+			}
+			return r.FinishedAt.Sub(r.StartedAt).Round(100 * time.Millisecond).String()
+		}},
+		column[store.BillingRun]{title: "Submitted", width: 90, text: func(r store.BillingRun) string { return fmt.Sprint(r.Submitted) }},
+		column[store.BillingRun]{title: "Skipped", width: 80, text: func(r store.BillingRun) string { return fmt.Sprint(r.Skipped) }},
+		column[store.BillingRun]{title: "Failed", width: 70, text: func(r store.BillingRun) string { return fmt.Sprint(r.Failed) },
+			importance: func(r store.BillingRun) widget.Importance {
+				if r.Failed > 0 {
+					return widget.DangerImportance
+				}
+				return widget.MediumImportance
+			}},
+		column[store.BillingRun]{title: "", width: 90, text: func(r store.BillingRun) string {
+			if r.Cancelled {
+				return "cancelled"
+			}
+			return ""
+		}},
+	)
+
+	periodBox := container.NewHBox(widget.NewLabel("Period"), fixed(110, s.period), widget.NewLabel("Tenant"), fixed(150, s.tenant))
+	top := container.NewBorder(nil, nil,
+		container.NewHBox(widget.NewLabelWithStyle("Billing", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), periodBox),
+		container.NewHBox(s.preview, s.retry, s.cancel, s.run), nil)
+	runBox := container.NewVBox(s.progress, s.status)
+	upper := container.NewBorder(runBox, nil, nil, nil, s.lines)
+	lower := container.NewBorder(widget.NewLabelWithStyle("Run history", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil, s.history)
+	split := container.NewVSplit(upper, lower)
+	split.Offset = 0.68
+	s.root = container.NewBorder(container.NewPadded(top), nil, nil, nil, split)
+	return s
+}
+
+func lineResult(l admin.BillLine) string {
+	switch {
+	case l.Status == store.BillSubmitted && l.Action != billing.ActionSkip:
+		if l.Adopted {
+			return "submitted (found)"
+		}
+		return "submitted"
+	case l.Status == store.BillFailed:
+		return "failed"
+	case l.Status == store.BillPending:
+		return "pending"
+	}
+	return string(l.Action)
+}
+
+func lineImportance(l admin.BillLine) widget.Importance {
+	switch {
+	case l.Status == store.BillFailed || l.Error != "":
+		return widget.DangerImportance
+	case l.Status == store.BillSubmitted && l.Action != billing.ActionSkip:
+		return widget.SuccessImportance
+	case l.Action == billing.ActionSkip || l.Action == billing.ActionNothing || l.Action == billing.ActionDirect:
+		return widget.LowImportance
+	}
+	return widget.MediumImportance
+}
+
+func (s *billingScreen) content() fyne.CanvasObject { return s.root }
+
+func (s *billingScreen) shown() {
+	background(s.m.svc.Tenants, func(list []admin.TenantSummary, err error) {
+		if err == nil {
+			opts := []string{allTenants}
+			for _, t := range list {
+				opts = append(opts, string(t.Key))
+			}
+			s.tenant.SetOptions(opts)
+		}
+	})
+	s.reloadHistory()
+	if !s.running {
+		s.showPreview()
+	}
+}
+
+func (s *billingScreen) selectedTenant() string {
+	if s.tenant.Selected == allTenants {
+		return ""
+	}
+	return s.tenant.Selected
+}
+
+func (s *billingScreen) reloadHistory() {
+	current := s.loads.next()
+	background(func() ([]store.BillingRun, error) { return s.m.svc.BillingHistory(50) }, func(runs []store.BillingRun, err error) {
+		if err == nil && current() {
+			s.history.SetRows(runs)
+		}
+	})
+}
+
+func (s *billingScreen) showPreview() {
+	period, tenantKey := s.period.Text, s.selectedTenant()
+	if _, err := admin.ParsePeriod(period); err != nil {
+		s.status.SetText(err.Error())
+		return
+	}
+	current := s.previews.next()
+	background(func() ([]admin.BillLine, error) { return s.m.svc.BillingPreview(period, tenantKey) }, func(lines []admin.BillLine, err error) {
+		if !current() || s.running {
+			return
+		}
+		if err != nil {
+			s.status.SetText("Preview failed: " + err.Error())
+			return
+		}
+		due, failed := 0, 0
+		for _, l := range lines {
+			if l.Due() {
+				due++
+			}
+			if l.Status == store.BillFailed {
+				failed++
+			}
+		}
+		s.lines.SetRows(lines)
+		s.progress.Max, s.progress.Value = float64(max(due, 1)), 0
+		s.progress.Refresh()
+		s.status.SetText(fmt.Sprintf("Preview of %s: %d bill%s to send, nothing sent yet.", period, due, plural(due, "s")))
+		if failed > 0 {
+			s.retry.SetText(fmt.Sprintf("Retry %d failed", failed))
+			s.retry.Show()
+		} else {
+			s.retry.Hide()
+		}
+	})
+}
+
+// startRun runs billing off the UI goroutine. The buttons are disabled for
+// the run, and the service refuses a second run anyway (ErrRunInProgress).
+func (s *billingScreen) startRun() {
+	if s.running {
+		return
+	}
+	period, tenantKey := s.period.Text, s.selectedTenant()
+	if _, err := admin.ParsePeriod(period); err != nil {
+		s.status.SetText(err.Error())
+		return
+	}
+	s.running = true
+	s.previews.next()
+	s.runs++
+	s.run.Disable()
+	s.retry.Disable()
+	s.preview.Disable()
+	s.cancel.Show()
+	s.progress.Value = 0
+	s.progress.Refresh()
+	s.status.SetText("Billing " + period + "…")
+	ctx, cancel := context.WithCancel(s.m.ctx)
+	s.stopRun = cancel
+	progress := func(p admin.BillingProgress) {
+		uiDo(func() {
+			s.progress.Max = float64(max(p.Total, 1))
+			s.progress.SetValue(float64(p.Done))
+			s.status.SetText(fmt.Sprintf("Billing %s: %d of %d settled, %d failed. Last: %s %s.", period, p.Done, p.Total, p.Failed, p.Line.GroupUID, lineResult(p.Line)))
+		})
+	}
+	background(func() (admin.BillingSummary, error) {
+		defer cancel()
+		return s.m.svc.RunBilling(ctx, period, tenantKey, progress)
+	}, func(sum admin.BillingSummary, err error) {
+		s.running = false
+		s.stopRun = nil
+		s.lastSum, s.lastError = sum, err
+		s.run.Enable()
+		s.retry.Enable()
+		s.preview.Enable()
+		s.cancel.Hide()
+		if errors.Is(err, admin.ErrRunInProgress) {
+			s.status.SetText("A billing run is already going; wait for it to finish.")
+			return
+		}
+		if sum.Lines != nil {
+			s.lines.SetRows(sum.Lines)
+		}
+		if sum.Due > 0 {
+			s.progress.Max = float64(sum.Due)
+			s.progress.SetValue(float64(sum.Submitted + sum.Failed))
+		} else {
+			s.progress.Max = 1
+			s.progress.SetValue(1)
+		}
+		text := fmt.Sprintf("Run %d of %s: %d submitted, %d skipped (already billed), %d failed in %s.",
+			sum.RunID, period, sum.Submitted, sum.Skipped, sum.Failed, sum.Duration.Round(time.Millisecond))
+		if err != nil {
+			text += " " + err.Error()
+		}
+		s.status.SetText(text)
+		if sum.Failed > 0 {
+			s.retry.SetText(fmt.Sprintf("Retry %d failed", sum.Failed))
+			s.retry.Show()
+		} else {
+			s.retry.Hide()
+		}
+		s.reloadHistory()
+	})
+}

@@ -1,0 +1,432 @@
+package ui
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
+)
+
+func TestTenantFormShowsEachProblemBesideItsFieldAndSavesNothing(t *testing.T) {
+	m, svc := newTestWindow(t)
+	f := m.tenants.form
+	onUI(func() {
+		m.showScreen("tenants")
+		m.tenants.newTenant()
+		test.Type(f.key, "Bad Key!")
+		test.Type(f.apiHost, "ftp://api.example.com")
+		test.Type(f.price, "forty-nine")
+		test.Type(f.cert, "not a certificate")
+		test.Tap(m.tenants.save)
+	})
+
+	eventually(t, "field messages", func() bool { return f.errs["key"].Visible() && !m.tenants.saving })
+	for _, field := range []string{"key", "api.id", "api.key", "api.host", "sso.idp", "sso.x509_certificate", "billing.price_cents"} {
+		if msg := f.errs[field]; !msg.Visible() || msg.Text == "" {
+			t.Errorf("no message beside %s", field)
+		}
+	}
+	if f.errs["display_name"].Visible() {
+		t.Errorf("display name flagged although it defaults to the key: %q", f.errs["display_name"].Text)
+	}
+	if list, err := svc.Tenants(); err != nil || len(list) != 0 {
+		t.Fatalf("bad input saved %d tenants (%v)", len(list), err)
+	}
+	if m.tenants.list.Len() != 0 {
+		t.Fatalf("list shows %d tenants", m.tenants.list.Len())
+	}
+}
+
+func TestValidTenantIsSavedAndListed(t *testing.T) {
+	m, svc := newTestWindow(t)
+	f := m.tenants.form
+	cert := testCertificate(t, 20) // expires within 30 days: a warning, not an error
+	onUI(func() {
+		m.showScreen("tenants")
+		m.tenants.newTenant()
+		test.Type(f.key, "acme")
+		test.Type(f.name, "Acme Marketplace")
+		test.Type(f.apiID, "app-acme")
+		test.Type(f.apiKey, "s3cret")
+		test.Type(f.apiHost, "https://api-hub.acme.example")
+		test.Type(f.idp, "https://idp.acme.example")
+		f.cert.SetText(cert)
+		test.Type(f.price, "4900")
+		test.Tap(m.tenants.save)
+	})
+
+	eventually(t, "the tenant in the list", func() bool { return m.tenants.list.Len() == 1 })
+	row, _ := m.tenants.list.Row(0)
+	if row.Key != "acme" || !row.Enabled || len(row.Warnings) != 1 {
+		t.Fatalf("listed %+v; want acme, enabled, one certificate warning", row)
+	}
+	if n := f.problemCount(); n != 0 {
+		t.Errorf("%d field messages after a valid save", n)
+	}
+	cfg, err := svc.Tenant("acme")
+	if err != nil || cfg.API.Key.Reveal() != "s3cret" || cfg.Billing.PriceCents != 4900 {
+		t.Fatalf("stored %+v, %v", cfg, err)
+	}
+	if f.key.Disabled() != true {
+		t.Error("key still editable after the first save (keys are immutable)")
+	}
+	if len(m.tenants.urls.Objects) != len(tenant.Routes()) {
+		t.Errorf("%d registration URLs shown, want %d", len(m.tenants.urls.Objects), len(tenant.Routes()))
+	}
+}
+
+func TestDeleteAsksFirst(t *testing.T) {
+	m, svc := newTestWindow(t)
+	if _, err := admin.SeedDemo(svc.DB(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	onUI(func() { m.showScreen("tenants") })
+	eventually(t, "three tenants", func() bool { return m.tenants.list.Len() == 3 })
+	var row admin.TenantSummary
+	onUI(func() { row, _ = m.tenants.list.Row(2); m.tenants.edit(row) })
+	eventually(t, "the form", func() bool { return m.tenants.editing == row.Key })
+	onUI(func() { test.Tap(m.tenants.remove) })
+	if list, _ := svc.Tenants(); len(list) != 3 {
+		t.Fatal("deleted without confirmation")
+	}
+	var yes *widget.Button
+	onUI(func() { yes = findButton(m.win.Canvas().Overlays().Top(), "Yes") })
+	if yes == nil {
+		t.Fatal("no confirmation dialog")
+	}
+	onUI(func() { test.Tap(yes) })
+	eventually(t, "two tenants", func() bool { return m.tenants.list.Len() == 2 })
+	if _, err := svc.Tenant(row.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("tenant %s still stored: %v", row.Key, err)
+	}
+}
+
+func TestIdentityMapFiltersNarrowTheRowCount(t *testing.T) {
+	m, svc := newTestWindow(t)
+	if _, err := admin.SeedDemo(svc.DB(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	all, _ := svc.CountConnected(ctx, admin.IdmapFilter{})
+	acme, _ := svc.CountConnected(ctx, admin.IdmapFilter{Tenant: "acme"})
+	acmeUsers, _ := svc.CountConnected(ctx, admin.IdmapFilter{Tenant: "acme", Entity: "users"})
+	s := m.idmap
+	onUI(func() { m.showScreen("identity") })
+	eventually(t, "every row", func() bool { return s.table.Len() == all })
+	eventually(t, "the first page", func() bool { _, ok := s.table.Row(0); return ok })
+
+	eventually(t, "tenant options", func() bool { return len(s.tenant.Options) == 4 })
+	onUI(func() { s.tenant.SetSelected("acme") })
+	eventually(t, "acme rows", func() bool { return s.table.Len() == acme })
+	onUI(func() { s.entity.SetText("users") })
+	eventually(t, "acme users", func() bool { return s.table.Len() == acmeUsers })
+	onUI(func() { test.Type(s.search, "Oli") })
+	eventually(t, "one name match", func() bool { return s.table.Len() == 1 })
+	eventually(t, "the match loaded", func() bool { r, ok := s.table.Row(0); return ok && r.Name == "Olivia Nguyen" })
+	if !(all > acme && acme > acmeUsers && acmeUsers > 1) {
+		t.Fatalf("fixture does not narrow: %d > %d > %d > 1", all, acme, acmeUsers)
+	}
+	onUI(func() { r, _ := s.table.Row(0); s.showDetail(r) })
+	eventually(t, "the detail pane", func() bool { return len(s.local.Items) > 0 })
+}
+
+// The pager holds a bounded number of rows however far the table scrolls.
+func TestIdentityMapPagerKeepsFewPages(t *testing.T) {
+	m, svc := newTestWindow(t)
+	const n = 5000
+	err := svc.DB().Update(func(tx *store.Tx) error {
+		for i := 0; i < n; i++ {
+			if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", LocalKind: store.KindRecord, LocalID: fmt.Sprint(i),
+				Provider: "connec", Entity: "items", RemoteID: fmt.Sprintf("r-%05d", i), Name: fmt.Sprintf("Item %05d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	loads := 0
+	p := newIdmapPager(m.ctx, svc, admin.IdmapFilter{Tenant: "acme"}, n, func() { mu.Lock(); loads++; mu.Unlock() })
+	for i := 0; i < n; i += 37 {
+		eventually(t, fmt.Sprintf("row %d", i), func() bool {
+			r, ok := p.Row(i)
+			if ok && r.RemoteID != fmt.Sprintf("r-%05d", i) {
+				t.Fatalf("row %d is %s", i, r.RemoteID)
+			}
+			return ok
+		})
+	}
+	if got, limit := p.cachedRows(), idmapCachePage*idmapPageSize; got > limit {
+		t.Fatalf("pager holds %d rows, limit %d", got, limit)
+	}
+	// A jump to the end walks cursors forward without keeping the pages.
+	p2 := newIdmapPager(m.ctx, svc, admin.IdmapFilter{Tenant: "acme"}, n, nil)
+	eventually(t, "the last row", func() bool { r, ok := p2.Row(n - 1); return ok && r.RemoteID == fmt.Sprintf("r-%05d", n-1) })
+	if got := p2.cachedRows(); got > 2*idmapPageSize {
+		t.Fatalf("jump cached %d rows", got)
+	}
+}
+
+func TestPageCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	c := newPageCache(2)
+	c.put(1, []store.ConnectedObject{{ID: 1}})
+	c.put(2, []store.ConnectedObject{{ID: 2}})
+	c.get(1)
+	c.put(3, []store.ConnectedObject{{ID: 3}})
+	if _, ok := c.get(2); ok {
+		t.Error("page 2 (least recently used) kept")
+	}
+	if _, ok := c.get(1); !ok {
+		t.Error("page 1 (recently used) evicted")
+	}
+	if c.len() != 2 {
+		t.Errorf("len %d", c.len())
+	}
+}
+
+// fakeAccountAPI answers the account API's bill calls; gate, when set,
+// holds every POST until it is closed.
+type fakeAccountAPI struct {
+	mu    sync.Mutex
+	posts int
+	gate  chan struct{}
+}
+
+func (f *fakeAccountAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/account/bills":
+		if f.gate != nil {
+			<-f.gate
+		}
+		var req map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		f.mu.Lock()
+		f.posts++
+		n := f.posts
+		f.mu.Unlock()
+		fmt.Fprintf(w, `{"success":true,"errors":{},"data":{"id":"bill-%d","group_id":%q,"status":"submitted"}}`, n, req["group_id"])
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/account/bills":
+		fmt.Fprint(w, `{"success":true,"errors":{},"data":[]}`)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"success":false,"errors":{"id":["does not exist"]},"data":{}}`)
+	}
+}
+
+func (f *fakeAccountAPI) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.posts
+}
+
+// billingWindow saves a tenant whose API is the fake, with n active groups.
+func billingWindow(t *testing.T, f *fakeAccountAPI, n int) (*mainWindow, *admin.Service) {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	m, svc := newTestWindow(t)
+	cfg := tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
+		API:     tenant.API{ID: "app-acme", Key: "s3cret", Host: srv.URL},
+		SSO:     tenant.SSO{IdP: "https://idp.example.com", X509Certificate: testCertificate(t, 365)},
+		Billing: tenant.Billing{PriceCents: 4900}}
+	if _, err := svc.SaveTenant(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	err := svc.DB().Update(func(tx *store.Tx) error {
+		for i := 0; i < n; i++ {
+			created := time.Now().AddDate(0, -3, 0)
+			if err := tx.PutGroup(store.Group{Tenant: "acme", UID: fmt.Sprintf("cld-%03d", i), Name: fmt.Sprintf("Customer %d", i),
+				CreatedAt: created, UpdatedAt: created}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onUI(func() { m.showScreen("billing") })
+	return m, svc
+}
+
+func TestBillingProgressReachesTheEnd(t *testing.T) {
+	f := &fakeAccountAPI{}
+	m, _ := billingWindow(t, f, 25)
+	s := m.billing
+	eventually(t, "the preview", func() bool { return s.lines.Len() == 25 })
+	onUI(func() { test.Tap(s.run) })
+	eventually(t, "the run to finish", func() bool { return !s.running && s.runs == 1 })
+	if s.lastError != nil {
+		t.Fatalf("run: %v", s.lastError)
+	}
+	if s.progress.Value != s.progress.Max || s.progress.Max != 25 {
+		t.Fatalf("progress %v of %v, want 25 of 25", s.progress.Value, s.progress.Max)
+	}
+	if s.lastSum.Submitted != 25 || f.count() != 25 {
+		t.Fatalf("submitted %d, API got %d posts; want 25", s.lastSum.Submitted, f.count())
+	}
+	eventually(t, "results in the table", func() bool {
+		r, ok := s.lines.Row(0)
+		return ok && r.Status == store.BillSubmitted && r.RemoteID != ""
+	})
+	eventually(t, "the run in history", func() bool { return s.history.Len() == 1 })
+	if s.run.Disabled() {
+		t.Error("Run billing still disabled after the run")
+	}
+}
+
+func TestRunTappedTwiceStartsOneRun(t *testing.T) {
+	f := &fakeAccountAPI{gate: make(chan struct{})}
+	m, svc := billingWindow(t, f, 5)
+	s := m.billing
+	eventually(t, "the preview", func() bool { return s.lines.Len() == 5 })
+	var runs int
+	var disabled bool
+	onUI(func() {
+		test.Tap(s.run)
+		test.Tap(s.run)
+		runs, disabled = s.runs, s.run.Disabled()
+	})
+	if runs != 1 || !disabled {
+		t.Fatalf("runs started %d, button disabled %v; want 1 and disabled", runs, disabled)
+	}
+	eventually(t, "the run going", svc.BillingRunning)
+	// Even a caller that bypasses the button gets the guard.
+	onUI(func() { s.running = false; s.startRun() })
+	eventually(t, "the refused second run", func() bool { return errors.Is(s.lastError, admin.ErrRunInProgress) })
+	close(f.gate)
+	eventually(t, "the first run to finish", func() bool { return !svc.BillingRunning() })
+	if got := f.count(); got != 5 {
+		t.Fatalf("API got %d bills, want 5 (one run)", got)
+	}
+	history, err := svc.BillingHistory(10)
+	if err != nil || len(history) != 1 {
+		t.Fatalf("history has %d runs (%v), want 1", len(history), err)
+	}
+}
+
+func TestActivityShowsNewEventsAndFilters(t *testing.T) {
+	m, svc := newTestWindow(t)
+	onUI(func() { m.showScreen("activity") })
+	add := func(e store.Event) {
+		e.At = time.Now()
+		if err := svc.DB().Update(func(tx *store.Tx) error { _, err := tx.AppendEvent(e); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(store.Event{Tenant: "acme", Kind: store.EventLogin, Outcome: "ok", Message: "Olivia signed in"})
+	add(store.Event{Tenant: "globex", Kind: store.EventWebhook, Outcome: "ok", Message: "group cancelled"})
+	add(store.Event{Tenant: "acme", Kind: store.EventError, Outcome: "failed", Message: "bad signature"})
+	s := m.activity
+	eventually(t, "three events", func() bool { return s.table.Len() == 3 })
+	eventually(t, "newest first", func() bool { r, _ := s.table.Row(0); return r.Message == "bad signature" })
+	onUI(func() { s.kind.SetSelected(store.EventLogin) })
+	eventually(t, "the login only", func() bool { return s.table.Len() == 1 })
+	onUI(func() {
+		s.kind.SetSelected(allKinds)
+		s.tenant.SetOptions([]string{allTenants, "acme", "globex"})
+		s.tenant.SetSelected("acme")
+	})
+	eventually(t, "acme's two", func() bool { return s.table.Len() == 2 })
+	add(store.Event{Tenant: "acme", Kind: store.EventConnec, Outcome: "ok", Message: "3 invoices stored"})
+	eventually(t, "the new one, filtered live", func() bool { return s.table.Len() == 3 })
+}
+
+func TestDataTableSortsByHeader(t *testing.T) {
+	test.NewTempApp(t)
+	dt := newDataTable("numbers", "none",
+		column[int]{title: "N", text: func(n int) string { return fmt.Sprint(n) }, compare: func(a, b int) int { return a - b }})
+	onUI(func() { dt.SetRows([]int{3, 1, 2}) })
+	eventually(t, "rows", func() bool { return dt.Len() == 3 })
+	onUI(func() { dt.sortBy(0) })
+	eventually(t, "ascending", func() bool { r, _ := dt.Row(0); return r == 1 })
+	onUI(func() { dt.sortBy(0) })
+	eventually(t, "descending", func() bool { r, _ := dt.Row(0); return r == 3 })
+	onUI(func() { dt.SetFilter(func(n int) bool { return n != 3 }) })
+	eventually(t, "filtered", func() bool { r, _ := dt.Row(0); return dt.Len() == 2 && r == 2 })
+	if got := dt.countText(2); got != "2 of 3 numbers" {
+		t.Errorf("footer %q", got)
+	}
+}
+
+func TestMoneyParsing(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{{"19.99", 1999, true}, {"19.9", 1990, true}, {"19", 1900, true}, {"", 0, true}, {"-0.05", -5, true}, {"1.999", 0, false}, {"abc", 0, false}, {".", 0, false}} {
+		got, err := parseCents(c.in)
+		if (err == nil) != c.ok || (c.ok && got != c.want) {
+			t.Errorf("parseCents(%q) = %d, %v", c.in, got, err)
+		}
+	}
+	if thousands(1000000) != "1,000,000" || thousands(999) != "999" {
+		t.Error("thousands")
+	}
+}
+
+// findButton finds a button by its text in a widget tree.
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	switch w := o.(type) {
+	case *widget.Button:
+		if w.Text == text {
+			return w
+		}
+	case *fyne.Container:
+		for _, c := range w.Objects {
+			if b := findButton(c, text); b != nil {
+				return b
+			}
+		}
+	}
+	if w, ok := o.(fyne.Widget); ok {
+		r := test.WidgetRenderer(w)
+		if r != nil {
+			for _, c := range r.Objects() {
+				if b := findButton(c, text); b != nil {
+					return b
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// testCertificate is a self-signed certificate valid for days more.
+func testCertificate(t *testing.T, days int) string {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idp.test"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, days)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}

@@ -2,15 +2,16 @@ package billing
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 )
 
 // ledger is the one writer of a run's ledger rows. It commits whatever has
 // queued up while the previous commit was syncing, in one transaction
-// (group commit without a timer: unlike db.Batch it adds no delay when
-// the writer is idle), so 16 workers cost about one fsync per round
-// instead of one each.
+// (group commit). A write that a caller waits for (the pending rows before
+// their POSTs) is committed at once, unlike db.Batch, which waits up to its
+// batch delay; outcome writes nobody waits for linger to share a commit.
 type ledger struct {
 	db   *store.DB
 	reqs chan ledgerWrite
@@ -49,19 +50,46 @@ func (l *ledger) close() error {
 	return l.err
 }
 
+// linger is how long a batch of asynchronous writes waits for company:
+// they record outcomes, nothing waits on them, and fewer commits leave the
+// disk to the pending writes that a POST does wait for.
+const linger = 20 * time.Millisecond
+
 func (l *ledger) loop() {
 	defer close(l.done)
+	timer := time.NewTimer(linger)
 	for first := range l.reqs {
 		batch := []ledgerWrite{first}
+		urgent := first.reply != nil
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(linger)
 	gather:
-		for len(batch) < 1024 {
+		for len(batch) < 4096 {
+			if urgent {
+				select {
+				case w, ok := <-l.reqs:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, w)
+				default:
+					break gather
+				}
+				continue
+			}
 			select {
 			case w, ok := <-l.reqs:
 				if !ok {
 					break gather
 				}
 				batch = append(batch, w)
-			default:
+				urgent = w.reply != nil
+			case <-timer.C:
 				break gather
 			}
 		}

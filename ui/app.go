@@ -59,6 +59,12 @@ func Run(ctx context.Context, svc *admin.Service, opt Options) error {
 			}
 		}()
 	}
+	// Queued Connec! pushes are delivered for as long as the window lives.
+	go func() {
+		if err := svc.RunOutbox(m.ctx); err != nil {
+			m.log.Error("outbox", "err", err)
+		}
+	}()
 	go func() {
 		select {
 		case <-ctx.Done():

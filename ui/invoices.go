@@ -16,6 +16,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/connec"
 )
 
 // invoicesScreen lists invoices with their Connec! sync state, edits one,
@@ -232,20 +233,21 @@ func (s *invoicesScreen) retryFailed() {
 
 // invoiceEditor is the create/edit form of an invoice, lines included.
 type invoiceEditor struct {
-	s                                 *invoicesScreen
-	tenant                            *widget.Select
-	group, number, title, status, cur *widget.Entry
-	date, due                         *widget.Entry
-	tax                               *widget.Entry
-	lines                             []store.InvoiceLine
-	lineBox                           *fyne.Container
-	total                             *widget.Label
-	sync                              *widget.Label
-	problem                           *widget.Label
-	save                              *widget.Button
-	root                              fyne.CanvasObject
-	inv                               store.Invoice
-	isNew                             bool
+	s                         *invoicesScreen
+	tenant                    *widget.Select
+	group, number, title, cur *widget.Entry
+	status                    *widget.Select
+	date, due                 *widget.Entry
+	tax                       *widget.Entry
+	lines                     []store.InvoiceLine
+	lineBox                   *fyne.Container
+	total                     *widget.Label
+	sync                      *widget.Label
+	problem                   *widget.Label
+	save                      *widget.Button
+	root                      fyne.CanvasObject
+	inv                       store.Invoice
+	isNew                     bool
 }
 
 func newInvoiceEditor(s *invoicesScreen) *invoiceEditor {
@@ -255,7 +257,7 @@ func newInvoiceEditor(s *invoicesScreen) *invoiceEditor {
 	e.group.SetPlaceHolder("cld-… (the customer's group uid)")
 	e.number = widget.NewEntry()
 	e.title = widget.NewEntry()
-	e.status = widget.NewEntry()
+	e.status = widget.NewSelect(admin.InvoiceStatuses, nil)
 	e.cur = widget.NewEntry()
 	e.date = widget.NewEntry()
 	e.date.SetPlaceHolder("YYYY-MM-DD")
@@ -312,7 +314,7 @@ func (e *invoiceEditor) load(inv store.Invoice, isNew bool) {
 	e.group.SetText(inv.GroupUID)
 	e.number.SetText(inv.Number)
 	e.title.SetText(inv.Title)
-	e.status.SetText(inv.Status)
+	e.status.SetSelected(inv.Status)
 	e.cur.SetText(inv.Currency)
 	e.date.SetText(dateOnly(inv.TransactionDate))
 	e.due.SetText(dateOnly(inv.DueDate))
@@ -374,7 +376,7 @@ func (e *invoiceEditor) invoice() (store.Invoice, error) {
 	inv := e.inv
 	inv.Tenant, inv.GroupUID = e.tenant.Selected, strings.TrimSpace(e.group.Text)
 	inv.Number, inv.Title = strings.TrimSpace(e.number.Text), strings.TrimSpace(e.title.Text)
-	inv.Status, inv.Currency = strings.ToUpper(strings.TrimSpace(e.status.Text)), strings.ToUpper(strings.TrimSpace(e.cur.Text))
+	inv.Status, inv.Currency = e.status.Selected, strings.ToUpper(strings.TrimSpace(e.cur.Text))
 	var problems []string
 	var err error
 	if inv.TransactionDate, err = parseDate(e.date.Text); err != nil {
@@ -414,8 +416,14 @@ func (e *invoiceEditor) saveInvoice() {
 	e.save.Disable()
 	background(func() (store.Invoice, error) { return e.s.m.svc.SaveInvoice(inv) }, func(saved store.Invoice, err error) {
 		e.save.Enable()
-		if err != nil {
-			e.problem.SetText(err.Error())
+		var bad *connec.InvalidInvoiceError
+		switch {
+		case errors.As(err, &bad):
+			e.problem.SetText("Not saved:\n• " + strings.Join(bad.Problems, "\n• "))
+			e.problem.Show()
+			return
+		case err != nil:
+			e.problem.SetText("Not saved: " + err.Error())
 			e.problem.Show()
 			return
 		}

@@ -2,9 +2,9 @@ package admin
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/connec"
 )
 
 // Sync states of an invoice, as the invoice list shows them.
@@ -15,6 +15,9 @@ const (
 	SyncSynced = "synced"      // connected, last push done
 	SyncPulled = "from Connec!"
 )
+
+// InvoiceStatuses are the statuses an invoice may have.
+var InvoiceStatuses = connec.InvoiceStatuses
 
 // InvoiceRow is one invoice with where it stands with Connec!.
 type InvoiceRow struct {
@@ -102,25 +105,33 @@ func (s *Service) FailedPushes() ([]store.OutboxItem, error) {
 	return items, err
 }
 
-// SaveInvoice validates and saves an invoice and queues its push to the
-// tenant's Connec!, in one transaction.
-//
-// TODO(admin): wire tenant/connec SaveInvoice once it is committed.
+// SaveInvoice validates and saves an invoice and, when its group belongs
+// to a configured tenant, queues its push to that tenant's Connec! in the
+// same transaction. An invalid invoice returns a *connec.InvalidInvoiceError
+// listing every problem and writes nothing.
 func (s *Service) SaveInvoice(inv store.Invoice) (store.Invoice, error) {
-	return inv, fmt.Errorf("save invoice: %w", ErrNotAvailable)
+	saved, err := connec.SaveInvoice(s.db, inv)
+	if err != nil {
+		return inv, err
+	}
+	s.outbox.Nudge()
+	return saved, nil
 }
 
-// PushNow pushes an invoice's queued change at once instead of waiting
-// for the outbox's next attempt.
-//
-// TODO(admin): wire the tenant/connec Worker's PushNow once it is committed.
+// PushNow pushes an invoice at once instead of waiting for the outbox's
+// next attempt; the error is the push's own.
 func (s *Service) PushNow(ctx context.Context, invoiceID string) error {
-	return fmt.Errorf("push invoice %s: %w", invoiceID, ErrNotAvailable)
+	return s.outbox.PushInvoice(ctx, invoiceID)
 }
 
-// RetryPush puts a failed outbox item back in the queue.
-//
-// TODO(admin): wire the tenant/connec Worker's Retry once it is committed.
+// RetryPush puts a failed outbox item back in the queue with fresh attempts.
 func (s *Service) RetryPush(ctx context.Context, id uint64) error {
-	return fmt.Errorf("retry push %d: %w", id, ErrNotAvailable)
+	return s.outbox.Retry(id)
+}
+
+// RunOutbox delivers queued Connec! pushes until ctx ends. The GUI runs it
+// for as long as its window lives; `serve` should run it next to the
+// listener.
+func (s *Service) RunOutbox(ctx context.Context) error {
+	return s.outbox.Run(ctx)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/connec"
 )
 
 // ErrNotAvailable marks a feature whose service package has not landed in
@@ -46,6 +47,7 @@ type Service struct {
 	addr      string
 	listener  listenerState
 
+	outbox        *connec.Worker
 	billingBusy   atomic.Bool  // set for the whole of a billing run
 	billingClient *http.Client // nil: billing's own pooled client
 }
@@ -68,7 +70,10 @@ func New(db *store.DB, opt Options) *Service {
 	if opt.PublicURL == "" {
 		opt.PublicURL = "http://" + opt.Addr
 	}
+	// The outbox client has no overall timeout: connec.timeout bounds each call.
+	outbox := &connec.Worker{DB: db, Logger: opt.Logger, Now: opt.Now}
 	return &Service{
+		outbox:    outbox,
 		db:        db,
 		log:       opt.Logger,
 		client:    opt.HTTPClient,

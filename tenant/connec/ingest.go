@@ -7,10 +7,12 @@ package connec
 // "company" may come as one object). One POST may mix collections and the
 // records of several groups; each record is routed by its own group_id.
 //
-// The body is parsed and checked whole before anything is written
-// (ParseNotification), so a malformed record rejects the notification with
-// ErrMalformed and nothing stored. Apply then writes it in the caller's one
-// transaction:
+// A malformed record rejects the whole notification with ErrMalformed and
+// nothing stored. Small bodies are parsed whole before anything is written
+// (ParseNotification, then Apply, which may re-run inside group commit);
+// big ones are parsed by a goroutine while the caller's one transaction
+// stores what is parsed so far (IngestConcurrently), and a late error rolls
+// that transaction back. Either way, in that one transaction:
 //
 //   - invoices become local invoices, other collections store.Records; each
 //     gets one identity-map row (provider "connec", entity = collection,
@@ -106,61 +108,98 @@ func Ingest(tx *store.Tx, cfg *tenant.Config, body []byte, now time.Time) (Count
 const maxCollectionName = 64
 
 // ParseNotification decodes and checks a notification body for a tenant.
-// It writes nothing; every error wraps ErrMalformed. Records are decoded
-// straight from the stream (one pass each), since a 16 MiB body of invoices
-// is the listener's heaviest request.
+// It writes nothing; every error wraps ErrMalformed.
 func ParseNotification(cfg *tenant.Config, body []byte) (*Notification, error) {
 	n := &Notification{tenant: string(cfg.Key)}
+	err := parseStream(cfg, body, func(recs []notified) bool {
+		n.records = append(n.records, recs...)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// parseBatch is how many records parseStream hands over at a time.
+const parseBatch = 256
+
+// errStopped: the consumer of parseStream asked it to stop.
+var errStopped = errors.New("parse stopped")
+
+// parseStream decodes a notification body and hands its records to emit
+// in batches, in body order; emit returns false to stop. Records are
+// decoded straight from the stream (one pass each), since a 16 MiB body of
+// invoices is the listener's heaviest request. Every error about the body
+// wraps ErrMalformed.
+func parseStream(cfg *tenant.Config, body []byte, emit func([]notified) bool) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("%w: the body must be a JSON object of collections", ErrMalformed)
+		return fmt.Errorf("%w: the body must be a JSON object of collections", ErrMalformed)
+	}
+	batch := make([]notified, 0, parseBatch)
+	add := func(rec notified) bool {
+		batch = append(batch, rec)
+		if len(batch) < parseBatch {
+			return true
+		}
+		ok := emit(batch)
+		batch = make([]notified, 0, parseBatch)
+		return ok
 	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		entity, _ := tok.(string)
 		if !validCollection(entity) {
-			return nil, fmt.Errorf("%w: collection name %q: use lowercase letters, digits and '_'", ErrMalformed, clip(entity))
+			return fmt.Errorf("%w: collection name %q: use lowercase letters, digits and '_'", ErrMalformed, clip(entity))
 		}
 		switch nextValue(body, dec.InputOffset()) {
 		case '[':
 			if _, err := dec.Token(); err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
 			}
 			for i := 0; dec.More(); i++ {
 				rec, err := decodeRecord(dec, cfg, entity)
 				if err != nil {
-					return nil, fmt.Errorf("%w: %s[%d]: %v", ErrMalformed, entity, i, err)
+					return fmt.Errorf("%w: %s[%d]: %v", ErrMalformed, entity, i, err)
 				}
-				n.records = append(n.records, rec)
+				if !add(rec) {
+					return errStopped
+				}
 			}
 			if _, err := dec.Token(); err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
 			}
 		case '{': // a singleton collection ("company")
 			rec, err := decodeRecord(dec, cfg, entity)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
 			}
-			n.records = append(n.records, rec)
+			if !add(rec) {
+				return errStopped
+			}
 		case 'n': // null: nothing of this collection
 			var null json.RawMessage
 			if err := dec.Decode(&null); err != nil {
-				return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
 			}
 		default:
-			return nil, fmt.Errorf("%w: %s: want an array of records", ErrMalformed, entity)
+			return fmt.Errorf("%w: %s: want an array of records", ErrMalformed, entity)
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
+		return fmt.Errorf("%w: data after the JSON object", ErrMalformed)
 	}
-	return n, nil
+	if len(batch) > 0 && !emit(batch) {
+		return errStopped
+	}
+	return nil
 }
 
 // nextValue is the first byte of the value after an object key that ends
@@ -249,15 +288,55 @@ func (n *Notification) Apply(tx *store.Tx, cfg *tenant.Config, now time.Time) (C
 	if string(cfg.Key) != n.tenant {
 		return Counts{}, fmt.Errorf("notification parsed for tenant %q applied to %q", n.tenant, cfg.Key)
 	}
-	a := applier{tx: tx, cfg: cfg, tenant: n.tenant, now: now.UTC(), cancelled: map[string]bool{}}
+	a := newApplier(tx, cfg, now)
 	var counts Counts
 	for i := range n.records {
-		rec := &n.records[i]
-		stored, err := a.apply(rec)
-		if err != nil {
-			return Counts{}, fmt.Errorf("%s %s of group %s: %w", rec.entity, rec.connecID, rec.groupUID, err)
+		if err := a.applyCounted(&n.records[i], &counts); err != nil {
+			return Counts{}, err
 		}
-		counts.add(rec.entity, stored)
+	}
+	return counts, nil
+}
+
+// IngestConcurrently is Ingest for big bodies: a goroutine parses while tx
+// stores the records parsed so far, so parsing and writing share the
+// machine's cores. A malformed record anywhere still fails the whole call
+// (ErrMalformed) and the caller's transaction must then roll back, which
+// leaves nothing written. Unlike Apply it reads body once and cannot be
+// re-run, so it is for store.DB.Update, never Batch.
+func IngestConcurrently(tx *store.Tx, cfg *tenant.Config, body []byte, now time.Time) (Counts, error) {
+	batches := make(chan []notified, 4)
+	stop := make(chan struct{})
+	var parseErr error
+	go func() {
+		defer close(batches)
+		parseErr = parseStream(cfg, body, func(recs []notified) bool {
+			select {
+			case batches <- recs:
+				return true
+			case <-stop:
+				return false
+			}
+		})
+	}()
+	a := newApplier(tx, cfg, now)
+	var (
+		counts   Counts
+		applyErr error
+	)
+	for recs := range batches {
+		for i := 0; applyErr == nil && i < len(recs); i++ {
+			if applyErr = a.applyCounted(&recs[i], &counts); applyErr != nil {
+				close(stop) // the parser stops at its next batch; drain until it has
+			}
+		}
+	}
+	// batches is closed: the parser has returned and parseErr is set.
+	switch {
+	case applyErr != nil:
+		return Counts{}, applyErr
+	case parseErr != nil:
+		return Counts{}, parseErr
 	}
 	return counts, nil
 }
@@ -268,6 +347,19 @@ type applier struct {
 	tenant    string
 	now       time.Time
 	cancelled map[string]bool // group uid → cancelled, looked up once per group
+}
+
+func newApplier(tx *store.Tx, cfg *tenant.Config, now time.Time) *applier {
+	return &applier{tx: tx, cfg: cfg, tenant: string(cfg.Key), now: now.UTC(), cancelled: map[string]bool{}}
+}
+
+func (a *applier) applyCounted(rec *notified, counts *Counts) error {
+	stored, err := a.apply(rec)
+	if err != nil {
+		return fmt.Errorf("%s %s of group %s: %w", rec.entity, rec.connecID, rec.groupUID, err)
+	}
+	counts.add(rec.entity, stored)
+	return nil
 }
 
 func (a *applier) groupCancelled(uid string) (bool, error) {

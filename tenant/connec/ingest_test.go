@@ -106,6 +106,7 @@ func TestIngestErrorsNameTheRecord(t *testing.T) {
 
 // FuzzIngest: any body either stores cleanly or is refused as malformed
 // with nothing written; never a panic, never a store error caused by input.
+// The pipelined IngestConcurrently must agree with Ingest on every body.
 func FuzzIngest(f *testing.F) {
 	for _, s := range []string{
 		`{"invoices":[{"id":[{"id":"c-1","provider":"connec","realm":"org-1"},{"id":"inv-000001","provider":"app-acme","realm":"cld-1"}],"group_id":"cld-1","transaction_number":"INV-1","amount":{"total_amount":12.5,"tax_amount":"1.25"},"lines":[{"description":"x","quantity":2,"unit_price":{"net_amount":5.625},"total_price":{"net_amount":11.25}}],"updated_at":"2026-01-01T00:00:00Z"}]}`,
@@ -119,31 +120,61 @@ func FuzzIngest(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	db := openStore(f)
+	serial, piped := openStore(f), openStore(f)
+	rows := func(db *store.DB) (n int) {
+		_ = db.View(func(tx *store.Tx) (err error) {
+			n, err = tx.CountConnected("acme", "")
+			return err
+		})
+		return n
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var before, after int
-		count := func(n *int) {
-			_ = db.View(func(tx *store.Tx) (err error) {
-				*n, err = tx.CountConnected("acme", "")
-				return err
-			})
+		before := rows(serial)
+		c, err := ingest(t, serial, string(body))
+		after := rows(serial)
+		var pc Counts
+		perr := piped.Update(func(tx *store.Tx) (err error) {
+			pc, err = IngestConcurrently(tx, testConfig(true), body, ingestNow)
+			return err
+		})
+		if (err == nil) != (perr == nil) || !reflect.DeepEqual(c, pc) || rows(piped) != after {
+			t.Fatalf("Ingest: %+v %v; IngestConcurrently: %+v %v", c, err, pc, perr)
 		}
-		count(&before)
-		c, err := ingest(t, db, string(body))
-		count(&after)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("input caused a non-input error: %v", err)
+			if !errors.Is(err, ErrMalformed) || !errors.Is(perr, ErrMalformed) {
+				t.Fatalf("input caused a non-input error: %v / %v", err, perr)
 			}
 			if after != before {
 				t.Fatalf("refused body wrote %d rows", after-before)
 			}
 			return
 		}
-		if c.Stored+c.Skipped < 0 || after < before || after-before > c.Stored+c.Skipped {
+		if after < before || after-before > c.Stored+c.Skipped {
 			t.Fatalf("counts %+v, rows %d → %d", c, before, after)
 		}
 	})
+}
+
+// When the store fails mid-way, the parser goroutine is stopped and the
+// call returns the store's error (here: a read-only transaction).
+func TestIngestConcurrentlyStopsOnStoreError(t *testing.T) {
+	db := openStore(t)
+	var sb strings.Builder
+	sb.WriteString(`{"items":[`)
+	for i := range 5000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"id":"c-` + itoa(i) + `","group_id":"cld-1"}`)
+	}
+	sb.WriteString(`]}`)
+	err := db.View(func(tx *store.Tx) error {
+		_, err := IngestConcurrently(tx, testConfig(true), []byte(sb.String()), ingestNow)
+		return err
+	})
+	if err == nil || errors.Is(err, ErrMalformed) {
+		t.Fatalf("want the store's error, got %v", err)
+	}
 }
 
 func BenchmarkParseNotification10kInvoices(b *testing.B) {

@@ -267,3 +267,36 @@ func TestMalformedNotificationWritesNothing(t *testing.T) {
 		return nil
 	})
 }
+
+// Bodies over 64 KiB are written while they are parsed; a malformed last
+// record must still leave nothing behind.
+func TestBigNotification(t *testing.T) {
+	acme := tenantCfg(t, "acme")
+	e := newEnv(t, acme)
+	var recs []string
+	for i := range 300 {
+		recs = append(recs, inv(fmt.Sprintf("c-%d", i), fmt.Sprintf("cld-%d", i%7), "2026-01-10T00:00:00Z", fmt.Sprintf("INV-%d", i)))
+	}
+	bad := notification(append(recs[:299:299], `{"id":"c-bad","group_id":"cld-1","amount":{"total_amount":"lots"}}`)...)
+	if len(bad) <= 64<<10 {
+		t.Fatalf("body of %d bytes is not big", len(bad))
+	}
+	res := e.receive(acme, bad)
+	if res.status != http.StatusBadRequest || !strings.Contains(res.json(t)["error"].(string), "invoices[299]") {
+		t.Fatalf("malformed big body: %d %s", res.status, res.body)
+	}
+	e.view(func(tx *store.Tx) error {
+		invs, _ := tx.Invoices("")
+		n, _ := tx.CountConnected("", "")
+		if len(invs) != 0 || n != 0 {
+			t.Errorf("a refused big body left %d invoices and %d rows", len(invs), n)
+		}
+		return nil
+	})
+	if stored, skipped := counts(t, e.receive(acme, notification(recs...))); stored != 300 || skipped != 0 {
+		t.Fatalf("big body: stored %d skipped %d", stored, skipped)
+	}
+	if stored, skipped := counts(t, e.receive(acme, notification(recs...))); stored != 0 || skipped != 300 {
+		t.Fatalf("big body again: stored %d skipped %d", stored, skipped)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
@@ -26,6 +27,7 @@ type Worker struct {
 	MaxAttempts int              // tries before an item is parked; default 8
 	BaseBackoff time.Duration    // wait after the first failure, doubled each time up to 1 h; default 5 s
 	Poll        time.Duration    // how often Run looks for due items; default 1 s
+	Concurrency int              // pushes in flight at once; default 4
 	Logger      *slog.Logger
 
 	once  sync.Once
@@ -100,12 +102,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// ProcessDue pushes every item due now, one at a time, and returns how many
-// were delivered. Run calls it; tests call it with an injected clock.
+// ProcessDue pushes every item due now, Concurrency at a time, and returns
+// how many were delivered. Run calls it; tests call it with an injected
+// clock.
 func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
 	w.init()
-	delivered := 0
+	var delivered atomic.Int64
 	seen := map[uint64]bool{}
+	sem := make(chan struct{}, w.concurrency())
 	for ctx.Err() == nil {
 		var due []store.OutboxItem
 		err := w.DB.View(func(tx *store.Tx) error {
@@ -114,23 +118,47 @@ func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
 			return err
 		})
 		if err != nil {
-			return delivered, fmt.Errorf("outbox: %w", err)
+			return int(delivered.Load()), fmt.Errorf("outbox: %w", err)
 		}
-		progress := false
+		var wg sync.WaitGroup
+		fresh := 0
 		for _, it := range due {
 			if seen[it.ID] || ctx.Err() != nil {
-				continue // an item saved again during this round waits for the next
+				continue // an item saved again during this call waits for the next
 			}
-			seen[it.ID], progress = true, true
-			if ok, _ := w.push(ctx, it.ID, false); ok {
-				delivered++
-			}
+			seen[it.ID] = true
+			fresh++
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(id uint64) {
+				defer func() { <-sem; wg.Done() }()
+				if ok, _ := w.push(ctx, id, false); ok {
+					delivered.Add(1)
+				}
+			}(it.ID)
 		}
-		if !progress {
+		wg.Wait()
+		if len(due) < 64 || fresh == 0 {
 			break
 		}
 	}
-	return delivered, nil
+	return int(delivered.Load()), nil
+}
+
+func (w *Worker) concurrency() int {
+	if w.Concurrency > 0 {
+		return w.Concurrency
+	}
+	return 4
+}
+
+// Save saves a local invoice (SaveInvoice) and wakes Run to push it.
+func (w *Worker) Save(inv store.Invoice) (store.Invoice, error) {
+	saved, err := saveInvoice(w.DB, inv, w.now())
+	if err == nil {
+		w.Nudge()
+	}
+	return saved, err
 }
 
 // PushNow pushes one queued or parked item at once, whatever its next

@@ -675,3 +675,36 @@ func TestPushInvoiceNowAndFailedList(t *testing.T) {
 		t.Fatalf("orphan: %v", err)
 	}
 }
+
+func TestManyQueuedPushesAreEachDeliveredOnce(t *testing.T) {
+	e := newOutboxEnv(t)
+	w := e.worker()
+	const n = 150 // more than one page of due items
+	for i := range n {
+		inv := sampleInvoice()
+		inv.Number = fmt.Sprintf("INV-%04d", i)
+		e.save(inv)
+	}
+	if got := e.process(w); got != n {
+		t.Fatalf("delivered %d, want %d", got, n)
+	}
+	posts := map[string]int{}
+	for _, r := range e.fake.sent() {
+		var rec struct {
+			Number string `json:"transaction_number"`
+		}
+		json.Unmarshal(r.Body["invoices"], &rec)
+		posts[r.Method+" "+rec.Number]++
+	}
+	if len(posts) != n {
+		t.Fatalf("%d distinct pushes, want %d", len(posts), n)
+	}
+	for k, c := range posts {
+		if c != 1 || !strings.HasPrefix(k, "POST ") {
+			t.Fatalf("%s sent %d times", k, c)
+		}
+	}
+	if got := e.process(w); got != 0 {
+		t.Fatalf("second call delivered %d", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/api"
 )
 
 func TestMain(m *testing.M) {
@@ -343,5 +344,42 @@ func TestBadCredentialsTimeoutsAndGarbageAreClearErrors(t *testing.T) {
 	slow.exactlyOne(t, []string{"cld-slow-00000", "cld-slow-00001"})
 	if sum, err := Run(context.Background(), db, Options{Period: period, Tenant: "wrongkey"}); err != nil || sum.Submitted != 2 || sum.Adopted != 0 {
 		t.Fatalf("rerun wrongkey: %+v, %v", sum, err)
+	}
+}
+
+// A pending row from a crashed run is matched on what that run sent, even
+// if the price has changed since.
+func TestPendingRowIsMatchedOnWhatWasSent(t *testing.T) {
+	db, _ := tempDB(t)
+	f := newFakeAccountAPI(t)
+	cfg := addTenant(t, db, f, "acme", true, 4900)
+	groups := addGroups(t, db, "acme", 3)
+	period := mustPeriod(t, "2026-11")
+	// The crashed run: its row is pending and its POST reached the API.
+	sent := api.BillRequest{GroupID: groups[0], PriceCents: 4900, Currency: "AUD", Description: "Acme subscription 2026-11",
+		PeriodStartedAt: period.Start, PeriodEndedAt: period.LastSecond()}
+	if _, err := api.New(cfg, f.srv.Client()).CreateBill(context.Background(), sent); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Update(func(tx *store.Tx) error {
+		return tx.PutBill(store.Bill{Tenant: "acme", GroupUID: groups[0], Period: period.Name, Status: store.BillPending,
+			AmountCents: 4900, Currency: "AUD", Description: sent.Description, Attempts: 1})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Billing.PriceCents = 5900
+	putTenant(t, db, cfg)
+
+	sum, err := Run(context.Background(), db, Options{Period: period})
+	if err != nil || sum.Adopted != 1 || sum.Submitted != 3 {
+		t.Fatalf("run: %+v, %v", sum, err)
+	}
+	f.exactlyOne(t, groups)
+	if f.bills[groups[0]][0].PriceCents != 4900 || f.bills[groups[1]][0].PriceCents != 5900 {
+		t.Fatalf("bills %+v", f.bills)
+	}
+	if row := ledgerRows(t, db, period.Name)[groups[0]]; row.Status != store.BillSubmitted || row.AmountCents != 4900 || row.RemoteID != "bill-1" {
+		t.Fatalf("ledger %+v", row)
 	}
 }

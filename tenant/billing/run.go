@@ -209,7 +209,9 @@ func (r *runner) dispatch(ctx context.Context, due []int, workers int) {
 		part := due[start:min(start+chunk, len(due))]
 		rows := make([]store.Bill, 0, len(part))
 		for _, i := range part {
-			if r.lines[i].problem == "" {
+			// A bill that may already be at the API keeps its row as it is
+			// until process has looked for it (its amount may differ now).
+			if r.lines[i].problem == "" && !r.mustCheck(&r.lines[i]) {
 				row := r.pendingRow(&r.lines[i])
 				r.pending[i] = &row
 				rows = append(rows, row)
@@ -262,8 +264,9 @@ func (r *runner) process(ctx context.Context, i int) outcome {
 		return outNotSent
 	}
 	client := r.clients[ln.Tenant]
-	if prev := ln.row; prev != nil && prev.Attempts > 0 && prev.Status != store.BillSubmitted && client != nil {
+	if r.mustCheck(ln) {
 		// An earlier attempt may have reached the API: look before sending.
+		prev := ln.row
 		remote, err := r.findSent(ctx, client, prev)
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -273,14 +276,17 @@ func (r *runner) process(ctx context.Context, i int) outcome {
 			return r.fail(i, "check for a bill sent by an earlier run: "+err.Error())
 		case remote != nil:
 			row := *prev
-			if p := r.pending[i]; p != nil {
-				row = *p
-				row.Attempts--
-			}
 			row.RunID, row.Status, row.RemoteID, row.LastError, row.UpdatedAt = r.runID, store.BillSubmitted, remote.ID, "", r.now().UTC()
 			r.ledger.writeAsync(row)
 			ln.Status, ln.RemoteID, ln.Attempts, ln.Error, ln.Adopted = row.Status, row.RemoteID, row.Attempts, "", true
 			return outAdopted
+		}
+		if ln.problem == "" {
+			row := r.pendingRow(ln)
+			if err := r.ledger.write(row); err != nil {
+				return r.fail(i, "ledger: "+err.Error())
+			}
+			r.pending[i] = &row
 		}
 	}
 	if ln.problem != "" || r.pending[i] == nil {
@@ -308,6 +314,13 @@ func (r *runner) process(ctx context.Context, i int) outcome {
 	r.ledger.writeAsync(row)
 	ln.Status, ln.RemoteID, ln.Attempts, ln.Error = row.Status, row.RemoteID, row.Attempts, ""
 	return outSubmitted
+}
+
+// mustCheck reports whether a line's row may stand for a bill that reached
+// the API: pending (a crash or a cancelled POST) or failed after a POST
+// whose answer was lost or an error.
+func (r *runner) mustCheck(ln *Line) bool {
+	return ln.row != nil && ln.row.Attempts > 0 && ln.row.Status != store.BillSubmitted && r.clients[ln.Tenant] != nil
 }
 
 // findSent lists the group's bills and returns the one prev describes.

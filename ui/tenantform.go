@@ -94,9 +94,11 @@ func newTenantForm(loadPEM func()) *tenantForm {
 	row := func(label, field string, w fyne.CanvasObject) {
 		msg := widget.NewLabel("")
 		msg.Importance = widget.DangerImportance
+		msg.Truncation = fyne.TextTruncateEllipsis
 		msg.Hide()
 		f.errs[field] = msg
-		f.rows = append(f.rows, widget.NewLabel(label), container.NewBorder(nil, nil, nil, msg, w))
+		f.rows = append(f.rows, widget.NewLabel(label),
+			container.NewBorder(nil, nil, nil, container.New(messageColumn{width: 250}, msg), w))
 	}
 	section("Tenant")
 	row("Key", "key", f.key)
@@ -265,4 +267,50 @@ func (f *tenantForm) updateCertInfo() {
 		parts = append(parts, s)
 	}
 	f.certInfo.SetText(strings.Join(parts, "\n"))
+}
+
+// messageColumn gives a field's message a fixed width beside the field (the
+// whole text is also listed above the form), and no width when hidden.
+type messageColumn struct{ width float32 }
+
+func (c messageColumn) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	for _, o := range objs {
+		if o.Visible() {
+			return fyne.NewSize(c.width, o.MinSize().Height)
+		}
+	}
+	return fyne.Size{}
+}
+
+func (c messageColumn) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Resize(size)
+		o.Move(fyne.Position{})
+	}
+}
+
+// problemSummary lists every field problem as "Label: message" lines.
+func (f *tenantForm) problemSummary(p tenant.Problems) string {
+	var lines []string
+	for _, e := range p.Errors {
+		lines = append(lines, fieldLabel(e.Field)+": "+e.Message)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fieldLabel names a field as the form labels it.
+func fieldLabel(field string) string {
+	if l, ok := fieldLabels[field]; ok {
+		return l
+	}
+	return field
+}
+
+var fieldLabels = map[string]string{
+	"key": "Key", "display_name": "Display name", "api.id": "API id", "api.key": "API key", "api.host": "API host",
+	"api.base": "API base", "sso.idp": "IdP host", "sso.sso_url": "SSO URL", "sso.idp_issuer": "IdP issuer",
+	"sso.x509_certificate": "IdP certificate", "sso.x509_fingerprint": "Fingerprint", "sso.creation_mode": "Creation mode",
+	"sso.audience": "Audience", "sso.post_login_url": "After login", "connec.host": "Connec! host",
+	"connec.base_path": "Base path", "connec.timeout": "Timeout", "billing.price_cents": "Price",
+	"billing.currency": "Currency", "billing.description": "Description",
 }

@@ -166,6 +166,7 @@ func (s *tenantsScreen) reload(selectKey tenant.Key) {
 
 func (s *tenantsScreen) setCurrent(t admin.TenantSummary) {
 	s.current = t
+	s.warning.Importance = widget.WarningImportance
 	if t.Enabled {
 		s.toggle.SetText("Disable")
 		s.toggle.SetIcon(theme.VisibilityOffIcon())
@@ -269,6 +270,15 @@ func (s *tenantsScreen) saveTenant() {
 		s.saving = false
 		s.save.Enable()
 		s.form.showProblems(o.p)
+		if n := s.form.problemCount(); n > 0 {
+			s.warning.Importance = widget.DangerImportance
+			what := "1 field needs"
+			if n > 1 {
+				what = fmt.Sprintf("%d fields need", n)
+			}
+			s.warning.SetText("Not saved: " + what + " attention (marked beside each):\n" + s.form.problemSummary(o.p))
+			s.warning.Show()
+		}
 		var ve *tenant.ValidationError
 		switch {
 		case err == nil:

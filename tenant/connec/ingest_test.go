@@ -2,6 +2,7 @@ package connec
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -178,16 +179,7 @@ func TestIngestConcurrentlyStopsOnStoreError(t *testing.T) {
 }
 
 func BenchmarkParseNotification10kInvoices(b *testing.B) {
-	var sb strings.Builder
-	sb.WriteString(`{"invoices":[`)
-	for i := range 10000 {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(`{"id":[{"id":"c-` + itoa(i) + `","provider":"connec","realm":"org-1"}],"group_id":"cld-1","transaction_number":"INV","title":"T","status":"AUTHORISED","updated_at":"2026-01-10T00:00:00Z","amount":{"total_amount":110.0,"tax_amount":10.0,"currency":"AUD"},"lines":[{"description":"Hours","quantity":2,"unit_price":{"net_amount":50.0},"total_price":{"net_amount":100.0}}]}`)
-	}
-	sb.WriteString(`]}`)
-	body := []byte(sb.String())
+	body := invoicesBody(0)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -195,6 +187,58 @@ func BenchmarkParseNotification10kInvoices(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkIngest10kInvoices compares parse-then-apply with the pipelined
+// IngestConcurrently, in one committed transaction each (fsync on).
+func BenchmarkIngest10kInvoices(b *testing.B) {
+	for _, mode := range []string{"serial", "concurrent"} {
+		b.Run(mode, func(b *testing.B) {
+			db, err := store.Open(filepath.Join(b.TempDir(), "tenantdesk.db"), store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			for i := 0; i <= b.N; i++ { // round 0: warm-up
+				b.StopTimer()
+				body := invoicesBody(i)
+				if i == 1 {
+					b.ResetTimer()
+				}
+				b.StartTimer()
+				err := db.Update(func(tx *store.Tx) error {
+					var c Counts
+					var err error
+					if mode == "serial" {
+						c, err = Ingest(tx, testConfig(true), body, ingestNow)
+					} else {
+						c, err = IngestConcurrently(tx, testConfig(true), body, ingestNow)
+					}
+					if err == nil && c.Stored != 10000 {
+						err = fmt.Errorf("stored %d", c.Stored)
+					}
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// invoicesBody is a notification of 10,000 invoices with ids new to round.
+func invoicesBody(round int) []byte {
+	var sb strings.Builder
+	sb.WriteString(`{"invoices":[`)
+	for i := range 10000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"id":[{"id":"c-` + itoa(round) + "-" + itoa(i) + `","provider":"connec","realm":"org-1"}],"group_id":"cld-1","transaction_number":"INV","title":"T","status":"AUTHORISED","updated_at":"2026-01-10T00:00:00Z","amount":{"total_amount":110.0,"tax_amount":10.0,"currency":"AUD"},"lines":[{"description":"Hours","quantity":2,"unit_price":{"net_amount":50.0},"total_price":{"net_amount":100.0}}]}`)
+	}
+	sb.WriteString(`]}`)
+	return []byte(sb.String())
 }
 
 func itoa(i int) string {

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// globals are the flags every command takes before its name.
+type globals struct {
+	db        string
+	addr      string
+	publicURL string
+}
+
+const defaultAddr = "127.0.0.1:8765"
+
+func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
+	var g globals
+	fs := flag.NewFlagSet("tenantdesk", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&g.db, "db", envOr("TENANTDESK_DB", ""), "data file (env TENANTDESK_DB)")
+	fs.StringVar(&g.addr, "addr", envOr("TENANTDESK_ADDR", defaultAddr), "listener address HOST:PORT (env TENANTDESK_ADDR)")
+	fs.StringVar(&g.publicURL, "public-url", envOr("TENANTDESK_PUBLIC_URL", ""), "base URL tenants reach the listener on (env TENANTDESK_PUBLIC_URL; default http://<addr>)")
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return g, nil, err
+	}
+	if g.db == "" {
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return g, nil, fmt.Errorf("no --db given and no user config directory: %w", err)
+		}
+		g.db = filepath.Join(dir, "tenantdesk", "tenantdesk.db")
+	}
+	if g.publicURL == "" {
+		g.publicURL = "http://" + g.addr
+	}
+	g.publicURL = strings.TrimRight(g.publicURL, "/")
+	return g, fs.Args(), nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+const usage = `Usage: tenantdesk [global flags] [command]
+
+Commands:
+  (none)                                   GUI and listener
+  serve                                    listener only, no display
+  tenant import FILE|-                     add or update tenants from a marketplaces JSON file
+  tenant list [--json]                     tenants, secrets masked
+  tenant remove KEY                        remove a tenant (its records stay, orphaned)
+  idmap list [--tenant K] [--entity E] [--search NAME] [--json | --csv]
+  export [--tenant K]                      JSON of users, groups, memberships, identity map, invoices, bills
+  bill preview --period YYYY-MM [--tenant K]
+  bill run --period YYYY-MM [--tenant K]
+  backup FILE                              consistent copy of the database
+  demo-data                                fill the database with demonstration tenants and records
+  version
+
+Global flags (before the command):
+`
+
+// run is the whole program; main only supplies the process's streams.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g, rest, err := parseGlobals(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return exitf(stderr, "%v", err)
+	}
+	if len(rest) == 0 {
+		return runGUI(ctx, g, stderr)
+	}
+	cmd, cmdArgs := rest[0], rest[1:]
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "tenantdesk", version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "serve":
+		return cmdServe(ctx, g, cmdArgs, stdout, stderr)
+	case "tenant":
+		return cmdTenant(g, cmdArgs, stdin, stdout, stderr)
+	case "idmap":
+		return cmdIdmap(g, cmdArgs, stdout, stderr)
+	case "export":
+		return cmdExport(g, cmdArgs, stdout, stderr)
+	case "bill":
+		return cmdBill(ctx, g, cmdArgs, stdout, stderr)
+	case "backup":
+		return cmdBackup(g, cmdArgs, stdout, stderr)
+	case "demo-data":
+		return cmdDemoData(g, cmdArgs, stdout, stderr)
+	}
+	return exitf(stderr, "unknown command %q (see tenantdesk --help)", cmd)
+}

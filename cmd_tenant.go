@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// maxImportBytes bounds an import file; tenant.ParseImport refuses more too.
+const maxImportBytes = 8 << 20
+
+func cmdTenant(g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return exitf(stderr, "tenant: want import, list or remove")
+	}
+	switch args[0] {
+	case "import":
+		return cmdTenantImport(g, args[1:], stdin, stdout, stderr)
+	case "list":
+		return cmdTenantList(g, args[1:], stdout, stderr)
+	case "remove":
+		return cmdTenantRemove(g, args[1:], stdout, stderr)
+	}
+	return exitf(stderr, "tenant: unknown verb %q (want import, list or remove)", args[0])
+}
+
+func cmdTenantImport(g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		return exitf(stderr, "tenant import: want one FILE (or - for standard input)")
+	}
+	var in io.Reader = stdin
+	if args[0] != "-" {
+		f, err := os.Open(args[0])
+		if err != nil {
+			return exitf(stderr, "tenant import: %v", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	data, err := io.ReadAll(io.LimitReader(in, maxImportBytes+1))
+	if err != nil {
+		return exitf(stderr, "tenant import: read %s: %v", args[0], err)
+	}
+	if len(data) > maxImportBytes {
+		return exitf(stderr, "tenant import: %s is larger than %d MiB", args[0], maxImportBytes>>20)
+	}
+	configs, err := tenant.ParseImport(data, time.Now(), g.publicURL)
+	if err != nil {
+		return exitf(stderr, "tenant import: nothing imported:\n%v", err)
+	}
+	db, code := openDB(g, stderr)
+	if db == nil {
+		return code
+	}
+	defer db.Close()
+	reg := tenant.Registry{DB: db}
+	if err := reg.SaveAll(configs); err != nil {
+		return exitf(stderr, "tenant import: nothing imported: %v", err)
+	}
+	keys := make([]string, len(configs))
+	for i, c := range configs {
+		keys[i] = string(c.Key)
+	}
+	fmt.Fprintf(stdout, "imported %d tenant(s): %s\n", len(configs), strings.Join(keys, ", "))
+	return 0
+}
+
+func cmdTenantList(g globals, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tenant list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "JSON output")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	db, code := openDB(g, stderr)
+	if db == nil {
+		return code
+	}
+	defer db.Close()
+	configs, err := tenant.Registry{DB: db}.List()
+	if err != nil {
+		return exitf(stderr, "tenant list: %v", err)
+	}
+	if *asJSON {
+		public := make([]tenant.PublicConfig, len(configs))
+		for i := range configs {
+			public[i] = configs[i].Public()
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(public); err != nil {
+			return exitf(stderr, "tenant list: %v", err)
+		}
+		return 0
+	}
+	if len(configs) == 0 {
+		fmt.Fprintln(stdout, "no tenants yet: add one with `tenantdesk tenant import FILE`")
+		return 0
+	}
+	now := time.Now()
+	for i := range configs {
+		fmt.Fprintln(stdout, configs[i].ListLine(now, g.publicURL))
+	}
+	return 0
+}
+
+func cmdTenantRemove(g globals, args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		return exitf(stderr, "tenant remove: want one KEY")
+	}
+	key, err := tenant.ParseKey(args[0])
+	if err != nil {
+		return exitf(stderr, "tenant remove: %v", err)
+	}
+	db, code := openDB(g, stderr)
+	if db == nil {
+		return code
+	}
+	defer db.Close()
+	if err := (tenant.Registry{DB: db}).Remove(key); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return exitf(stderr, "tenant remove: no tenant %q", key)
+		}
+		return exitf(stderr, "tenant remove: %v", err)
+	}
+	fmt.Fprintf(stdout, "removed tenant %s (its users, groups and records stay, marked orphaned)\n", key)
+	return 0
+}

@@ -1,0 +1,20 @@
+// Command tenantdesk is the vendor's desktop admin app for a multi-tenant
+// Maestrano integration: a Fyne GUI with an embedded HTTP listener, or,
+// with a sub-command, the headless listener and scripting verbs (SPEC §2).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// exitf prints an error for the person at the terminal and gives the exit code.
+func exitf(stderr interface{ Write([]byte) (int, error) }, format string, a ...any) int {
+	fmt.Fprintf(stderr, "tenantdesk: "+format+"\n", a...)
+	return 1
+}

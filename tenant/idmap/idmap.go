@@ -1,0 +1,107 @@
+// Package idmap reads the identity map for people and scripts: paging
+// through the store's indexes and the one CSV/JSON shape of a row that the
+// CLI and the GUI export.
+package idmap
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+)
+
+// PageSize is how many rows one store transaction reads while streaming.
+const PageSize = 500
+
+// Columns are the CSV header, in the order of Row.
+var Columns = []string{
+	"id", "tenant", "group", "local_kind", "local_id", "provider", "entity", "remote_id", "name",
+	"created_at", "updated_at", "last_push_at", "last_pull_at", "push_disabled", "pull_disabled",
+	"inactive", "last_error",
+}
+
+// Row is one identity-map row as CSV fields.
+func Row(c store.ConnectedObject) []string {
+	return []string{
+		strconv.FormatUint(c.ID, 10), c.Tenant, c.GroupUID, c.LocalKind, c.LocalID, c.Provider, c.Entity,
+		c.RemoteID, c.Name, stamp(c.CreatedAt), stamp(c.UpdatedAt), stamp(c.LastPushAt), stamp(c.LastPullAt),
+		strconv.FormatBool(c.PushDisabled), strconv.FormatBool(c.PullDisabled), strconv.FormatBool(c.Inactive),
+		c.LastError,
+	}
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// Each calls fn for every row matching q (q.After and q.Limit are managed
+// here), one page per read transaction, so memory does not grow with the map.
+func Each(db *store.DB, q store.IdmapQuery, fn func(store.ConnectedObject) error) error {
+	q.Limit = PageSize
+	for {
+		var rows []store.ConnectedObject
+		var next string
+		err := db.View(func(tx *store.Tx) error {
+			var err error
+			rows, next, err = tx.QueryConnected(q)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		q.After = next
+	}
+}
+
+// WriteCSV streams the rows matching q as CSV with a header.
+func WriteCSV(w io.Writer, db *store.DB, q store.IdmapQuery) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(Columns); err != nil {
+		return err
+	}
+	err := Each(db, q, func(c store.ConnectedObject) error { return cw.Write(Row(c)) })
+	cw.Flush()
+	if err != nil {
+		return err
+	}
+	return cw.Error()
+}
+
+// WriteJSON streams the rows matching q as one JSON array.
+func WriteJSON(w io.Writer, db *store.DB, q store.IdmapQuery) error {
+	if _, err := io.WriteString(w, "["); err != nil {
+		return err
+	}
+	first := true
+	err := Each(db, q, func(c store.ConnectedObject) error {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		sep := ",\n"
+		if first {
+			sep, first = "\n", false
+		}
+		_, err = io.WriteString(w, sep+string(b))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n]\n")
+	return err
+}

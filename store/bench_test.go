@@ -26,7 +26,7 @@ const (
 	benchRows     = 1_000_000
 	benchTenants  = 10
 	benchPerTx    = 100_000
-	benchFileName = "tenantdesk-bench-idmap-v2"
+	benchFileName = "tenantdesk-bench-idmap-v3"
 )
 
 var benchEntities = []string{"invoices", "people", "items", "organizations", "payments"}

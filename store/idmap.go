@@ -26,6 +26,7 @@ const (
 	idxLocal
 	idxName
 	idxTenantName
+	idxGroup
 	idxCount
 )
 
@@ -36,6 +37,7 @@ var idmapIndexBucket = [idxCount][]byte{
 	idxLocal:      bucketIdmapLocal,
 	idxName:       bucketIdmapName,
 	idxTenantName: bucketIdmapTenantName,
+	idxGroup:      bucketIdmapGroup,
 }
 
 // DefaultIdmapPage is the page size of QueryConnected when Limit is 0.
@@ -63,6 +65,7 @@ func idmapIndexKeys(c *ConnectedObject) [idxCount][]byte {
 	}
 	keys[idxName] = withID(key(name, c.Tenant, c.Entity), c.ID)
 	keys[idxTenantName] = withID(key(c.Tenant, name, c.Entity), c.ID)
+	keys[idxGroup] = withID(key(c.Tenant, c.GroupUID), c.ID)
 	return keys
 }
 
@@ -105,6 +108,7 @@ func checkConnected(c *ConnectedObject) error {
 		return err
 	}
 	for _, p := range []struct{ what, v string }{
+		{"identity-map group uid", c.GroupUID},
 		{"identity-map entity", c.Entity},
 		{"identity-map remote id", c.RemoteID},
 		{"identity-map local kind", c.LocalKind},
@@ -261,6 +265,26 @@ func (tx *Tx) DeleteConnected(id uint64) error {
 		return fmt.Errorf("identity map: unindex row %d: %w", id, err)
 	}
 	return tx.bucket(bucketIdmap).Delete(be64(id))
+}
+
+// ConnectedInGroup returns every row of a tenant's group (its realm), in
+// id order: what a group cancellation marks inactive.
+func (tx *Tx) ConnectedInGroup(tenant, groupUID string) ([]ConnectedObject, error) {
+	if strings.Contains(tenant+groupUID, sep) {
+		return nil, nil
+	}
+	primary := tx.bucket(bucketIdmap)
+	var out []ConnectedObject
+	err := scanPrefix(tx.bucket(bucketIdmapGroup), prefix(tenant, groupUID), func(k, _ []byte) error {
+		id := binary.BigEndian.Uint64(k[len(k)-8:])
+		var row ConnectedObject
+		if err := get(primary, be64(id), &row); err != nil {
+			return fmt.Errorf("identity-map group index points at row %d: %w", id, err)
+		}
+		out = append(out, row)
+		return nil
+	})
+	return out, err
 }
 
 // CountConnected counts rows for a tenant and entity ("" = any) without a scan.

@@ -27,7 +27,7 @@ func randomRow(r *rand.Rand) store.ConnectedObject {
 		Name:      pick(modelNames),
 		LocalKind: pick([]string{store.KindInvoice, store.KindUser}),
 		Provider:  "tenantdesk",
-		GroupUID:  "cld-1",
+		GroupUID:  pick([]string{"cld-1", "cld-2"}),
 	}
 	if r.IntN(4) > 0 {
 		c.RemoteID = fmt.Sprintf("r-%d", r.IntN(60))
@@ -88,7 +88,7 @@ func TestIdmapIndexesMatchAModel(t *testing.T) {
 			c := model[ids[r.IntN(len(ids))]]
 			next := randomRow(r)
 			if r.IntN(2) == 0 {
-				c.Tenant, c.Entity = next.Tenant, next.Entity
+				c.Tenant, c.Entity, c.GroupUID = next.Tenant, next.Entity, next.GroupUID
 			}
 			if r.IntN(2) == 0 {
 				c.RemoteID, c.LocalID, c.LocalKind = next.RemoteID, next.LocalID, next.LocalKind
@@ -146,6 +146,24 @@ func checkIdmapAgainstModel(t *testing.T, db *store.DB, model map[uint64]store.C
 				got, err = tx.ConnectedByLocal(tenant, store.KindUser, local)
 				if wantLocal == 0 && !errors.Is(err, store.ErrNotFound) || wantLocal != 0 && got.ID != wantLocal {
 					t.Errorf("ConnectedByLocal(%s, user, %s) = row %d, %v; want row %d", tenant, local, got.ID, err, wantLocal)
+				}
+			}
+		}
+		for _, tenant := range modelTenants {
+			for _, group := range []string{"cld-1", "cld-2"} {
+				var want []uint64
+				for id, c := range model {
+					if c.Tenant == tenant && c.GroupUID == group {
+						want = append(want, id)
+					}
+				}
+				rows, err := tx.ConnectedInGroup(tenant, group)
+				var got []uint64
+				for _, r := range rows {
+					got = append(got, r.ID)
+				}
+				if err != nil || !slices.IsSorted(got) || len(got) != len(want) || !sameIDs(got, want) {
+					t.Errorf("ConnectedInGroup(%s, %s) = %v, %v; want %v", tenant, group, got, err, want)
 				}
 			}
 		}

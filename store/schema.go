@@ -31,6 +31,7 @@ var (
 	bucketIdmapLocal       = []byte("idmap-local")       // index: tenant\x00kind\x00local\x00be64
 	bucketIdmapName        = []byte("idmap-name")        // index: name\x00tenant\x00entity\x00be64
 	bucketIdmapTenantName  = []byte("idmap-tenant-name") // index: tenant\x00name\x00entity\x00be64
+	bucketIdmapGroup       = []byte("idmap-group")       // index: tenant\x00group\x00be64
 	bucketIdmapCounts      = []byte("idmap-counts")      // counter key -> be64 count
 	bucketBills            = []byte("bills")             // tenant\x00period\x00group
 	bucketBillByPeriod     = []byte("bills-period")      // index: period\x00tenant\x00group
@@ -49,7 +50,7 @@ var allBuckets = [][]byte{
 	bucketSessions, bucketAuthnRequests, bucketAssertions,
 	bucketInvoices, bucketInvoiceByTenant, bucketRecords,
 	bucketIdmap, bucketIdmapEntity, bucketIdmapEntityOnly, bucketIdmapRemote, bucketIdmapLocal,
-	bucketIdmapName, bucketIdmapTenantName, bucketIdmapCounts,
+	bucketIdmapName, bucketIdmapTenantName, bucketIdmapGroup, bucketIdmapCounts,
 	bucketBills, bucketBillByPeriod, bucketBillingRuns,
 	bucketOutbox, bucketOutboxDue, bucketOutboxStatus,
 	bucketEvents,
@@ -59,7 +60,7 @@ var allBuckets = [][]byte{
 // rebuilt from it at any time.
 var idmapIndexBuckets = [][]byte{
 	bucketIdmapEntity, bucketIdmapEntityOnly, bucketIdmapRemote, bucketIdmapLocal,
-	bucketIdmapName, bucketIdmapTenantName, bucketIdmapCounts,
+	bucketIdmapName, bucketIdmapTenantName, bucketIdmapGroup, bucketIdmapCounts,
 }
 
 var (
@@ -71,7 +72,7 @@ var (
 //
 //	1  first release: plain JSON values, identity map with a remote-id index only
 //	2  values carry a codec byte; identity map indexes by tenant+entity, local id,
-//	   name, and O(1) counters
+//	   name, group, and O(1) counters
 const SchemaVersion = 2
 
 // A migration moves the file from version to-1 to version to. All steps run

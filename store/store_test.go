@@ -764,6 +764,9 @@ func TestOpenMigratesSchemaV1(t *testing.T) {
 			if n, _ := tx.CountConnected("acme", "invoices"); n != 1 {
 				t.Errorf("CountConnected(acme, invoices) = %d", n)
 			}
+			if rows, _ := tx.ConnectedInGroup("acme", "cld-1"); len(rows) != 3 {
+				t.Errorf("ConnectedInGroup found %d rows, want 3", len(rows))
+			}
 			if n, _ := tx.CountConnected("", ""); n != 3 {
 				t.Errorf("CountConnected() = %d", n)
 			}

@@ -58,7 +58,7 @@ func newInvoicesScreen(m *mainWindow) *invoicesScreen {
 		column[store.OutboxItem]{title: "Tenant", width: 80, text: func(it store.OutboxItem) string { return it.Tenant }},
 		column[store.OutboxItem]{title: "Object", width: 140, text: func(it store.OutboxItem) string { return it.LocalKind + " " + it.LocalID }},
 		column[store.OutboxItem]{title: "Tries", width: 60, text: func(it store.OutboxItem) string { return strconv.Itoa(it.Attempts) }},
-		column[store.OutboxItem]{title: "Last error", width: 520, text: func(it store.OutboxItem) string { return it.LastError },
+		column[store.OutboxItem]{title: "Last error", width: 330, text: func(it store.OutboxItem) string { return it.LastError },
 			importance: func(store.OutboxItem) widget.Importance { return widget.DangerImportance }},
 		column[store.OutboxItem]{title: "Updated", width: 140, text: func(it store.OutboxItem) string { return shortTime(it.UpdatedAt) }},
 	)
@@ -88,13 +88,13 @@ func newInvoicesScreen(m *mainWindow) *invoicesScreen {
 		container.NewHBox(widget.NewLabelWithStyle("Invoices", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 			container.NewGridWrap(fyne.NewSize(160, s.tenant.MinSize().Height), s.tenant)),
 		container.NewHBox(s.pushNow, newBtn), s.search)
-	upper := container.NewHSplit(s.list, s.right)
-	upper.Offset = 0.58
 	failedBox := container.NewBorder(
 		container.NewBorder(nil, nil, widget.NewLabelWithStyle("Failed pushes", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), s.retry),
 		nil, nil, nil, s.failed)
-	split := container.NewVSplit(upper, failedBox)
-	split.Offset = 0.64
+	left := container.NewVSplit(s.list, failedBox)
+	left.Offset = 0.62
+	split := container.NewHSplit(left, s.right)
+	split.Offset = 0.56
 	s.root = container.NewBorder(container.NewPadded(top), nil, nil, nil, split)
 	return s
 }

@@ -194,14 +194,16 @@ func demoInvoice(tx *store.Tx, sum *DemoSummary, dt demoTenant, g store.Group, n
 		return err
 	}
 	*no++
+	hours := int64(2 + n%5)
 	lines := []store.InvoiceLine{
-		{Description: "Consulting, " + g.Name, Quantity: 3, UnitPriceCents: 15000, TotalCents: 45000},
+		{Description: "Consulting, " + g.Name, Quantity: float64(hours), UnitPriceCents: 15000, TotalCents: hours * 15000},
 		{Description: "Support plan", Quantity: 1, UnitPriceCents: 9900, TotalCents: 9900},
 	}
+	net := hours*15000 + 9900
 	at := now.AddDate(0, 0, -n-2)
 	inv := store.Invoice{ID: id, Tenant: dt.key, GroupUID: g.UID, Number: fmt.Sprintf("INV-%d", *no),
 		Title: "Services " + at.Format("January 2006"), Status: "AUTHORISED", TransactionDate: at,
-		DueDate: at.AddDate(0, 0, 30), Currency: dt.currency, Lines: lines, TotalCents: 54900 + 5490, TaxCents: 5490,
+		DueDate: at.AddDate(0, 0, 30), Currency: dt.currency, Lines: lines, TotalCents: net + net/10, TaxCents: net / 10,
 		CreatedAt: at, UpdatedAt: at}
 	if err := tx.PutInvoice(inv); err != nil {
 		return err

@@ -61,10 +61,11 @@ func Open(path string, opt Options) (*DB, error) {
 		}
 	}
 	bolt, err := bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout:        timeout,
-		FreelistType:   bbolt.FreelistMapType,
-		NoSync:         opt.NoSync,
-		NoFreelistSync: opt.NoSync,
+		Timeout:         timeout,
+		FreelistType:    bbolt.FreelistMapType,
+		NoSync:          opt.NoSync,
+		NoFreelistSync:  opt.NoSync,
+		InitialMmapSize: initialMmapSize,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (still locked after %s; is another Tenantdesk running on it?)",
@@ -167,3 +168,8 @@ type Tx struct {
 }
 
 func (tx *Tx) bucket(name []byte) *bbolt.Bucket { return tx.btx.Bucket(name) }
+
+// initialMmapSize maps this much of the file from the start, so a growing
+// file (a big Connec! notification, a million-row identity map) is not
+// remapped again and again; the mapping is address space, not memory.
+const initialMmapSize = 1 << 30

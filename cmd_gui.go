@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/ui"
+	_ "github.com/tenantdesk/tenantdesk/ui/locale" // before Fyne reads the locale
 )
 
 // runGUI is the double-click path: the window and the listener. SIGINT and

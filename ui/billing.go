@@ -61,7 +61,7 @@ func newBillingScreen(m *mainWindow) *billingScreen {
 	s.cancel.Hide()
 	s.progress = widget.NewProgressBar()
 	s.progress.TextFormatter = func() string {
-		return fmt.Sprintf("%.0f of %.0f bills", s.progress.Value, s.progress.Max)
+		return fmt.Sprintf("%.0f of %.0f bills settled", s.progress.Value, s.progress.Max)
 	}
 	s.status = widget.NewLabel("Preview shows what a run would submit; nothing is sent until you click “Run billing”.")
 	s.status.Wrapping = fyne.TextWrapWord
@@ -69,10 +69,15 @@ func newBillingScreen(m *mainWindow) *billingScreen {
 	s.lines = newDataTable("bills", "Nothing to bill for this period.\nBilling covers every active group of every enabled tenant:\nadd tenants, or wait for customers to sign in.",
 		column[admin.BillLine]{title: "Tenant", width: 90, text: func(l admin.BillLine) string { return l.Tenant }},
 		column[admin.BillLine]{title: "Group", width: 100, text: func(l admin.BillLine) string { return l.GroupUID }},
-		column[admin.BillLine]{title: "Customer", width: 170, text: func(l admin.BillLine) string { return l.GroupName }},
-		column[admin.BillLine]{title: "Amount", width: 110, text: func(l admin.BillLine) string { return billing.FormatAmount(l.AmountCents, l.Currency) },
+		column[admin.BillLine]{title: "Customer", width: 150, text: func(l admin.BillLine) string { return l.GroupName }},
+		column[admin.BillLine]{title: "Amount", width: 110, text: func(l admin.BillLine) string {
+			if l.Currency == "" {
+				return ""
+			}
+			return admin.Money(l.AmountCents, l.Currency)
+		},
 			compare: func(a, b admin.BillLine) int { return int(a.AmountCents - b.AmountCents) }},
-		column[admin.BillLine]{title: "Description", width: 240, text: func(l admin.BillLine) string { return l.Description }},
+		column[admin.BillLine]{title: "Description", width: 210, text: func(l admin.BillLine) string { return l.Description }},
 		column[admin.BillLine]{title: "Result", width: 150, text: lineResult, importance: lineImportance},
 		column[admin.BillLine]{title: "Bill id / error", width: 260, text: func(l admin.BillLine) string {
 			if l.Error != "" {

@@ -265,9 +265,20 @@ func (t *dataTable[T]) refreshView() {
 
 func (t *dataTable[T]) countText(shown int) string {
 	if t.sortable && len(t.all) != shown {
-		return fmt.Sprintf("%s of %d %s", thousands(shown), len(t.all), t.noun)
+		return fmt.Sprintf("%s of %s %s", thousands(shown), thousands(len(t.all)), nounFor(len(t.all), t.noun))
 	}
-	return fmt.Sprintf("%s %s", thousands(shown), t.noun)
+	return fmt.Sprintf("%s %s", thousands(shown), nounFor(shown, t.noun))
+}
+
+// nounFor makes a plural noun singular for one: "1 run", "1 failed push".
+func nounFor(n int, plural string) string {
+	if n != 1 {
+		return plural
+	}
+	if strings.HasSuffix(plural, "shes") {
+		return strings.TrimSuffix(plural, "es")
+	}
+	return strings.TrimSuffix(plural, "s")
 }
 
 // Len is the number of rows shown.

@@ -286,7 +286,7 @@ func newInvoiceEditor(s *invoicesScreen) *invoiceEditor {
 		widget.NewFormItem("Status", e.status), widget.NewFormItem("Currency", e.cur),
 		widget.NewFormItem("Date", e.date), widget.NewFormItem("Due", e.due),
 	)
-	header := container.NewBorder(nil, nil, nil, container.NewHBox(fixed(70, widget.NewLabel("Qty")), fixed(100, widget.NewLabel("Unit price")), fixed(100, widget.NewLabel("Total")), fixed(36, widget.NewLabel(""))), widget.NewLabel("Description"))
+	header := container.NewBorder(nil, nil, nil, container.NewHBox(fixed(56, widget.NewLabel("Qty")), fixed(92, widget.NewLabel("Unit price")), fixed(84, widget.NewLabel("Total")), fixed(36, widget.NewLabel(""))), widget.NewLabel("Description"))
 	taxRow := container.NewBorder(nil, nil, widget.NewLabel("Tax"), nil, fixed(120, e.tax))
 	body := container.NewVBox(form, widget.NewSeparator(),
 		container.NewBorder(nil, nil, widget.NewLabelWithStyle("Lines", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), addLine),
@@ -356,7 +356,7 @@ func (e *invoiceEditor) renderLines() {
 			e.renderLines()
 		})
 		e.lineBox.Add(container.NewBorder(nil, nil, nil,
-			container.NewHBox(fixed(70, qty), fixed(100, unit), fixed(100, total), del), desc))
+			container.NewHBox(fixed(56, qty), fixed(92, unit), fixed(84, total), del), desc))
 	}
 	e.lineBox.Refresh()
 	e.updateTotal()

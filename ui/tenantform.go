@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
 )
 
 // tenantForm is the add/edit form of a tenant. Every field has a message
@@ -259,7 +260,7 @@ func (f *tenantForm) updateCertInfo() {
 			s += " — expired"
 			f.certInfo.Importance = widget.DangerImportance
 		case left < tenant.CertWarningWindow:
-			s += fmt.Sprintf(" ⚠ in %d days", int(left.Hours()/24))
+			s += fmt.Sprintf(" ⚠ in %d days", admin.DaysLeft(left))
 			if f.certInfo.Importance != widget.DangerImportance {
 				f.certInfo.Importance = widget.WarningImportance
 			}

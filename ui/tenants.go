@@ -32,6 +32,7 @@ type tenantsScreen struct {
 	heading *widget.Label
 	warning *widget.Label
 	urls    *fyne.Container
+	tabs    *container.AppTabs
 
 	save, test, toggle, remove *widget.Button
 	detail                     fyne.CanvasObject
@@ -118,10 +119,15 @@ func newTenantsScreen(m *mainWindow) *tenantsScreen {
 	s.remove = widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), s.confirmDelete)
 	s.remove.Importance = widget.DangerImportance
 
-	urlCard := widget.NewCard("URLs to register with the tenant", "Give these to the marketplace; they use the public URL from Settings.", s.urls)
-	formScroll := container.NewVScroll(container.NewVBox(s.warning, s.form.content(), urlCard))
+	urlIntro := widget.NewLabel("Register these with the marketplace (developer platform → app → URLs).\nThey are built from the public URL in Settings.")
+	urlIntro.Importance = widget.LowImportance
+	formScroll := container.NewVScroll(container.NewVBox(s.warning, s.form.content()))
+	s.tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon("Configuration", theme.SettingsIcon(), formScroll),
+		container.NewTabItemWithIcon("URLs to register", theme.ContentCopyIcon(), container.NewVScroll(container.NewVBox(urlIntro, s.urls))),
+	)
 	buttons := container.NewHBox(s.test, s.toggle, s.remove, widget.NewSeparator(), s.save)
-	s.detail = container.NewBorder(container.NewPadded(s.heading), container.NewPadded(buttons), nil, nil, formScroll)
+	s.detail = container.NewBorder(container.NewPadded(s.heading), container.NewPadded(buttons), nil, nil, s.tabs)
 	hint := widget.NewLabel("Select a tenant to edit it, or click “Add tenant”.")
 	hint.Importance = widget.LowImportance
 	s.placeholder = container.NewCenter(hint)
@@ -232,15 +238,16 @@ func (s *tenantsScreen) refreshURLs() {
 	}
 	for _, u := range s.m.svc.RegistrationURLs(key) {
 		url := u.URL
-		label := widget.NewLabelWithStyle(u.Label, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-		value := widget.NewLabel(u.Method + "  " + url)
-		value.Truncation = fyne.TextTruncateEllipsis
+		label := widget.NewLabelWithStyle(u.Label+"  ·  "+u.Method, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		value := widget.NewLabel(url)
+		value.Wrapping = fyne.TextWrapBreak
 		value.TextStyle = fyne.TextStyle{Monospace: true}
 		value.SizeName = theme.SizeNameCaptionText
+		value.Selectable = true
 		cp := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
 			s.m.app.Clipboard().SetContent(url)
 		})
-		s.urls.Add(container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(150, 36), label), cp, value))
+		s.urls.Add(container.NewBorder(nil, nil, nil, container.NewCenter(cp), container.NewVBox(label, value)))
 	}
 	s.urls.Refresh()
 }
@@ -271,6 +278,7 @@ func (s *tenantsScreen) saveTenant() {
 		s.save.Enable()
 		s.form.showProblems(o.p)
 		if n := s.form.problemCount(); n > 0 {
+			s.tabs.SelectIndex(0)
 			s.warning.Importance = widget.DangerImportance
 			what := "1 field needs"
 			if n > 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -94,10 +95,13 @@ func certificateWarnings(c *tenant.Config, now time.Time) (time.Time, []string) 
 		warns = append(warns, "IdP certificate expired on "+earliest.UTC().Format(time.DateOnly))
 	case left < tenant.CertWarningWindow:
 		warns = append(warns, fmt.Sprintf("IdP certificate expires on %s (in %d days)",
-			earliest.UTC().Format(time.DateOnly), int(left.Hours()/24)))
+			earliest.UTC().Format(time.DateOnly), DaysLeft(left)))
 	}
 	return earliest, warns
 }
+
+// DaysLeft counts started days: 9 days and 23 hours left is "10 days".
+func DaysLeft(d time.Duration) int { return int(math.Ceil(d.Hours() / 24)) }
 
 // Tenant reads one configuration (with its secret, for the edit form).
 func (s *Service) Tenant(key tenant.Key) (tenant.Config, error) {

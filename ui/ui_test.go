@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -447,4 +448,103 @@ func FuzzParseCents(f *testing.F) {
 			t.Fatalf("%q → %d → %q → %d, %v", s, c, centsText(c), back, err)
 		}
 	})
+}
+
+func TestEveryScreenOpensWithDemoData(t *testing.T) {
+	m, svc := newTestWindow(t)
+	if _, err := admin.SeedDemo(svc.DB(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.entries {
+		id := e.id
+		onUI(func() { m.showScreen(id) })
+		eventually(t, id+" shown", func() bool { return m.current >= 0 && m.entries[m.current].id == id })
+	}
+	eventually(t, "invoices listed", func() bool { return m.invoices.list.Len() == 9 })
+	eventually(t, "failed pushes listed", func() bool { return m.invoices.failed.Len() == 3 })
+	eventually(t, "the status bar's failed count", func() bool { return m.status.failed.Visible() && m.status.failed.Text == "3 failed pushes" })
+}
+
+func TestShortcutsOpenNewTenantAndSearch(t *testing.T) {
+	m, _ := newTestWindow(t)
+	c := m.win.Canvas().(interface{ TypedShortcut(fyne.Shortcut) })
+	onUI(func() {
+		m.showScreen("billing")
+		c.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault})
+	})
+	eventually(t, "the new tenant form", func() bool {
+		return m.entries[m.current].id == "tenants" && m.tenants.isNew && m.win.Canvas().Focused() == m.tenants.form.key
+	})
+	onUI(func() {
+		m.showScreen("identity")
+		c.TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault})
+	})
+	eventually(t, "search focused", func() bool { return m.win.Canvas().Focused() == m.idmap.search })
+}
+
+func TestClosingWithTheListenerRunningAsks(t *testing.T) {
+	m, svc := newTestWindow(t)
+	if err := svc.StartListener(); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.StopListener(context.Background())
+	var quit, tray, cancel *widget.Button
+	onUI(func() {
+		m.closeRequested()
+		top := m.win.Canvas().Overlays().Top()
+		quit = findButton(top, "Stop listener and quit")
+		tray = findButton(top, "Keep running in tray")
+		cancel = findButton(top, "Cancel")
+	})
+	if quit == nil || cancel == nil {
+		t.Fatal("no quit question while the listener runs")
+	}
+	if tray != nil {
+		t.Error("tray offered although no tray is available")
+	}
+	onUI(func() { test.Tap(cancel) })
+	if svc.ListenerStatus().State != admin.ListenerRunning || m.ctx.Err() != nil {
+		t.Fatal("cancel stopped something")
+	}
+}
+
+func TestSettingsStopAndStartTheListener(t *testing.T) {
+	m, svc := newTestWindow(t)
+	if err := svc.StartListener(); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.StopListener(context.Background())
+	s := m.settings
+	onUI(func() { m.showScreen("settings") })
+	eventually(t, "running shown", func() bool { return s.stop.Disabled() == false && s.start.Disabled() })
+	onUI(func() { test.Tap(s.stop) })
+	eventually(t, "stopped", func() bool { return svc.ListenerStatus().State == admin.ListenerStopped && !s.start.Disabled() })
+	onUI(func() {
+		s.addr.SetText("127.0.0.1:0")
+		s.publicURL.SetText("https://td.example.org")
+		test.Tap(s.start)
+	})
+	eventually(t, "running again", func() bool { return svc.ListenerStatus().State == admin.ListenerRunning && s.start.Disabled() })
+	if svc.PublicURL() != "https://td.example.org" {
+		t.Errorf("public URL %q", svc.PublicURL())
+	}
+}
+
+func TestThemeAndWindowSizeAreRemembered(t *testing.T) {
+	m, svc := newTestWindow(t)
+	onUI(func() {
+		m.settings.theme.SetSelected("Dark")
+		m.win.Resize(fyne.NewSize(1000, 640))
+		m.rememberSize()
+	})
+	p := m.app.Preferences()
+	if p.String(prefTheme) != themeDark {
+		t.Errorf("theme preference %q", p.String(prefTheme))
+	}
+	var m2 *mainWindow
+	onUI(func() { m2 = newMainWindow(m.app, svc, Options{}) })
+	defer m2.stop()
+	if got := m2.win.Canvas().Size(); got.Width != 1000 || got.Height != 640 {
+		t.Errorf("restored size %v, want 1000x640", got)
+	}
 }

@@ -240,6 +240,24 @@ func TestIdmapCountsPagesAndExports(t *testing.T) {
 	}
 }
 
+func TestDetailOfARowWhoseLocalRecordIsGone(t *testing.T) {
+	s := newService(t)
+	var id uint64
+	err := s.db.Update(func(tx *store.Tx) error {
+		var err error
+		id, err = tx.PutConnected(store.ConnectedObject{Tenant: "acme", LocalKind: store.KindRecord, LocalID: "x",
+			Provider: "connec", Entity: "items", RemoteID: "r-1", Name: "Widget"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Connected(id)
+	if err != nil || !d.LocalMissing || d.Row.Name != "Widget" {
+		t.Fatalf("detail = %+v, %v; want the row with its local record marked missing", d, err)
+	}
+}
+
 func TestInvoicesShowEverySyncState(t *testing.T) {
 	s := seeded(t)
 	rows, err := s.Invoices("")

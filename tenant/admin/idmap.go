@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -94,7 +95,7 @@ func (s *Service) Connected(id uint64) (ConnectedDetail, error) {
 		}
 		d.Row = row
 		d.Local, err = localRecord(tx, row)
-		if err == store.ErrNotFound || (err == nil && len(d.Local) == 0) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && len(d.Local) == 0) {
 			d.LocalMissing = true
 			return nil
 		}

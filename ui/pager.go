@@ -74,6 +74,7 @@ type idmapPager struct {
 	cache   *pageCache
 	cursors []string // cursors[k] is the After of page k; cursors[0] = ""
 	wanted  map[int]bool
+	latest  int // the page the table asked for last
 	err     error
 	load    sync.Mutex // one walk at a time
 }
@@ -94,6 +95,7 @@ func (p *idmapPager) Row(i int) (store.ConnectedObject, bool) {
 	p.mu.Lock()
 	rows, ok := p.cache.get(page)
 	if !ok {
+		p.latest = page
 		if !p.wanted[page] {
 			p.wanted[page] = true
 			go p.fetch(page)
@@ -127,7 +129,12 @@ func (p *idmapPager) fetch(page int) {
 	after := p.cursors[k]
 	p.mu.Unlock()
 	for ; k <= page; k++ {
-		if p.ctx.Err() != nil {
+		// Stop a long walk the table no longer needs (the user scrolled
+		// elsewhere); the cursors learned so far are kept.
+		p.mu.Lock()
+		moved := p.latest-page > idmapCachePage || page-p.latest > idmapCachePage
+		p.mu.Unlock()
+		if p.ctx.Err() != nil || moved {
 			return
 		}
 		rows, next, err := p.svc.QueryConnected(p.filter, after, idmapPageSize)

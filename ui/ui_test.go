@@ -548,3 +548,27 @@ func TestThemeAndWindowSizeAreRemembered(t *testing.T) {
 		t.Errorf("restored size %v, want 1000x640", got)
 	}
 }
+
+// A walk to a far page stops when the table asks for another place, and
+// what it learned is kept for the next request.
+func TestPagerAbandonsAWalkTheTableLeft(t *testing.T) {
+	m, svc := newTestWindow(t)
+	const n = 30 * idmapPageSize * 4
+	err := svc.DB().Update(func(tx *store.Tx) error {
+		for i := 0; i < n; i++ {
+			if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", LocalKind: store.KindRecord, LocalID: fmt.Sprint(i),
+				Provider: "connec", Entity: "items", RemoteID: fmt.Sprintf("r-%05d", i), Name: fmt.Sprintf("Item %05d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newIdmapPager(m.ctx, svc, admin.IdmapFilter{}, n, nil)
+	p.Row(n - 1) // starts a walk to the last page
+	p.Row(0)     // the user went back to the top
+	eventually(t, "the top rows", func() bool { r, ok := p.Row(0); return ok && r.RemoteID == "r-00000" })
+	eventually(t, "the last row, when asked again", func() bool { r, ok := p.Row(n - 1); return ok && r.RemoteID == fmt.Sprintf("r-%05d", n-1) })
+}

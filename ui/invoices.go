@@ -318,7 +318,10 @@ func (e *invoiceEditor) load(inv store.Invoice, isNew bool) {
 	e.cur.SetText(inv.Currency)
 	e.date.SetText(dateOnly(inv.TransactionDate))
 	e.due.SetText(dateOnly(inv.DueDate))
-	e.tax.SetText(centsText(inv.TaxCents))
+	e.tax.SetText("")
+	if inv.TaxCents != 0 {
+		e.tax.SetText(centsText(inv.TaxCents))
+	}
 	e.lines = append([]store.InvoiceLine(nil), inv.Lines...)
 	e.sync.SetText("")
 	e.problem.Hide()

@@ -45,6 +45,8 @@ type tenantsScreen struct {
 	current admin.TenantSummary
 	saving  bool
 	loads   loadSeq
+
+	importProblems []string // of the last rejected import (tests)
 }
 
 func newTenantsScreen(m *mainWindow) *tenantsScreen {
@@ -378,29 +380,9 @@ func (s *tenantsScreen) importFile() {
 		if r == nil {
 			return
 		}
-		background(func() ([]tenant.Key, error) {
+		s.importFrom(r.URI().Name(), func() ([]byte, error) {
 			defer r.Close()
-			data, err := readLimited(r)
-			if err != nil {
-				return nil, err
-			}
-			return s.m.svc.ImportTenants(data)
-		}, func(keys []tenant.Key, err error) {
-			var ie *tenant.ImportError
-			if errors.As(err, &ie) {
-				s.showImportProblems(r.URI().Name(), ie)
-				return
-			}
-			if err != nil {
-				s.m.showError("Import failed", err)
-				return
-			}
-			names := make([]string, len(keys))
-			for i, k := range keys {
-				names[i] = string(k)
-			}
-			dialog.ShowInformation("Import done", fmt.Sprintf("Imported %d tenant%s: %s.", len(keys), plural(len(keys), "s"), strings.Join(names, ", ")), s.m.win)
-			s.reload("")
+			return readLimited(r)
 		})
 	}, s.m.win)
 	d.SetFilter(storage.NewExtensionFileFilter([]string{".json"}))
@@ -408,9 +390,38 @@ func (s *tenantsScreen) importFile() {
 	d.Show()
 }
 
+// importFrom reads a file off the UI goroutine and imports it; a rejected
+// file shows every problem.
+func (s *tenantsScreen) importFrom(name string, read func() ([]byte, error)) {
+	background(func() ([]tenant.Key, error) {
+		data, err := read()
+		if err != nil {
+			return nil, err
+		}
+		return s.m.svc.ImportTenants(data)
+	}, func(keys []tenant.Key, err error) {
+		var ie *tenant.ImportError
+		if errors.As(err, &ie) {
+			s.showImportProblems(name, ie)
+			return
+		}
+		if err != nil {
+			s.m.showError("Import failed", err)
+			return
+		}
+		names := make([]string, len(keys))
+		for i, k := range keys {
+			names[i] = string(k)
+		}
+		dialog.ShowInformation("Import done", fmt.Sprintf("Imported %d tenant%s: %s.", len(keys), plural(len(keys), "s"), strings.Join(names, ", ")), s.m.win)
+		s.reload("")
+	})
+}
+
 // showImportProblems lists every problem of a rejected import.
 func (s *tenantsScreen) showImportProblems(name string, ie *tenant.ImportError) {
 	lines := ie.Lines()
+	s.importProblems = lines
 	list := widget.NewList(func() int { return len(lines) },
 		func() fyne.CanvasObject { l := widget.NewLabel(""); l.Wrapping = fyne.TextWrapWord; return l },
 		func(i widget.ListItemID, o fyne.CanvasObject) { o.(*widget.Label).SetText(lines[i]) })

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -571,4 +572,69 @@ func TestPagerAbandonsAWalkTheTableLeft(t *testing.T) {
 	p.Row(0)     // the user went back to the top
 	eventually(t, "the top rows", func() bool { r, ok := p.Row(0); return ok && r.RemoteID == "r-00000" })
 	eventually(t, "the last row, when asked again", func() bool { r, ok := p.Row(n - 1); return ok && r.RemoteID == fmt.Sprintf("r-%05d", n-1) })
+}
+
+func TestImportShowsEveryProblemAndChangesNothing(t *testing.T) {
+	m, svc := newTestWindow(t)
+	doc := `{"marketplaces":[
+	  {"marketplace":"BAD KEY","api":{"host":"nope"}},
+	  {"marketplace":"globex","api":{"id":"app-globex"}}]}`
+	onUI(func() {
+		m.showScreen("tenants")
+		m.tenants.importFrom("marketplaces.json", func() ([]byte, error) { return []byte(doc), nil })
+	})
+	eventually(t, "the problems dialog", func() bool { return len(m.tenants.importProblems) > 0 })
+	var problems []string
+	onUI(func() { problems = m.tenants.importProblems })
+	joined := fmt.Sprint(problems)
+	for _, want := range []string{"marketplaces[0]", "marketplaces[1]", "api.key"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("problems %q do not mention %s", problems, want)
+		}
+	}
+	if list, _ := svc.Tenants(); len(list) != 0 {
+		t.Fatalf("a rejected import wrote %d tenants", len(list))
+	}
+}
+
+func TestNewInvoiceIsSavedAndQueued(t *testing.T) {
+	m, svc := newTestWindow(t)
+	cfg := tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
+		API:    tenant.API{ID: "app-acme", Key: "s3cret", Host: "https://api.acme.example"},
+		SSO:    tenant.SSO{IdP: "https://idp.example.com", X509Certificate: testCertificate(t, 365)},
+		Connec: tenant.Connec{Host: "https://connec.acme.example"}}
+	if _, err := svc.SaveTenant(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DB().Update(func(tx *store.Tx) error {
+		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Bluegum Bakery"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := m.invoices
+	onUI(func() { m.showScreen("invoices") })
+	eventually(t, "tenant options", func() bool { return len(s.editor.tenant.Options) == 1 })
+	e := s.editor
+	onUI(func() {
+		s.newInvoice()
+		e.tenant.SetSelected("acme")
+		test.Type(e.group, "cld-1")
+		test.Type(e.number, "INV-77")
+		test.Type(e.title, "Bread")
+		e.lines = append(e.lines, store.InvoiceLine{Description: "Loaves", Quantity: 3, UnitPriceCents: 450, TotalCents: 1350})
+		e.renderLines()
+		test.Type(e.tax, "1.35")
+		test.Tap(e.save)
+	})
+	eventually(t, "the invoice in the list", func() bool {
+		if e.problem.Visible() {
+			t.Fatalf("editor says: %s", e.problem.Text)
+		}
+		return s.list.Len() == 1
+	})
+	var row admin.InvoiceRow
+	onUI(func() { row, _ = s.list.Row(0) })
+	if row.Number != "INV-77" || row.Sync != admin.SyncQueued || row.TotalCents != 1485 {
+		t.Fatalf("listed %+v; want INV-77, queued, 14.85", row)
+	}
 }

@@ -33,21 +33,20 @@ var knownEntities = []string{allEntities, "users", "organizations", "invoices", 
 type idmapScreen struct {
 	m *mainWindow
 
-	table   *dataTable[store.ConnectedObject]
-	tenant  *widget.Select
-	entity  *widget.SelectEntry
-	search  *widget.Entry
-	order   *widget.Label
-	detail  *widget.Form
-	local   *widget.Form
-	note    *widget.Label
-	export  *widget.Button
-	root    fyne.CanvasObject
-	pager   *idmapPager
-	cancel  context.CancelFunc
-	gen     int
-	timer   *time.Timer
-	started bool
+	table  *dataTable[store.ConnectedObject]
+	tenant *widget.Select
+	entity *widget.SelectEntry
+	search *widget.Entry
+	order  *widget.Label
+	detail *widget.Form
+	local  *widget.Form
+	note   *widget.Label
+	export *widget.Button
+	root   fyne.CanvasObject
+	pager  *idmapPager
+	cancel context.CancelFunc
+	gen    int
+	timer  *time.Timer
 }
 
 func newIdmapScreen(m *mainWindow) *idmapScreen {

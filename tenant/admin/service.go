@@ -6,7 +6,6 @@
 package admin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,22 +118,4 @@ func (s *Service) view(what string, fn func(*store.Tx) error) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
-}
-
-// update runs fn in a write transaction, wrapping its error with what.
-func (s *Service) update(what string, fn func(*store.Tx) error) error {
-	if err := s.db.Update(fn); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
-}
-
-// record appends an activity event; a failure to log is logged, not returned.
-func (s *Service) record(ctx context.Context, e store.Event) {
-	if e.At.IsZero() {
-		e.At = s.now().UTC()
-	}
-	if err := s.db.Update(func(tx *store.Tx) error { _, err := tx.AppendEvent(e); return err }); err != nil {
-		s.log.WarnContext(ctx, "append activity event", "kind", e.Kind, "err", err)
-	}
 }

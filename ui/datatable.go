@@ -198,9 +198,10 @@ func (t *dataTable[T]) SetFilter(f func(T) bool) {
 }
 
 // setSource shows a source that does its own paging and ordering (no
-// header sort, no in-memory filter).
-func (t *dataTable[T]) setSource(src rowSource[T]) {
-	t.sortable, t.sortCol = false, -1
+// header sort, no in-memory filter); orderedBy is the column the source's
+// order follows (-1: none shown), marked in the header.
+func (t *dataTable[T]) setSource(src rowSource[T], orderedBy int) {
+	t.sortable, t.sortCol, t.sortDesc = false, orderedBy, false
 	t.src = src
 	t.refreshView()
 }

@@ -181,7 +181,11 @@ func (s *idmapScreen) requery() {
 				s.table.table.Refresh()
 			}
 		})
-		s.table.setSource(s.pager)
+		orderedBy := -1
+		if f.NamePrefix != "" {
+			orderedBy = 2 // Name: the name index
+		}
+		s.table.setSource(s.pager, orderedBy)
 		s.table.table.UnselectAll()
 		s.table.table.ScrollToTop()
 	})

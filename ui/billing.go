@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -147,6 +149,14 @@ func lineResult(l admin.BillLine) string {
 	return string(l.Action)
 }
 
+// lineRank orders run results: failed, then the rest.
+func lineRank(l admin.BillLine) int {
+	if l.Status == store.BillFailed || l.Error != "" {
+		return 0
+	}
+	return 1
+}
+
 func lineImportance(l admin.BillLine) widget.Importance {
 	switch {
 	case l.Status == store.BillFailed || l.Error != "":
@@ -276,7 +286,12 @@ func (s *billingScreen) startRun() {
 			return
 		}
 		if sum.Lines != nil {
-			s.lines.SetRows(sum.Lines)
+			// Failed bills first: they are what needs a look.
+			lines := slices.Clone(sum.Lines)
+			slices.SortStableFunc(lines, func(a, b admin.BillLine) int {
+				return cmp.Compare(lineRank(a), lineRank(b))
+			})
+			s.lines.SetRows(lines)
 		}
 		if sum.Due > 0 {
 			s.progress.Max = float64(sum.Due)
@@ -287,7 +302,7 @@ func (s *billingScreen) startRun() {
 		}
 		text := fmt.Sprintf("Run %d of %s: %d submitted, %d skipped (already billed), %d failed in %s.",
 			sum.RunID, period, sum.Submitted, sum.Skipped, sum.Failed, sum.Duration.Round(time.Millisecond))
-		if err != nil {
+		if err != nil && !errors.Is(err, billing.ErrIncomplete) {
 			text += " " + err.Error()
 		}
 		s.status.SetText(text)

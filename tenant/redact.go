@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 )
 
 // String is a one-line summary without the secret.
@@ -55,4 +57,46 @@ func (c *Config) MarshalStored() ([]byte, error) {
 		return nil, fmt.Errorf("encode tenant %q: %w", c.Key, err)
 	}
 	return b, nil
+}
+
+// RedactText replaces every occurrence of the secret in text, for error
+// messages built from answers or transport errors that might echo it.
+func (s Secret) RedactText(text string) string {
+	if s == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, string(s), "[redacted]")
+}
+
+// Redact returns err with the secret replaced in its message; the result
+// still unwraps to err, so errors.Is keeps working.
+func (s Secret) Redact(err error) error {
+	if err == nil || s == "" || !strings.Contains(err.Error(), string(s)) {
+		return err
+	}
+	return &redactedError{msg: s.RedactText(err.Error()), err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// RedactURL drops user information ("user:pass@") from a configured URL
+// before it appears in a message.
+func RedactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		u.User = nil
+		return u.String()
+	}
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			return raw[:j+3] + raw[i+1:]
+		}
+		return raw[i+1:]
+	}
+	return raw
 }

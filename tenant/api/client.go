@@ -50,7 +50,7 @@ type Client struct {
 	tenant  tenant.Key
 	base    string // {api.host}{api.base}, ending in "/"
 	id      string
-	key     string
+	key     tenant.Secret
 	http    *http.Client
 	timeout time.Duration
 	baseErr error // set when api.host is unusable; every call returns it
@@ -64,7 +64,7 @@ func New(cfg *tenant.Config, httpClient *http.Client) *Client {
 	c := &Client{
 		tenant:  cfg.Key,
 		id:      cfg.API.ID,
-		key:     string(cfg.API.Key),
+		key:     cfg.API.Key,
 		http:    httpClient,
 		timeout: DefaultTimeout,
 	}
@@ -77,7 +77,7 @@ func New(cfg *tenant.Config, httpClient *http.Client) *Client {
 func baseURL(host, base string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(host))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("api.host %q is not an http(s) URL", redactHost(host))
+		return "", fmt.Errorf("api.host %q is not an http(s) URL", tenant.RedactURL(host))
 	}
 	u.User = nil
 	if !strings.HasPrefix(base, "/") {
@@ -87,17 +87,6 @@ func baseURL(host, base string) (string, error) {
 		base += "/"
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/") + base, nil
-}
-
-func redactHost(host string) string {
-	if u, err := url.Parse(host); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
-	}
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		return host[i+1:]
-	}
-	return host
 }
 
 // BaseURL is {api.host}{api.base}; empty when api.host is unusable.
@@ -170,19 +159,19 @@ func (c *Client) do(ctx context.Context, op, method, path string, in, out any, l
 	if err != nil {
 		return fail(0, err)
 	}
-	req.SetBasicAuth(c.id, c.key)
+	req.SetBasicAuth(c.id, c.key.Reveal())
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fail(0, c.redact(err))
+		return fail(0, c.key.Redact(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return fail(resp.StatusCode, fmt.Errorf("read answer: %w", c.redact(err)))
+		return fail(resp.StatusCode, fmt.Errorf("read answer: %w", c.key.Redact(err)))
 	}
 	if int64(len(raw)) > limit {
 		return fail(resp.StatusCode, fmt.Errorf("%w: answer larger than %d bytes", ErrMalformed, limit))
@@ -198,9 +187,9 @@ func (c *Client) decode(op string, status int, raw []byte, out any) error {
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil || env.Success == nil {
 		if status/100 != 2 {
-			e.Err = fmt.Errorf("HTTP %d: %s", status, c.redactText(snippet(raw)))
+			e.Err = fmt.Errorf("HTTP %d: %s", status, c.key.RedactText(snippet(raw)))
 		} else {
-			e.Err = fmt.Errorf("%w: not an account API envelope: %s", ErrMalformed, c.redactText(snippet(raw)))
+			e.Err = fmt.Errorf("%w: not an account API envelope: %s", ErrMalformed, c.key.RedactText(snippet(raw)))
 		}
 		return e
 	}
@@ -242,40 +231,16 @@ func (c *Client) texts(raw json.RawMessage) []string {
 	var list []string
 	if json.Unmarshal(raw, &list) == nil {
 		for i := range list {
-			list[i] = c.redactText(list[i])
+			list[i] = c.key.RedactText(list[i])
 		}
 		return list
 	}
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
-		return []string{c.redactText(one)}
+		return []string{c.key.RedactText(one)}
 	}
-	return []string{c.redactText(snippet(raw))}
+	return []string{c.key.RedactText(snippet(raw))}
 }
-
-// redact keeps api.key out of error text even if a server or a transport
-// error echoes it.
-func (c *Client) redact(err error) error {
-	if c.key == "" || !strings.Contains(err.Error(), c.key) {
-		return err
-	}
-	return &redactedError{msg: c.redactText(err.Error()), err: err}
-}
-
-func (c *Client) redactText(s string) string {
-	if c.key == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, c.key, "[redacted]")
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
 
 func snippet(raw []byte) string {
 	s := strings.TrimSpace(string(raw))

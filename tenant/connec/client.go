@@ -139,22 +139,12 @@ func NewClient(cfg *tenant.Config, httpClient *http.Client) *Client {
 	c := &Client{cfg: cfg, http: httpClient}
 	u, err := url.Parse(strings.TrimSpace(cfg.Connec.Host))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		c.baseErr = fmt.Errorf("%w: connec.host %q is not an http(s) URL", errConfig, redactUserinfo(cfg.Connec.Host))
+		c.baseErr = fmt.Errorf("%w: connec.host %q is not an http(s) URL", errConfig, tenant.RedactURL(cfg.Connec.Host))
 		return c
 	}
 	u.User = nil
 	c.base = strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/") + "/" + strings.Trim(cfg.ConnecBasePath(), "/")
 	return c
-}
-
-func redactUserinfo(host string) string {
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		if j := strings.Index(host, "://"); j >= 0 && j < i {
-			return host[:j+3] + host[i+1:]
-		}
-		return host[i+1:]
-	}
-	return host
 }
 
 // Push writes one record of a group's collection: POST
@@ -190,7 +180,7 @@ func (c *Client) Push(ctx context.Context, groupUID, collection, connecID string
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		e.Err = c.redact(err)
+		e.Err = c.cfg.API.Key.Redact(err)
 		return nil, e
 	}
 	defer resp.Body.Close()
@@ -198,7 +188,7 @@ func (c *Client) Push(ctx context.Context, groupUID, collection, connecID string
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize+1))
 	switch {
 	case err != nil:
-		e.Err = fmt.Errorf("read answer: %w", c.redact(err))
+		e.Err = fmt.Errorf("read answer: %w", c.cfg.API.Key.Redact(err))
 		return nil, e
 	case len(raw) > maxAnswerSize:
 		e.Err = fmt.Errorf("%w: larger than %d bytes", ErrMalformedAnswer, maxAnswerSize)
@@ -210,7 +200,7 @@ func (c *Client) Push(ctx context.Context, groupUID, collection, connecID string
 		if errors.As(err, &ae) {
 			e.Errors = ae
 		} else {
-			e.Err = c.redact(err)
+			e.Err = c.cfg.API.Key.Redact(err)
 		}
 		return nil, e
 	}
@@ -252,24 +242,6 @@ func decodeAnswer(status int, raw []byte, collection string) (IDSet, error) {
 	}
 	return ids, nil
 }
-
-func (c *Client) redact(err error) error {
-	key := string(c.cfg.API.Key)
-	if key == "" || !strings.Contains(err.Error(), key) {
-		return err
-	}
-	return &redactedError{msg: strings.ReplaceAll(err.Error(), key, "[redacted]"), err: err}
-}
-
-// redactedError shows a message with api.key replaced, and still unwraps
-// to the original error for errors.Is.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
 
 func snippet(raw []byte) string {
 	s := strings.TrimSpace(string(raw))

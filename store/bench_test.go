@@ -203,6 +203,66 @@ func BenchmarkIdmapSecondPage(b *testing.B) {
 	}
 }
 
+// BenchmarkIdmapJumpMiddle is the GUI's jump of the scrollbar to the middle
+// of the unfiltered map: skip 500,000 index keys, then read one page of 100
+// rows. Compare with BenchmarkIdmapFirstPage (the same page at offset 0).
+func BenchmarkIdmapJumpMiddle(b *testing.B) {
+	db := benchIdmap(b)
+	const offset = benchRows / 2
+	q := IdmapQuery{Limit: DefaultIdmapPage}
+	b.ReportAllocs()
+	for b.Loop() {
+		err := db.View(func(tx *Tx) error {
+			after, skipped, err := tx.SkipConnected(q, offset)
+			if err != nil {
+				return err
+			}
+			if skipped != offset {
+				return fmt.Errorf("skipped %d rows, want %d", skipped, offset)
+			}
+			page := q
+			page.After = after
+			rows, _, err := tx.QueryConnected(page)
+			if err == nil && len(rows) != DefaultIdmapPage {
+				err = fmt.Errorf("page of %d rows", len(rows))
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIdmapJumpTenantEntity jumps to the middle of one tenant+entity
+// query (10,000 of its 20,000 rows).
+func BenchmarkIdmapJumpTenantEntity(b *testing.B) {
+	db := benchIdmap(b)
+	q := IdmapQuery{Tenant: benchTenant(3), Entity: "invoices", Limit: DefaultIdmapPage}
+	b.ReportAllocs()
+	for b.Loop() {
+		err := db.View(func(tx *Tx) error {
+			after, skipped, err := tx.SkipConnected(q, 10_000)
+			if err == nil && skipped != 10_000 {
+				err = fmt.Errorf("skipped %d rows", skipped)
+			}
+			if err != nil {
+				return err
+			}
+			page := q
+			page.After = after
+			rows, _, err := tx.QueryConnected(page)
+			if err == nil && len(rows) != DefaultIdmapPage {
+				err = fmt.Errorf("page of %d rows", len(rows))
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkIdmapNameSearch(b *testing.B) {
 	db := benchIdmap(b)
 	q := IdmapQuery{Tenant: benchTenant(3), NamePrefix: "customer 1a", Limit: 50}

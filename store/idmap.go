@@ -309,7 +309,7 @@ type idmapPlan struct {
 }
 
 // planQuery chooses the narrowest index for the filters given; no query
-// walks the primary bucket unless it has no filter at all.
+// walks the primary bucket.
 func planQuery(q IdmapQuery) idmapPlan {
 	name := normName(q.NamePrefix)
 	switch {
@@ -327,7 +327,10 @@ func planQuery(q IdmapQuery) idmapPlan {
 	case q.Entity != "":
 		return idmapPlan{tag: 'o', bucket: bucketIdmapEntityOnly, prefix: prefix(q.Entity)}
 	}
-	return idmapPlan{tag: 'p', bucket: bucketIdmap}
+	// No filter: the whole tenant/entity index, not the primary bucket, so
+	// that skipping rows (SkipConnected) reads small index pages and never
+	// the rows themselves, which at a million rows are most of the file.
+	return idmapPlan{tag: 'e', bucket: bucketIdmapEntity}
 }
 
 // entityIs filters name-index keys on their entity, the field at position
@@ -359,10 +362,46 @@ func decodeCursor(s string, plan idmapPlan) ([]byte, error) {
 	return raw[1:], nil
 }
 
+// start positions a cursor on the plan's index at the first key after the
+// cursor after ("" = from the start of the prefix).
+func (tx *Tx) start(plan idmapPlan, after string) (*bbolt.Cursor, []byte, error) {
+	c := tx.bucket(plan.bucket).Cursor()
+	if after == "" {
+		if len(plan.prefix) == 0 {
+			k, _ := c.First()
+			return c, k, nil
+		}
+		k, _ := c.Seek(plan.prefix)
+		return c, k, nil
+	}
+	from, err := decodeCursor(after, plan)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, _ := c.Seek(from)
+	if bytes.Equal(k, from) {
+		k, _ = c.Next()
+	}
+	return c, k, nil
+}
+
+// match reports whether the index key k belongs to the plan's rows; ok is
+// false once k is past the prefix (the walk is over).
+func (plan idmapPlan) match(k []byte) (keep, ok bool, err error) {
+	if k == nil || !bytes.HasPrefix(k, plan.prefix) {
+		return false, false, nil
+	}
+	if len(k) < 8 {
+		return false, false, fmt.Errorf("%w: identity-map key %q", ErrCorrupt, k)
+	}
+	return plan.keep == nil || plan.keep(k[len(plan.prefix):]), true, nil
+}
+
 // QueryConnected returns one page of rows and the cursor of the next page
 // ("" when there is none). Limit 0 means DefaultIdmapPage. Rows come in the
 // order of the index the filters select: tenant+entity queries in id order
-// (insertion order), name searches by name.
+// (insertion order), a query without filters by tenant, entity and id, name
+// searches by name.
 func (tx *Tx) QueryConnected(q IdmapQuery) ([]ConnectedObject, string, error) {
 	if strings.Contains(q.Tenant+q.Entity, sep) {
 		return nil, "", nil
@@ -372,52 +411,72 @@ func (tx *Tx) QueryConnected(q IdmapQuery) ([]ConnectedObject, string, error) {
 		limit = DefaultIdmapPage
 	}
 	plan := planQuery(q)
-	var after []byte
-	if q.After != "" {
-		var err error
-		if after, err = decodeCursor(q.After, plan); err != nil {
-			return nil, "", err
-		}
+	c, k, err := tx.start(plan, q.After)
+	if err != nil {
+		return nil, "", err
 	}
 	primary := tx.bucket(bucketIdmap)
-	c := tx.bucket(plan.bucket).Cursor()
-	var k, v []byte
-	if after != nil {
-		k, v = c.Seek(after)
-		if bytes.Equal(k, after) {
-			k, v = c.Next()
-		}
-	} else {
-		k, v = c.Seek(plan.prefix)
-	}
 	var rows []ConnectedObject
 	var last []byte
-	for ; k != nil && bytes.HasPrefix(k, plan.prefix); k, v = c.Next() {
-		if len(k) < 8 {
-			return nil, "", fmt.Errorf("%w: identity-map key %q", ErrCorrupt, k)
+	for ; ; k, _ = c.Next() {
+		keep, ok, err := plan.match(k)
+		if err != nil {
+			return nil, "", err
 		}
-		if plan.keep != nil && !plan.keep(k[len(plan.prefix):]) {
+		if !ok {
+			return rows, "", nil
+		}
+		if !keep {
 			continue
 		}
 		if len(rows) == limit {
 			return rows, encodeCursor(plan.tag, last), nil
 		}
 		var row ConnectedObject
-		if plan.tag == 'p' {
-			err := decodeValue(v, &row)
-			if err != nil {
-				return nil, "", fmt.Errorf("identity-map row %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-		} else {
-			id := binary.BigEndian.Uint64(k[len(k)-8:])
-			if err := get(primary, be64(id), &row); err != nil {
-				return nil, "", fmt.Errorf("identity-map index %s points at row %d: %w", plan.bucket, id, err)
-			}
+		id := binary.BigEndian.Uint64(k[len(k)-8:])
+		if err := get(primary, be64(id), &row); err != nil {
+			return nil, "", fmt.Errorf("identity-map index %s points at row %d: %w", plan.bucket, id, err)
 		}
 		rows = append(rows, row)
 		last = k
 	}
-	return rows, "", nil
+}
+
+// SkipConnected walks past up to n rows of q after q.After and returns the
+// cursor after the last row it passed (q.After when it passed none) and how
+// many it passed: fewer than n means it reached the end. It reads index
+// keys only, never a row, so a jump into the middle of a million rows
+// costs a walk over small index pages (O(n) keys) and leaves the row pages
+// of the file untouched; QueryConnected from the cursor then reads just
+// the rows of the page.
+func (tx *Tx) SkipConnected(q IdmapQuery, n int) (string, int, error) {
+	if n <= 0 || strings.Contains(q.Tenant+q.Entity, sep) {
+		return q.After, 0, nil
+	}
+	plan := planQuery(q)
+	c, k, err := tx.start(plan, q.After)
+	if err != nil {
+		return "", 0, err
+	}
+	skipped := 0
+	var last []byte
+	for ; skipped < n; k, _ = c.Next() {
+		keep, ok, err := plan.match(k)
+		if err != nil {
+			return "", 0, err
+		}
+		if !ok {
+			break
+		}
+		if keep {
+			skipped++
+			last = k
+		}
+	}
+	if last == nil {
+		return q.After, 0, nil
+	}
+	return encodeCursor(plan.tag, last), skipped, nil
 }
 
 // rebuildIdmapIndexes drops every identity-map index and counter and

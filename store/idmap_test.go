@@ -194,6 +194,7 @@ func checkIdmapAgainstModel(t *testing.T, db *store.DB, model map[uint64]store.C
 					if len(got) != len(want) || !sameIDs(got, want) {
 						t.Errorf("query %+v: got rows %v, want %v", q, got, want)
 					}
+					checkSkip(t, tx, q, got)
 				}
 			}
 		}
@@ -229,6 +230,113 @@ func pageAll(t *testing.T, tx *store.Tx, q store.IdmapQuery) []uint64 {
 		}
 		q.After = next
 	}
+}
+
+// checkSkip checks SkipConnected against all, the ids q pages through in
+// order: from the start and from a cursor, at offsets inside, at and past
+// the end.
+func checkSkip(t *testing.T, tx *store.Tx, q store.IdmapQuery, all []uint64) {
+	t.Helper()
+	offsets := []int{0, 1, q.Limit - 1, q.Limit, len(all) / 2, len(all) - 1, len(all), len(all) + 5}
+	for _, off := range offsets {
+		if off < 0 {
+			continue
+		}
+		if got, want := pageAt(t, tx, q, off), all[min(off, len(all)):min(off+q.Limit, len(all))]; !slices.Equal(got, want) {
+			t.Errorf("query %+v offset %d: rows %v, want %v", q, off, got, want)
+		}
+	}
+	// Offset counts from a cursor as well as from the start.
+	first, after, err := tx.QueryConnected(q)
+	if err != nil || after == "" {
+		return
+	}
+	from := q
+	from.After = after
+	for _, off := range offsets {
+		if off < 0 {
+			continue
+		}
+		rest := all[len(first):]
+		if got, want := pageAt(t, tx, from, off), rest[min(off, len(rest)):min(off+q.Limit, len(rest))]; !slices.Equal(got, want) {
+			t.Errorf("query %+v offset %d after the first page: rows %v, want %v", q, off, got, want)
+		}
+	}
+}
+
+// pageAt returns the ids of the page of q that starts off rows in.
+func pageAt(t *testing.T, tx *store.Tx, q store.IdmapQuery, off int) []uint64 {
+	t.Helper()
+	after, skipped, err := tx.SkipConnected(q, off)
+	if err != nil {
+		t.Fatalf("skip %d of %+v: %v", off, q, err)
+	}
+	if skipped < off {
+		return []uint64{}
+	}
+	q.After = after
+	rows, _, err := tx.QueryConnected(q)
+	if err != nil {
+		t.Fatalf("query %+v after skipping %d: %v", q, off, err)
+	}
+	ids := []uint64{}
+	for _, r := range rows {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+func TestSkipConnectedAfterDeletes(t *testing.T) {
+	db := openTemp(t)
+	update(t, db, func(tx *store.Tx) error {
+		for i := range 50 {
+			if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", Entity: "items", RemoteID: fmt.Sprint("r-", i), Name: fmt.Sprint("n", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	q := store.IdmapQuery{Tenant: "acme", Entity: "items", Limit: 5}
+	var cursor string
+	view(t, db, func(tx *store.Tx) error {
+		var err error
+		cursor, _, err = tx.SkipConnected(q, 10) // after row 10
+		return err
+	})
+	// Delete the row the cursor stands on and some rows after it: the
+	// cursor still means "after row 10" and the skip counts live rows only.
+	update(t, db, func(tx *store.Tx) error {
+		for _, id := range []uint64{10, 12, 13, 20} {
+			if err := tx.DeleteConnected(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, db, func(tx *store.Tx) error {
+		from := q
+		from.After = cursor
+		if got, want := pageAt(t, tx, from, 3), []uint64{16, 17, 18, 19, 21}; !slices.Equal(got, want) {
+			t.Errorf("skip 3 after a deleted row: %v, want %v", got, want)
+		}
+		if got, want := pageAt(t, tx, q, 42), []uint64{47, 48, 49, 50}; !slices.Equal(got, want) {
+			t.Errorf("skip 42 of 46 rows: %v, want %v", got, want)
+		}
+		if got := pageAt(t, tx, q, 46); len(got) != 0 {
+			t.Errorf("skip to the end: %v", got)
+		}
+		after, skipped, err := tx.SkipConnected(q, 1000)
+		if err != nil || skipped != 46 || after == "" {
+			t.Errorf("skip past the end: %q, %d, %v; want a cursor, 46", after, skipped, err)
+		}
+		if after, skipped, err := tx.SkipConnected(store.IdmapQuery{Tenant: "nobody"}, 5); after != "" || skipped != 0 || err != nil {
+			t.Errorf("skip in an empty query: %q, %d, %v", after, skipped, err)
+		}
+		if _, _, err := tx.SkipConnected(store.IdmapQuery{Tenant: "globex", After: cursor}, 1); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("skip from another query's cursor: %v, want ErrInvalid", err)
+		}
+		return nil
+	})
 }
 
 func sameIDs(a, b []uint64) bool {

@@ -174,7 +174,7 @@ func (s *idmapScreen) requery() {
 		if f.NamePrefix != "" {
 			s.order.SetText("Rows are in name order (the name index); columns do not re-sort at this size.")
 		} else {
-			s.order.SetText("Rows are in the order they were created (the tenant/entity index); search by name for name order.")
+			s.order.SetText("Rows are by tenant and entity, each in the order they were created (the tenant/entity index); search by name for name order.")
 		}
 		s.pager = newIdmapPager(ctx, s.m.svc, f, n, func() {
 			if gen == s.gen {

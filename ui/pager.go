@@ -60,9 +60,13 @@ func (c *pageCache) len() int { return c.order.Len() }
 // idmapPager is a rowSource over one identity-map query. Rows are fetched
 // off the UI goroutine; onLoaded runs (through fyne.Do) when a page lands.
 //
-// The store pages by cursor, so reaching page k needs the cursor that ends
-// page k-1: cursors are remembered (a few bytes each) and a jump forward
-// walks from the nearest known one.
+// Page k is fetched as "skip k*pageSize rows, then read a page": the store
+// skips on index keys alone, so a jump of the scrollbar to row 500,000
+// reads one page of rows, not the 5,000 pages before it, and the process
+// does not map the rows it jumped over. The cursor at every
+// idmapCheckpoint-th page is kept, so that the next page (scrolling on)
+// skips at most a few hundred keys from the nearest one rather than
+// everything from the top. That is one short string per 800 rows visited.
 type idmapPager struct {
 	svc      *admin.Service
 	filter   admin.IdmapFilter
@@ -70,18 +74,21 @@ type idmapPager struct {
 	ctx      context.Context
 	onLoaded func()
 
-	mu      sync.Mutex
-	cache   *pageCache
-	cursors []string // cursors[k] is the After of page k; cursors[0] = ""
-	wanted  map[int]bool
-	latest  int // the page the table asked for last
-	err     error
-	load    sync.Mutex // one walk at a time
+	mu     sync.Mutex
+	cache  *pageCache
+	marks  map[int]string // marks[k] is the After of page k, for k a multiple of idmapCheckpoint
+	wanted map[int]bool
+	latest int // the page the table asked for last
+	err    error
+	load   sync.Mutex // one fetch at a time
 }
+
+// idmapCheckpoint is how many pages apart the pager keeps cursors.
+const idmapCheckpoint = 8
 
 func newIdmapPager(ctx context.Context, svc *admin.Service, f admin.IdmapFilter, total int, onLoaded func()) *idmapPager {
 	return &idmapPager{svc: svc, filter: f, total: total, ctx: ctx, onLoaded: onLoaded,
-		cache: newPageCache(idmapCachePage), cursors: []string{""}, wanted: map[int]bool{}}
+		cache: newPageCache(idmapCachePage), marks: map[int]string{0: ""}, wanted: map[int]bool{}}
 }
 
 func (p *idmapPager) Len() int { return p.total }
@@ -108,7 +115,8 @@ func (p *idmapPager) Row(i int) (store.ConnectedObject, bool) {
 	return rows[off], true
 }
 
-// fetch loads page (and learns the cursors before it) off the UI goroutine.
+// fetch loads page off the UI goroutine, from the nearest checkpoint at or
+// before it.
 func (p *idmapPager) fetch(page int) {
 	p.load.Lock()
 	defer p.load.Unlock()
@@ -121,41 +129,57 @@ func (p *idmapPager) fetch(page int) {
 		}
 	}()
 	p.mu.Lock()
-	if _, ok := p.cache.get(page); ok {
-		p.mu.Unlock()
+	_, cached := p.cache.get(page)
+	// Fetches queue behind one another; skip a page the table scrolled
+	// away from while this one waited (it asks again if it comes back).
+	moved := p.latest-page > idmapCachePage || page-p.latest > idmapCachePage
+	base := page - page%idmapCheckpoint
+	for ; base > 0; base -= idmapCheckpoint {
+		if _, ok := p.marks[base]; ok {
+			break
+		}
+	}
+	after := p.marks[base]
+	p.mu.Unlock()
+	if cached || moved || p.ctx.Err() != nil {
 		return
 	}
-	k := min(page, len(p.cursors)-1)
-	after := p.cursors[k]
-	p.mu.Unlock()
-	for ; k <= page; k++ {
-		// Stop a long walk the table no longer needs (the user scrolled
-		// elsewhere); the cursors learned so far are kept.
-		p.mu.Lock()
-		moved := p.latest-page > idmapCachePage || page-p.latest > idmapCachePage
-		p.mu.Unlock()
-		if p.ctx.Err() != nil || moved {
+	// A jump first lays down the checkpoint of its own stretch, so the
+	// pages around it start from there, not from the top.
+	if mark := page - page%idmapCheckpoint; mark > base {
+		next, skipped, err := p.svc.SkipConnected(p.filter, after, (mark-base)*idmapPageSize)
+		if err != nil {
+			p.fail(err)
 			return
 		}
-		rows, next, err := p.svc.QueryConnected(p.filter, after, idmapPageSize)
-		p.mu.Lock()
-		if err != nil {
-			p.err = err
+		if skipped < (mark-base)*idmapPageSize {
+			p.mu.Lock()
+			p.cache.put(page, nil) // past the end: rows were deleted since the count
 			p.mu.Unlock()
 			return
 		}
-		if k == len(p.cursors)-1 {
-			p.cursors = append(p.cursors, next)
-		}
-		if k == page || k >= page-1 {
-			p.cache.put(k, rows)
-		}
+		p.mu.Lock()
+		p.marks[mark] = next
 		p.mu.Unlock()
-		if next == "" {
-			return
-		}
-		after = next
+		base, after = mark, next
 	}
+	rows, next, err := p.svc.QueryConnectedAt(p.filter, after, (page-base)*idmapPageSize, idmapPageSize)
+	if err != nil {
+		p.fail(err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cache.put(page, rows)
+	if next != "" && (page+1)%idmapCheckpoint == 0 {
+		p.marks[page+1] = next
+	}
+}
+
+func (p *idmapPager) fail(err error) {
+	p.mu.Lock()
+	p.err = err
+	p.mu.Unlock()
 }
 
 // cachedRows is how many rows the pager holds (for tests and the memory claim).

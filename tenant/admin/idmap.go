@@ -19,14 +19,16 @@ type IdmapFilter struct {
 	NamePrefix string // case-insensitive prefix of the display name
 }
 
-// idmapCountPage is the page size used when counting a name search, which
-// the store's counters do not cover.
+// idmapCountPage is the page size of a CSV export.
 const idmapCountPage = 1000
+
+// idmapCountStep is how many index keys a name-search count walks per read
+// transaction, between checks for cancellation.
+const idmapCountStep = 100_000
 
 // CountConnected counts the rows a filter selects. Tenant and entity
 // counts come from the store's counters without a scan; a name search
-// walks the matching part of the name index page by page, holding one
-// page at a time.
+// walks the keys of the name index (never the rows), a step at a time.
 func (s *Service) CountConnected(ctx context.Context, f IdmapFilter) (int, error) {
 	if f.NamePrefix == "" {
 		var n int
@@ -37,35 +39,75 @@ func (s *Service) CountConnected(ctx context.Context, f IdmapFilter) (int, error
 		})
 		return n, err
 	}
-	total, after := 0, ""
+	q := f.query()
+	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		rows, next, err := s.QueryConnected(f, after, idmapCountPage)
+		var skipped int
+		err := s.view("count identity map", func(tx *store.Tx) error {
+			var err error
+			q.After, skipped, err = tx.SkipConnected(q, idmapCountStep)
+			return err
+		})
 		if err != nil {
 			return 0, err
 		}
-		total += len(rows)
-		if next == "" || len(rows) == 0 {
+		total += skipped
+		if skipped < idmapCountStep {
 			return total, nil
 		}
-		after = next
 	}
+}
+
+func (f IdmapFilter) query() store.IdmapQuery {
+	return store.IdmapQuery{Tenant: f.Tenant, Entity: f.Entity, NamePrefix: f.NamePrefix}
 }
 
 // QueryConnected returns one page of rows after the cursor ("" = first
 // page) and the cursor of the next page ("" = last page).
 func (s *Service) QueryConnected(f IdmapFilter, after string, limit int) ([]store.ConnectedObject, string, error) {
+	return s.QueryConnectedAt(f, after, 0, limit)
+}
+
+// SkipConnected passes over n rows of the filter after the cursor, on the
+// index keys only, and returns the cursor after them and how many it
+// passed (fewer than n at the end): a bookmark to page on from.
+func (s *Service) SkipConnected(f IdmapFilter, after string, n int) (string, int, error) {
+	var skipped int
+	err := s.view("skip identity map", func(tx *store.Tx) error {
+		q := f.query()
+		q.After = after
+		var err error
+		after, skipped, err = tx.SkipConnected(q, n)
+		return err
+	})
+	return after, skipped, err
+}
+
+// QueryConnectedAt is QueryConnected for the page that starts offset rows
+// after the cursor: what a scrollbar jump asks for. The rows skipped are
+// passed over on the index keys only (store.SkipConnected), so a jump reads
+// the rows of one page, however far it goes. An offset past the end gives
+// no rows.
+func (s *Service) QueryConnectedAt(f IdmapFilter, after string, offset, limit int) ([]store.ConnectedObject, string, error) {
 	var (
 		rows []store.ConnectedObject
 		next string
 	)
 	err := s.view("query identity map", func(tx *store.Tx) error {
+		q := f.query()
+		q.After, q.Limit = after, limit
+		if offset > 0 {
+			var skipped int
+			var err error
+			if q.After, skipped, err = tx.SkipConnected(q, offset); err != nil || skipped < offset {
+				return err
+			}
+		}
 		var err error
-		rows, next, err = tx.QueryConnected(store.IdmapQuery{
-			Tenant: f.Tenant, Entity: f.Entity, NamePrefix: f.NamePrefix, After: after, Limit: limit,
-		})
+		rows, next, err = tx.QueryConnected(q)
 		return err
 	})
 	return rows, next, err

@@ -445,10 +445,12 @@ func (tx *Tx) QueryConnected(q IdmapQuery) ([]ConnectedObject, string, error) {
 // SkipConnected walks past up to n rows of q after q.After and returns the
 // cursor after the last row it passed (q.After when it passed none) and how
 // many it passed: fewer than n means it reached the end. It reads index
-// keys only, never a row, so a jump into the middle of a million rows
-// costs a walk over small index pages (O(n) keys) and leaves the row pages
-// of the file untouched; QueryConnected from the cursor then reads just
-// the rows of the page.
+// keys only, never a row, so QueryConnected from the cursor then reads just
+// the rows of one page, however far the jump.
+//
+// On the tenant/entity index (queries without a name) whole tenant+entity
+// stretches are passed by their counter, so a jump reads at most one
+// stretch's keys; other indexes are walked key by key, O(n) small keys.
 func (tx *Tx) SkipConnected(q IdmapQuery, n int) (string, int, error) {
 	if n <= 0 || strings.Contains(q.Tenant+q.Entity, sep) {
 		return q.After, 0, nil
@@ -458,9 +460,17 @@ func (tx *Tx) SkipConnected(q IdmapQuery, n int) (string, int, error) {
 	if err != nil {
 		return "", 0, err
 	}
+	var counts, index *bbolt.Bucket
+	var prev []byte // the key before k: the cursor's, then the last one passed
+	if plan.tag == 'e' {
+		counts, index = tx.bucket(bucketIdmapCounts), tx.bucket(plan.bucket)
+		if q.After != "" {
+			prev, _ = decodeCursor(q.After, plan)
+		}
+	}
 	skipped := 0
 	var last []byte
-	for ; skipped < n; k, _ = c.Next() {
+	for skipped < n {
 		keep, ok, err := plan.match(k)
 		if err != nil {
 			return "", 0, err
@@ -468,15 +478,48 @@ func (tx *Tx) SkipConnected(q IdmapQuery, n int) (string, int, error) {
 		if !ok {
 			break
 		}
+		if counts != nil && len(k) > 9 && (prev == nil || !bytes.Equal(prev[:len(prev)-8], k[:len(k)-8])) {
+			// k opens a tenant+entity stretch (tenant\x00entity\x00id keys).
+			stretch := k[:len(k)-8]
+			v := counts.Get(append([]byte("te"+sep), stretch[:len(stretch)-1]...))
+			if m := counterValue(v); m > 0 && m <= n-skipped {
+				end := append(slices.Clone(stretch[:len(stretch)-1]), 1) // just past the stretch
+				last = lastBefore(index, end)
+				skipped += m
+				prev = last
+				k, _ = c.Seek(end)
+				continue
+			}
+		}
 		if keep {
 			skipped++
 			last = k
 		}
+		prev = k
+		k, _ = c.Next()
 	}
 	if last == nil {
 		return q.After, 0, nil
 	}
 	return encodeCursor(plan.tag, last), skipped, nil
+}
+
+func counterValue(v []byte) int {
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+// lastBefore returns the last key of b below end.
+func lastBefore(b *bbolt.Bucket, end []byte) []byte {
+	c := b.Cursor()
+	if k, _ := c.Seek(end); k == nil {
+		k, _ = c.Last()
+		return k
+	}
+	k, _ := c.Prev()
+	return k
 }
 
 // rebuildIdmapIndexes drops every identity-map index and counter and

@@ -425,7 +425,11 @@ func FuzzQueryConnectedCursor(f *testing.F) {
 	f.Add("", "", "", "cA")
 	f.Fuzz(func(t *testing.T, tenant, entity, name, after string) {
 		err := db.View(func(tx *store.Tx) error {
-			rows, _, err := tx.QueryConnected(store.IdmapQuery{Tenant: tenant, Entity: entity, NamePrefix: name, After: after, Limit: 3})
+			q := store.IdmapQuery{Tenant: tenant, Entity: entity, NamePrefix: name, After: after, Limit: 3}
+			if _, _, err := tx.SkipConnected(q, 7); err != nil && !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("skip: unexpected error %v", err)
+			}
+			rows, _, err := tx.QueryConnected(q)
 			if err != nil {
 				if !errors.Is(err, store.ErrInvalid) {
 					t.Errorf("unexpected error %v", err)

@@ -83,8 +83,17 @@ type idmapPager struct {
 	load   sync.Mutex // one fetch at a time
 }
 
-// idmapCheckpoint is how many pages apart the pager keeps cursors.
-const idmapCheckpoint = 8
+const (
+	// idmapCheckpoint is how many pages apart the pager keeps cursors.
+	idmapCheckpoint = 8
+	// idmapFarJump is how many pages past the nearest checkpoint a fetch
+	// starts from the top instead.
+	idmapFarJump = 8 * idmapCheckpoint
+	// idmapStale is how far (in pages) from the page the table asked for
+	// last a queued fetch is dropped: a scrollbar drag passes many
+	// positions, and only the one it stops at is worth reading.
+	idmapStale = 4
+)
 
 func newIdmapPager(ctx context.Context, svc *admin.Service, f admin.IdmapFilter, total int, onLoaded func()) *idmapPager {
 	return &idmapPager{svc: svc, filter: f, total: total, ctx: ctx, onLoaded: onLoaded,
@@ -132,12 +141,19 @@ func (p *idmapPager) fetch(page int) {
 	_, cached := p.cache.get(page)
 	// Fetches queue behind one another; skip a page the table scrolled
 	// away from while this one waited (it asks again if it comes back).
-	moved := p.latest-page > idmapCachePage || page-p.latest > idmapCachePage
+	moved := p.latest-page > idmapStale || page-p.latest > idmapStale
 	base := page - page%idmapCheckpoint
 	for ; base > 0; base -= idmapCheckpoint {
 		if _, ok := p.marks[base]; ok {
 			break
 		}
+	}
+	if page-base > idmapFarJump {
+		// A long jump starts from the top: on the tenant/entity index the
+		// store passes whole tenant+entity stretches by their counters, so
+		// it reads only the keys of the stretch it lands in, where from a
+		// checkpoint it would also read the rest of the checkpoint's.
+		base = 0
 	}
 	after := p.marks[base]
 	p.mu.Unlock()

@@ -203,22 +203,43 @@ func (tx *Tx) reindexConnected(old, cur *ConnectedObject) error {
 			}
 		}
 	}
-	counts := tx.bucket(bucketIdmapCounts)
 	for i := range oldCounts {
 		if old != nil && cur != nil && bytes.Equal(oldCounts[i], curCounts[i]) {
 			continue
 		}
 		if old != nil {
-			if err := addCount(counts, oldCounts[i], -1); err != nil {
-				return err
-			}
+			tx.addCount(oldCounts[i], -1)
 		}
 		if cur != nil {
-			if err := addCount(counts, curCounts[i], 1); err != nil {
-				return err
-			}
+			tx.addCount(curCounts[i], 1)
 		}
 	}
+	return nil
+}
+
+// addCount records a counter change; flushCounts writes it at commit.
+func (tx *Tx) addCount(k []byte, delta int64) {
+	if tx.counts == nil {
+		tx.counts = make(map[string]int64)
+	}
+	tx.counts[string(k)] += delta
+}
+
+// flushCounts writes the pending counter changes of the transaction.
+func (tx *Tx) flushCounts() error {
+	if len(tx.counts) == 0 {
+		return nil
+	}
+	b := tx.bucket(bucketIdmapCounts)
+	for k, delta := range tx.counts {
+		if delta == 0 {
+			continue
+		}
+		if err := addCount(b, []byte(k), delta); err != nil {
+			return err
+		}
+	}
+	tx.counts = nil
 	return nil
 }
 
@@ -289,12 +310,14 @@ func (tx *Tx) ConnectedInGroup(tenant, groupUID string) ([]ConnectedObject, erro
 
 // CountConnected counts rows for a tenant and entity ("" = any) without a scan.
 func (tx *Tx) CountConnected(tenant, entity string) (int, error) {
-	v := tx.bucket(bucketIdmapCounts).Get(counterKey(tenant, entity))
+	k := counterKey(tenant, entity)
+	pending := tx.counts[string(k)]
+	v := tx.bucket(bucketIdmapCounts).Get(k)
 	switch len(v) {
 	case 0:
-		return 0, nil
+		return int(pending), nil
 	case 8:
-		return int(binary.BigEndian.Uint64(v)), nil
+		return int(int64(binary.BigEndian.Uint64(v)) + pending), nil
 	}
 	return 0, fmt.Errorf("%w: identity-map counter of %d bytes", ErrCorrupt, len(v))
 }
@@ -462,7 +485,9 @@ func (tx *Tx) SkipConnected(q IdmapQuery, n int) (string, int, error) {
 	}
 	var counts, index *bbolt.Bucket
 	var prev []byte // the key before k: the cursor's, then the last one passed
-	if plan.tag == 'e' {
+	// Stored counters are exact only when this transaction has no
+	// pending counter changes (a read, or a write that added no rows).
+	if plan.tag == 'e' && len(tx.counts) == 0 {
 		counts, index = tx.bucket(bucketIdmapCounts), tx.bucket(plan.bucket)
 		if q.After != "" {
 			prev, _ = decodeCursor(q.After, plan)

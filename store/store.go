@@ -109,13 +109,13 @@ func (db *DB) View(fn func(*Tx) error) error {
 
 // Update runs fn in a read-write transaction, committed when fn returns nil.
 func (db *DB) Update(fn func(*Tx) error) error {
-	return db.bolt.Update(func(btx *bbolt.Tx) error { return fn(&Tx{btx: btx}) })
+	return db.bolt.Update(func(btx *bbolt.Tx) error { return runWrite(btx, fn) })
 }
 
 // Batch is Update with group commit for concurrent small writes; fn may be
 // called more than once and must be idempotent.
 func (db *DB) Batch(fn func(*Tx) error) error {
-	return db.bolt.Batch(func(btx *bbolt.Tx) error { return fn(&Tx{btx: btx}) })
+	return db.bolt.Batch(func(btx *bbolt.Tx) error { return runWrite(btx, fn) })
 }
 
 // Backup writes a consistent copy of the database to path. The copy is
@@ -165,6 +165,9 @@ func (db *DB) Healthy() error {
 // View, Update or Batch callback that received it.
 type Tx struct {
 	btx *bbolt.Tx
+	// counts holds identity-map counter deltas until the transaction
+	// commits: a notification of 10,000 rows writes each counter once.
+	counts map[string]int64
 }
 
 func (tx *Tx) bucket(name []byte) *bbolt.Bucket { return tx.btx.Bucket(name) }
@@ -173,3 +176,13 @@ func (tx *Tx) bucket(name []byte) *bbolt.Bucket { return tx.btx.Bucket(name) }
 // file (a big Connec! notification, a million-row identity map) is not
 // remapped again and again; the mapping is address space, not memory.
 const initialMmapSize = 1 << 30
+
+// runWrite runs fn in a write transaction and then writes what fn left
+// pending (the identity-map counters), so the commit holds both.
+func runWrite(btx *bbolt.Tx, fn func(*Tx) error) error {
+	tx := &Tx{btx: btx}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.flushCounts()
+}

@@ -110,6 +110,11 @@ func (s *Service) QueryConnectedAt(f IdmapFilter, after string, offset, limit in
 		rows, next, err = tx.QueryConnected(q)
 		return err
 	})
+	// The rows are copies now: give back the file pages the walk mapped,
+	// so the GUI's memory does not grow with how far it has scrolled.
+	if rerr := s.db.ReleaseMemory(); rerr != nil {
+		s.log.Warn("release data file pages", "err", rerr)
+	}
 	return rows, next, err
 }
 

@@ -9,7 +9,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tenantdesk/tenantdesk/store"
-	"github.com/tenantdesk/tenantdesk/tenant/admin"
 )
 
 const (
@@ -73,15 +72,7 @@ func newActivityScreen(m *mainWindow) *activityScreen {
 func (s *activityScreen) content() fyne.CanvasObject { return s.root }
 
 func (s *activityScreen) shown() {
-	background(s.m.svc.Tenants, func(list []admin.TenantSummary, err error) {
-		if err == nil {
-			opts := []string{allTenants}
-			for _, t := range list {
-				opts = append(opts, string(t.Key))
-			}
-			s.tenant.SetOptions(opts)
-		}
-	})
+	s.m.loadTenantFilter(s.tenant, nil)
 }
 
 // start polls EventsAfter off the UI goroutine until the window goes away.

@@ -383,6 +383,25 @@ var uiDo = fyne.Do
 
 // background runs work off the UI goroutine and hands its outcome to done
 // on the UI goroutine.
+// loadTenantFilter fills a tenant filter with "All tenants" and every
+// tenant key, off the UI goroutine, then hands the keys to then (if set).
+func (m *mainWindow) loadTenantFilter(sel *widget.Select, then func(keys []string)) {
+	background(m.svc.Tenants, func(list []admin.TenantSummary, err error) {
+		if err != nil {
+			m.log.Warn("list tenants", "err", err)
+			return
+		}
+		opts := []string{allTenants}
+		for _, t := range list {
+			opts = append(opts, string(t.Key))
+		}
+		sel.SetOptions(opts)
+		if then != nil {
+			then(opts[1:])
+		}
+	})
+}
+
 func background[T any](work func() (T, error), done func(T, error)) {
 	go func() {
 		v, err := work()

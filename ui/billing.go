@@ -172,15 +172,7 @@ func lineImportance(l admin.BillLine) widget.Importance {
 func (s *billingScreen) content() fyne.CanvasObject { return s.root }
 
 func (s *billingScreen) shown() {
-	background(s.m.svc.Tenants, func(list []admin.TenantSummary, err error) {
-		if err == nil {
-			opts := []string{allTenants}
-			for _, t := range list {
-				opts = append(opts, string(t.Key))
-			}
-			s.tenant.SetOptions(opts)
-		}
-	})
+	s.m.loadTenantFilter(s.tenant, nil)
 	s.reloadHistory()
 	if !s.running {
 		s.showPreview()

@@ -116,15 +116,7 @@ func newIdmapScreen(m *mainWindow) *idmapScreen {
 func (s *idmapScreen) content() fyne.CanvasObject { return s.root }
 
 func (s *idmapScreen) shown() {
-	background(s.m.svc.Tenants, func(list []admin.TenantSummary, err error) {
-		if err == nil {
-			opts := []string{allTenants}
-			for _, t := range list {
-				opts = append(opts, string(t.Key))
-			}
-			s.tenant.SetOptions(opts)
-		}
-	})
+	s.m.loadTenantFilter(s.tenant, nil)
 	s.requery()
 }
 

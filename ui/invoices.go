@@ -114,16 +114,7 @@ func syncImportance(r admin.InvoiceRow) widget.Importance {
 func (s *invoicesScreen) content() fyne.CanvasObject { return s.root }
 
 func (s *invoicesScreen) shown() {
-	background(s.m.svc.Tenants, func(list []admin.TenantSummary, err error) {
-		if err == nil {
-			opts := []string{allTenants}
-			for _, t := range list {
-				opts = append(opts, string(t.Key))
-			}
-			s.tenant.SetOptions(opts)
-			s.editor.setTenants(opts[1:])
-		}
-	})
+	s.m.loadTenantFilter(s.tenant, s.editor.setTenants)
 	s.reload()
 }
 

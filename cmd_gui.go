@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
@@ -16,6 +17,9 @@ import (
 // runGUI is the double-click path: the window and the listener. SIGINT and
 // SIGTERM quit the app as the window's Quit does.
 func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
+	if !hasDisplay() {
+		return exitf(stderr, "no display found (DISPLAY and WAYLAND_DISPLAY are unset): the window needs a desktop session; `tenantdesk serve` runs the listener alone")
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	db, code := openDB(g, stderr)
 	if db == nil {
@@ -29,4 +33,14 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 		return exitf(stderr, "%v", err)
 	}
 	return 0
+}
+
+// hasDisplay reports whether a window can open: on X11/Wayland systems
+// Fyne panics at start-up without one, so say so plainly instead.
+func hasDisplay() bool {
+	switch runtime.GOOS {
+	case "linux", "freebsd", "openbsd", "netbsd":
+		return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+	}
+	return true
 }

@@ -293,3 +293,12 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: %d %q", code, out)
 	}
 }
+
+func TestGUIWithoutDisplayExplains(t *testing.T) {
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	code, _, errOut := cli(t, "", "--db", filepath.Join(t.TempDir(), "td.db"))
+	if code == 0 || !strings.Contains(errOut, "no display found") || !strings.Contains(errOut, "tenantdesk serve") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}

@@ -1,62 +1,22 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 )
 
-// accountAPI is an httptest fake of a tenant's account API that bills and
-// counts, failing POSTs while failing is set.
-type accountAPI struct {
-	mu      sync.Mutex
-	posts   map[string]int // group → bills created
-	failing bool
-}
-
-func (a *accountAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	answer := func(status int, data any, errs map[string][]string) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]any{"success": errs == nil, "errors": errs, "data": data})
-	}
-	if id, key, _ := r.BasicAuth(); id != "app-acme" || key != secretKey+"-acme" {
-		answer(401, map[string]any{}, map[string][]string{"authentication": {"Invalid API token"}})
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/account/bills":
-		answer(200, []any{}, nil)
-	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/account/bills" && a.failing:
-		answer(503, map[string]any{}, map[string][]string{"system": {"try later"}})
-	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/account/bills":
-		var req map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&req)
-		g, _ := req["group_id"].(string)
-		a.posts[g]++
-		req["id"] = "bill-" + g
-		answer(201, req, nil)
-	default:
-		answer(404, map[string]any{}, map[string][]string{"id": {"does not exist"}})
-	}
-}
-
 func TestBillRunExitCodesAndNoDoubleBilling(t *testing.T) {
-	fake := &accountAPI{posts: map[string]int{}, failing: true}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
+	fake := apitest.NewAccountAPI(t, map[string]string{"app-acme": secretKey + "-acme"})
+	fake.FailPosts(func(int) int { return http.StatusServiceUnavailable })
 	db := filepath.Join(t.TempDir(), "td.db")
-	doc := strings.ReplaceAll(marketplaces(t, "acme"), "https://hub.acme.test", srv.URL)
+	doc := strings.ReplaceAll(marketplaces(t, "acme"), "https://hub.acme.test", fake.URL())
 	doc = strings.Replace(doc, `"marketplace":"acme"`, `"marketplace":"acme","billing":{"price_cents":4900,"currency":"AUD"}`, 1)
 	file := filepath.Join(t.TempDir(), "m.json")
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
@@ -90,17 +50,11 @@ func TestBillRunExitCodesAndNoDoubleBilling(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("a run whose bills all failed exited 0:\n%s", out)
 	}
-	fake.mu.Lock()
-	fake.failing = false
-	fake.mu.Unlock()
+	fake.FailPosts(nil)
 	for range 2 { // the retry, then a rerun that must send nothing
 		if code, out, errOut := cli(t, "", "--db", db, "bill", "run", "--period", "2026-10"); code != 0 {
 			t.Fatalf("run: code %d\n%s\n%s", code, out, errOut)
 		}
 	}
-	fake.mu.Lock()
-	defer fake.mu.Unlock()
-	if fake.posts["cld-1"] != 1 || fake.posts["cld-2"] != 1 || len(fake.posts) != 2 {
-		t.Fatalf("bills created per group: %v, want exactly one each", fake.posts)
-	}
+	fake.ExactlyOne(t, []string{"cld-1", "cld-2"})
 }

@@ -7,13 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +24,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 )
 
 func TestTenantFormShowsEachProblemBesideItsFieldAndSavesNothing(t *testing.T) {
@@ -208,49 +206,13 @@ func TestPageCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
-// fakeAccountAPI answers the account API's bill calls; gate, when set,
-// holds every POST until it is closed.
-type fakeAccountAPI struct {
-	mu    sync.Mutex
-	posts int
-	gate  chan struct{}
-}
-
-func (f *fakeAccountAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/account/bills":
-		if f.gate != nil {
-			<-f.gate
-		}
-		var req map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&req)
-		f.mu.Lock()
-		f.posts++
-		n := f.posts
-		f.mu.Unlock()
-		fmt.Fprintf(w, `{"success":true,"errors":{},"data":{"id":"bill-%d","group_id":%q,"status":"submitted"}}`, n, req["group_id"])
-	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/account/bills":
-		fmt.Fprint(w, `{"success":true,"errors":{},"data":[]}`)
-	default:
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"success":false,"errors":{"id":["does not exist"]},"data":{}}`)
-	}
-}
-
-func (f *fakeAccountAPI) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.posts
-}
-
 // billingWindow saves a tenant whose API is the fake, with n active groups.
-func billingWindow(t *testing.T, f *fakeAccountAPI, n int) (*mainWindow, *admin.Service) {
+func billingWindow(t *testing.T, f *apitest.AccountAPI, n int) (*mainWindow, *admin.Service) {
 	t.Helper()
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
 	m, svc := newTestWindow(t)
+	f.SetCredentials("app-acme", "s3cret")
 	cfg := tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
-		API:     tenant.API{ID: "app-acme", Key: "s3cret", Host: srv.URL},
+		API:     tenant.API{ID: "app-acme", Key: "s3cret", Host: f.URL()},
 		SSO:     tenant.SSO{IdP: "https://idp.example.com", X509Certificate: testCertificate(t, 365)},
 		Billing: tenant.Billing{PriceCents: 4900}}
 	if _, err := svc.SaveTenant(cfg, true); err != nil {
@@ -274,7 +236,7 @@ func billingWindow(t *testing.T, f *fakeAccountAPI, n int) (*mainWindow, *admin.
 }
 
 func TestBillingProgressReachesTheEnd(t *testing.T) {
-	f := &fakeAccountAPI{}
+	f := apitest.NewAccountAPI(t, nil)
 	m, _ := billingWindow(t, f, 25)
 	s := m.billing
 	eventually(t, "the preview", func() bool { return s.lines.Len() == 25 })
@@ -286,8 +248,8 @@ func TestBillingProgressReachesTheEnd(t *testing.T) {
 	if s.progress.Value != s.progress.Max || s.progress.Max != 25 {
 		t.Fatalf("progress %v of %v, want 25 of 25", s.progress.Value, s.progress.Max)
 	}
-	if s.lastSum.Submitted != 25 || f.count() != 25 {
-		t.Fatalf("submitted %d, API got %d posts; want 25", s.lastSum.Submitted, f.count())
+	if posts, _, _ := f.Counts(); s.lastSum.Submitted != 25 || posts != 25 {
+		t.Fatalf("submitted %d, API got %d posts; want 25", s.lastSum.Submitted, posts)
 	}
 	eventually(t, "results in the table", func() bool {
 		r, ok := s.lines.Row(0)
@@ -300,7 +262,9 @@ func TestBillingProgressReachesTheEnd(t *testing.T) {
 }
 
 func TestRunTappedTwiceStartsOneRun(t *testing.T) {
-	f := &fakeAccountAPI{gate: make(chan struct{})}
+	gate := make(chan struct{})
+	f := apitest.NewAccountAPI(t, nil)
+	f.HoldPosts(gate)
 	m, svc := billingWindow(t, f, 5)
 	s := m.billing
 	eventually(t, "the preview", func() bool { return s.lines.Len() == 5 })
@@ -318,9 +282,9 @@ func TestRunTappedTwiceStartsOneRun(t *testing.T) {
 	// Even a caller that bypasses the button gets the guard.
 	onUI(func() { s.running = false; s.startRun() })
 	eventually(t, "the refused second run", func() bool { return errors.Is(s.lastError, admin.ErrRunInProgress) })
-	close(f.gate)
+	close(gate)
 	eventually(t, "the first run to finish", func() bool { return !svc.BillingRunning() })
-	if got := f.count(); got != 5 {
+	if got, _, _ := f.Counts(); got != 5 {
 		t.Fatalf("API got %d bills, want 5 (one run)", got)
 	}
 	history, err := svc.BillingHistory(10)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/api"
+	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 )
 
 // SPEC §11: a billing run of 10,000 groups against an API answering in
@@ -29,7 +30,7 @@ func BenchmarkBillingRun10kGroups(b *testing.B) {
 	period := mustPeriod(b, "2026-11")
 	for b.Loop() {
 		b.StopTimer()
-		f := newFakeAccountAPI(b)
+		f := apitest.NewAccountAPI(b, nil)
 		path := filepath.Join(b.TempDir(), "bench.db")
 		setup := openDB(b, path, true) // building the groups is not what is measured
 		tenants := []string{"acme", "globex", "initech", "umbrella"}
@@ -40,7 +41,7 @@ func BenchmarkBillingRun10kGroups(b *testing.B) {
 		}
 		setup.Close()
 		db := openDB(b, path, false) // the run uses the real, synced store
-		f.latency.Store(int64(benchLatency))
+		f.SetLatency(benchLatency)
 		b.StartTimer()
 
 		start := time.Now()
@@ -51,7 +52,7 @@ func BenchmarkBillingRun10kGroups(b *testing.B) {
 		if err != nil || sum.Submitted != benchGroups {
 			b.Fatalf("run: %d submitted, %v", sum.Submitted, err)
 		}
-		f.exactlyOne(b, groups)
+		f.ExactlyOne(b, groups)
 		var submitted int
 		for _, r := range ledgerRows(b, db, period.Name) {
 			if r.Status == store.BillSubmitted && r.RemoteID != "" {
@@ -74,9 +75,9 @@ func BenchmarkBillingRun10kGroups(b *testing.B) {
 func BenchmarkBillingBaselineHTTPOnly(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
-		f := newFakeAccountAPI(b)
+		f := apitest.NewAccountAPI(b, nil)
 		cfg := addTenantConfig(f, "acme")
-		f.latency.Store(int64(benchLatency))
+		f.SetLatency(benchLatency)
 		hc := &http.Client{Transport: api.NewTransport(DefaultConcurrency)}
 		client := api.New(cfg, hc)
 		jobs := make(chan int)

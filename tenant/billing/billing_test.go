@@ -14,6 +14,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/api"
+	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 )
 
 func TestMain(m *testing.M) {
@@ -60,9 +61,9 @@ func FuzzParsePeriod(f *testing.F) {
 
 // world is a ledger with two enabled tenants, a disabled one and the groups
 // of a removed one.
-func world(t *testing.T) (*store.DB, *fakeAccountAPI, []string) {
+func world(t *testing.T) (*store.DB, *apitest.AccountAPI, []string) {
 	db, _ := tempDB(t)
-	f := newFakeAccountAPI(t)
+	f := apitest.NewAccountAPI(t, nil)
 	addTenant(t, db, f, "acme", true, 4900)
 	addTenant(t, db, f, "globex", true, 1500)
 	addTenant(t, db, f, "initech", false, 1000)
@@ -129,7 +130,7 @@ func TestPreviewListsOneLinePerBillAndSendsNothing(t *testing.T) {
 			t.Errorf("preview lacks %q:\n%s", want, out.String())
 		}
 	}
-	if posts, lists, _ := f.counts(); posts+lists != 0 {
+	if posts, lists, _ := f.Counts(); posts+lists != 0 {
 		t.Errorf("preview sent %d requests", posts+lists)
 	}
 	if _, err := Preview(db, mustPeriod(t, "2026-11"), "nobody"); !errors.Is(err, ErrUnknownTenant) {
@@ -159,8 +160,8 @@ func TestTwoRunsBillEachGroupOnce(t *testing.T) {
 	if sum2.Due != 0 || sum2.Skipped != len(billed) || sum2.Submitted != 0 {
 		t.Errorf("second summary %+v", sum2)
 	}
-	f.exactlyOne(t, billed)
-	if posts, lists, _ := f.counts(); posts != len(billed) || lists != 0 {
+	f.ExactlyOne(t, billed)
+	if posts, lists, _ := f.Counts(); posts != len(billed) || lists != 0 {
 		t.Errorf("API got %d POSTs and %d lists, want %d and 0", posts, lists, len(billed))
 	}
 	rows := ledgerRows(t, db, "2026-11")
@@ -184,12 +185,12 @@ func TestTwoRunsBillEachGroupOnce(t *testing.T) {
 func TestRerunAfterHalfTheCallsFailed(t *testing.T) {
 	db, f, billed := world(t)
 	period := mustPeriod(t, "2026-11")
-	f.failPost = func(n int) int {
+	f.FailPosts(func(n int) int {
 		if n%2 == 1 {
 			return http.StatusInternalServerError
 		}
 		return 0
-	}
+	})
 	sum, err := Run(context.Background(), db, Options{Period: period, Concurrency: 3})
 	if !errors.Is(err, ErrIncomplete) {
 		t.Fatalf("first run: %v, want ErrIncomplete", err)
@@ -216,20 +217,20 @@ func TestRerunAfterHalfTheCallsFailed(t *testing.T) {
 		t.Errorf("summary text:\n%s", out.String())
 	}
 
-	f.failPost = nil
+	f.FailPosts(nil)
 	sum, err = Run(context.Background(), db, Options{Period: period})
 	if err != nil || sum.Submitted != failed || sum.Adopted != 0 {
 		t.Fatalf("rerun: %+v, %v", sum, err)
 	}
-	f.exactlyOne(t, billed)
-	if _, lists, _ := f.counts(); lists != failed {
+	f.ExactlyOne(t, billed)
+	if _, lists, _ := f.Counts(); lists != failed {
 		t.Errorf("%d bill lists, want one per failed row (%d)", lists, failed)
 	}
 }
 
 func TestRerunAfterCancellation(t *testing.T) {
 	db, f, billed := world(t)
-	f.latency.Store(int64(20 * time.Millisecond))
+	f.SetLatency(20 * time.Millisecond)
 	period := mustPeriod(t, "2026-11")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -254,10 +255,10 @@ func TestRerunAfterCancellation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rerun: %v", err)
 	}
-	f.exactlyOne(t, billed)
+	f.ExactlyOne(t, billed)
 	for g, r := range ledgerRows(t, db, "2026-11") {
-		if r.Status != store.BillSubmitted || r.RemoteID != f.bills[g][0].ID {
-			t.Errorf("%s: ledger %+v, API %+v", g, r, f.bills[g])
+		if r.Status != store.BillSubmitted || r.RemoteID != f.Bills()[g][0].ID {
+			t.Errorf("%s: ledger %+v, API %+v", g, r, f.Bills()[g])
 		}
 	}
 }
@@ -287,22 +288,22 @@ func TestRunWhileRunningIsRefused(t *testing.T) {
 
 func TestBadCredentialsTimeoutsAndGarbageAreClearErrors(t *testing.T) {
 	db, _ := tempDB(t)
-	f := newFakeAccountAPI(t)
+	f := apitest.NewAccountAPI(t, nil)
 	period := mustPeriod(t, "2026-11")
 
 	wrong := addTenant(t, db, f, "wrongkey", true, 1000)
-	f.creds[wrong.API.ID] = "the-real-key"
+	f.SetCredentials(wrong.API.ID, "the-real-key")
 	addGroups(t, db, "wrongkey", 2)
 
-	garbage := newFakeAccountAPI(t)
-	garbage.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	garbage := apitest.NewAccountAPI(t, nil)
+	garbage.Server.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`<html>maintenance</html>`))
 	})
 	addTenant(t, db, garbage, "garbage", true, 1000)
 	addGroups(t, db, "garbage", 2)
 
-	slow := newFakeAccountAPI(t)
-	slow.latency.Store(int64(2 * time.Second))
+	slow := apitest.NewAccountAPI(t, nil)
+	slow.SetLatency(2 * time.Second)
 	addTenant(t, db, slow, "slow", true, 1000)
 	addGroups(t, db, "slow", 2)
 
@@ -335,13 +336,13 @@ func TestBadCredentialsTimeoutsAndGarbageAreClearErrors(t *testing.T) {
 		}
 	}
 	// The timed-out POSTs may have reached the API: the rerun looks first.
-	slow.latency.Store(0)
-	f.creds[wrong.API.ID] = string(wrong.API.Key)
+	slow.SetLatency(0)
+	f.SetCredentials(wrong.API.ID, string(wrong.API.Key))
 	sum, err = Run(context.Background(), db, Options{Period: period, Tenant: "slow"})
 	if err != nil || sum.Submitted != 2 || sum.Adopted != 2 {
 		t.Fatalf("rerun slow: %+v, %v", sum, err)
 	}
-	slow.exactlyOne(t, []string{"cld-slow-00000", "cld-slow-00001"})
+	slow.ExactlyOne(t, []string{"cld-slow-00000", "cld-slow-00001"})
 	if sum, err := Run(context.Background(), db, Options{Period: period, Tenant: "wrongkey"}); err != nil || sum.Submitted != 2 || sum.Adopted != 0 {
 		t.Fatalf("rerun wrongkey: %+v, %v", sum, err)
 	}
@@ -351,14 +352,14 @@ func TestBadCredentialsTimeoutsAndGarbageAreClearErrors(t *testing.T) {
 // if the price has changed since.
 func TestPendingRowIsMatchedOnWhatWasSent(t *testing.T) {
 	db, _ := tempDB(t)
-	f := newFakeAccountAPI(t)
+	f := apitest.NewAccountAPI(t, nil)
 	cfg := addTenant(t, db, f, "acme", true, 4900)
 	groups := addGroups(t, db, "acme", 3)
 	period := mustPeriod(t, "2026-11")
 	// The crashed run: its row is pending and its POST reached the API.
 	sent := api.BillRequest{GroupID: groups[0], PriceCents: 4900, Currency: "AUD", Description: "Acme subscription 2026-11",
 		PeriodStartedAt: period.Start, PeriodEndedAt: period.LastSecond()}
-	if _, err := api.New(cfg, f.srv.Client()).CreateBill(context.Background(), sent); err != nil {
+	if _, err := api.New(cfg, f.Server.Client()).CreateBill(context.Background(), sent); err != nil {
 		t.Fatal(err)
 	}
 	err := db.Update(func(tx *store.Tx) error {
@@ -375,9 +376,9 @@ func TestPendingRowIsMatchedOnWhatWasSent(t *testing.T) {
 	if err != nil || sum.Adopted != 1 || sum.Submitted != 3 {
 		t.Fatalf("run: %+v, %v", sum, err)
 	}
-	f.exactlyOne(t, groups)
-	if f.bills[groups[0]][0].PriceCents != 4900 || f.bills[groups[1]][0].PriceCents != 5900 {
-		t.Fatalf("bills %+v", f.bills)
+	f.ExactlyOne(t, groups)
+	if f.Bills()[groups[0]][0].PriceCents != 4900 || f.Bills()[groups[1]][0].PriceCents != 5900 {
+		t.Fatalf("bills %+v", f.Bills())
 	}
 	if row := ledgerRows(t, db, period.Name)[groups[0]]; row.Status != store.BillSubmitted || row.AmountCents != 4900 || row.RemoteID != "bill-1" {
 		t.Fatalf("ledger %+v", row)

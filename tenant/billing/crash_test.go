@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 )
 
 const crashDBEnv = "TENANTDESK_BILLING_CRASH_DB"
@@ -38,8 +39,8 @@ func TestRerunAfterACrash(t *testing.T) {
 		t.Skip("starts a subprocess")
 	}
 	db, path := tempDB(t)
-	f := newFakeAccountAPI(t)
-	f.latency.Store(int64(5 * time.Millisecond))
+	f := apitest.NewAccountAPI(t, nil)
+	f.SetLatency(5 * time.Millisecond)
 	addTenant(t, db, f, "acme", true, 4900)
 	groups := addGroups(t, db, "acme", 40)
 	if err := db.Close(); err != nil {
@@ -50,8 +51,7 @@ func TestRerunAfterACrash(t *testing.T) {
 	cmd.Env = append(os.Environ(), crashDBEnv+"="+path)
 	childGone := make(chan struct{})
 	var child atomic.Pointer[os.Process]
-	f.mu.Lock()
-	f.afterCreate = func(created int) {
+	f.AfterCreate(func(created int) {
 		if created == 15 {
 			for child.Load() == nil { // Start has not returned yet
 				time.Sleep(time.Millisecond)
@@ -59,8 +59,7 @@ func TestRerunAfterACrash(t *testing.T) {
 			child.Load().Kill()
 			<-childGone // the child never reads this answer
 		}
-	}
-	f.mu.Unlock()
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +70,7 @@ func TestRerunAfterACrash(t *testing.T) {
 	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("child ended with %v, want killed", err)
 	}
-	_, _, createdBeforeCrash := f.counts()
+	_, _, createdBeforeCrash := f.Counts()
 
 	db = openDB(t, path, false)
 	defer db.Close()
@@ -88,11 +87,11 @@ func TestRerunAfterACrash(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rerun: %v", err)
 	}
-	f.exactlyOne(t, groups)
+	f.ExactlyOne(t, groups)
 	rows := ledgerRows(t, db, "2026-11")
 	for _, g := range groups {
-		if rows[g].Status != store.BillSubmitted || rows[g].RemoteID != f.bills[g][0].ID {
-			t.Errorf("%s: ledger %+v, API %+v", g, rows[g], f.bills[g])
+		if rows[g].Status != store.BillSubmitted || rows[g].RemoteID != f.Bills()[g][0].ID {
+			t.Errorf("%s: ledger %+v, API %+v", g, rows[g], f.Bills()[g])
 		}
 	}
 	if sum.Adopted == 0 {

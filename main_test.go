@@ -4,15 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/tenanttest"
 )
 
 // The test binary doubles as the tenantdesk binary for subprocess tests.
@@ -51,30 +45,11 @@ func subprocess(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func testCertPEM(t *testing.T, notAfter time.Time) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "idp.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     notAfter,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
 const secretKey = "s3cret-api-key-never-shown"
 
 func marketplaces(t *testing.T, keys ...string) string {
 	t.Helper()
-	cert := testCertPEM(t, time.Now().AddDate(1, 0, 0))
+	cert := tenanttest.Certificate(t, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
 	var list []map[string]any
 	for _, k := range keys {
 		list = append(list, map[string]any{

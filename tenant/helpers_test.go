@@ -1,19 +1,14 @@
 package tenant
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/tenant/tenanttest"
 )
 
 // testNow is the fixed clock of these tests.
@@ -21,49 +16,19 @@ var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 const testPublicURL = "https://desk.example.com"
 
-// testCert is a self-signed IdP certificate made at test time.
-type testCert struct {
-	PEM  string
-	Cert *x509.Certificate
-}
-
-func newCert(t testing.TB, cn string, notBefore, notAfter time.Time) testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testCert{PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), Cert: cert}
-}
-
 // certSet holds the three certificates the tests need.
-type certSet struct{ Valid, Expired, Expiring testCert }
+type certSet struct{ Valid, Expired, Expiring tenanttest.Cert }
 
 func newCerts(t testing.TB) certSet {
 	return certSet{
-		Valid:    newCert(t, "idp valid", testNow.AddDate(-1, 0, 0), testNow.AddDate(2, 0, 0)),
-		Expired:  newCert(t, "idp expired", testNow.AddDate(-2, 0, 0), testNow.AddDate(0, 0, -1)),
-		Expiring: newCert(t, "idp expiring", testNow.AddDate(-1, 0, 0), testNow.AddDate(0, 0, 10)),
+		Valid:    tenanttest.NewCert(t, "idp valid", testNow.AddDate(-1, 0, 0), testNow.AddDate(2, 0, 0)),
+		Expired:  tenanttest.NewCert(t, "idp expired", testNow.AddDate(-2, 0, 0), testNow.AddDate(0, 0, -1)),
+		Expiring: tenanttest.NewCert(t, "idp expiring", testNow.AddDate(-1, 0, 0), testNow.AddDate(0, 0, 10)),
 	}
 }
 
 // validConfig is a tenant that passes Validate with no finding.
-func validConfig(t testing.TB, cert testCert) Config {
+func validConfig(t testing.TB, cert tenanttest.Cert) Config {
 	yes := true
 	return Config{
 		Key:         "acme",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/tenanttest"
 )
 
 func openRegistry(t *testing.T) (Registry, *time.Time) {
@@ -237,7 +238,7 @@ func TestFromStored(t *testing.T) {
 // does on authenticated reads, against plain JSON decoding of the same
 // document into a map (the baseline).
 func BenchmarkFromStored(b *testing.B) {
-	c := validConfig(b, newCert(b, "idp", testNow.AddDate(-1, 0, 0), testNow.AddDate(1, 0, 0)))
+	c := validConfig(b, tenanttest.NewCert(b, "idp", testNow.AddDate(-1, 0, 0), testNow.AddDate(1, 0, 0)))
 	doc, err := c.MarshalStored()
 	if err != nil {
 		b.Fatal(err)

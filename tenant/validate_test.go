@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/tenant/tenanttest"
 )
 
 func TestValidateAcceptsValidConfig(t *testing.T) {
@@ -124,7 +126,7 @@ func TestValidateFields(t *testing.T) {
 
 func TestValidateCertificateWarnings(t *testing.T) {
 	certs := newCerts(t)
-	notYet := newCert(t, "idp next", testNow.AddDate(0, 0, 5), testNow.AddDate(3, 0, 0))
+	notYet := tenanttest.NewCert(t, "idp next", testNow.AddDate(0, 0, 5), testNow.AddDate(3, 0, 0))
 	tests := []struct {
 		name, pem, want string
 	}{

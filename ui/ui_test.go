@@ -2,15 +2,8 @@ package ui
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +18,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
+	"github.com/tenantdesk/tenantdesk/tenant/tenanttest"
 )
 
 func TestTenantFormShowsEachProblemBesideItsFieldAndSavesNothing(t *testing.T) {
@@ -383,18 +377,8 @@ func findButton(o fyne.CanvasObject, text string) *widget.Button {
 // testCertificate is a self-signed certificate valid for days more.
 func testCertificate(t *testing.T, days int) string {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idp.test"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(0, 0, days)}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return tenanttest.Certificate(t, now.Add(-time.Hour), now.AddDate(0, 0, days))
 }
 
 // FuzzParseCents: amounts typed into the invoice editor never panic, and

@@ -6,8 +6,10 @@ GO        ?= go
 BIN       ?= bin/tenantdesk
 DEB_PKGS  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
              libxinerama-dev libxi-dev libxxf86vm-dev xvfb xauth dbus dbus-x11 imagemagick xdotool
-# Packages whose code runs goroutines of its own: tested with the race detector.
-RACE_PKGS := ./store/... ./tenant/...
+# Packages whose code runs goroutines of its own: tested with the race detector
+# (the GUI and the CLI on Fyne's software driver, -tags ci).
+RACE_PKGS    := ./store/... ./tenant/...
+RACE_CI_PKGS := . ./ui/...
 export LANG := en_US.UTF-8
 
 .PHONY: all deps build run test vet unit race gui-smoke bench package clean
@@ -40,6 +42,7 @@ unit:
 
 race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 -race -tags ci $(RACE_CI_PKGS)
 
 gui-smoke: build
 	bash .ci/gui-smoke.sh $(BIN)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // globals are the flags every command takes before its name.
@@ -73,6 +74,9 @@ Global flags (before the command):
 
 // run is the whole program; main only supplies the process's streams.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Logs and progress lines reach stderr from several goroutines (billing
+	// workers, the listener): one writer at a time, whatever stderr is.
+	stderr = &lockedWriter{w: stderr}
 	g, rest, err := parseGlobals(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -107,4 +111,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdDemoData(g, cmdArgs, stdout, stderr)
 	}
 	return exitf(stderr, "unknown command %q (see tenantdesk --help)", cmd)
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

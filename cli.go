@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +15,31 @@ import (
 
 // globals are the flags every command takes before its name.
 type globals struct {
-	db        string
-	addr      string
-	publicURL string
+	db             string
+	addr           string
+	publicURL      string
+	publicURLGiven bool
+}
+
+// pickPort turns a port of 0 ("any free port") into the port the system
+// gives now, for the commands that listen: the default public URL, which
+// every ACS and webhook URL derives from, then names the real port.
+func (g *globals) pickPort() error {
+	if _, port, err := net.SplitHostPort(g.addr); err != nil || port != "0" {
+		return nil
+	}
+	l, err := net.Listen("tcp", g.addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", g.addr, err)
+	}
+	g.addr = l.Addr().String()
+	if err := l.Close(); err != nil {
+		return err
+	}
+	if !g.publicURLGiven {
+		g.publicURL = "http://" + g.addr
+	}
+	return nil
 }
 
 const defaultAddr = "127.0.0.1:8765"
@@ -39,7 +62,8 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 		}
 		g.db = filepath.Join(dir, "tenantdesk", "tenantdesk.db")
 	}
-	if g.publicURL == "" {
+	g.publicURLGiven = g.publicURL != ""
+	if !g.publicURLGiven {
 		g.publicURL = "http://" + g.addr
 	}
 	g.publicURL = strings.TrimRight(g.publicURL, "/")
@@ -83,6 +107,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if err != nil {
 		return exitf(stderr, "%v", err)
+	}
+	if len(rest) == 0 || rest[0] == "serve" {
+		if err := g.pickPort(); err != nil {
+			return exitf(stderr, "%v", err)
+		}
 	}
 	if len(rest) == 0 {
 		return runGUI(ctx, g, stderr)

@@ -277,3 +277,25 @@ func TestGUIWithoutDisplayExplains(t *testing.T) {
 		t.Fatalf("code %d, stderr %q", code, errOut)
 	}
 }
+
+func TestServeOnPortZeroAnnouncesTheRealPort(t *testing.T) {
+	cmd := subprocess(t, "--db", filepath.Join(t.TempDir(), "td.db"), "--addr", "127.0.0.1:0", "serve")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	url := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	if !strings.HasPrefix(line, "listening on http://127.0.0.1:") || strings.HasSuffix(url, ":0") {
+		t.Fatalf("announced %q", line)
+	}
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatalf("the announced URL does not answer: %v", err)
+	}
+	resp.Body.Close()
+}

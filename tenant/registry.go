@@ -43,6 +43,16 @@ func FromStored(t store.Tenant) (*Config, error) {
 	return &c, nil
 }
 
+// ToStored is the store document of a configuration, FromStored's inverse:
+// the only place a Config becomes a store.Tenant (with the real api.key).
+func ToStored(c *Config, now time.Time) (store.Tenant, error) {
+	b, err := c.MarshalStored()
+	if err != nil {
+		return store.Tenant{}, fmt.Errorf("encode tenant %q: %w", c.Key, err)
+	}
+	return store.Tenant{Key: string(c.Key), Config: b, CreatedAt: now, UpdatedAt: now}, nil
+}
+
 // GetTx reads one tenant inside a transaction; the error wraps
 // store.ErrNotFound for an unknown key.
 func GetTx(tx *store.Tx, key Key) (*Config, error) {
@@ -122,11 +132,11 @@ func (r Registry) SaveAll(cs []Config) error {
 			}
 			continue
 		}
-		b, err := c.MarshalStored()
+		doc, err := ToStored(&c, now)
 		if err != nil {
 			return err
 		}
-		docs[i] = store.Tenant{Key: string(c.Key), Config: b, CreatedAt: now, UpdatedAt: now}
+		docs[i] = doc
 	}
 	if len(problems) > 0 {
 		return &ImportError{Problems: problems}

@@ -87,10 +87,11 @@ func SeedDemo(db *store.DB, now time.Time) (DemoSummary, error) {
 					Timeout: tenant.Duration(60 * time.Second)},
 				Billing: tenant.Billing{PriceCents: dt.price, Currency: dt.currency},
 			}
-			st, err := storedTenant(cfg, now, now.AddDate(0, -6+ti, 0))
+			st, err := tenant.ToStored(&cfg, now)
 			if err != nil {
 				return err
 			}
+			st.CreatedAt = now.AddDate(0, -6+ti, 0) // a history for the demo
 			if err := tx.PutTenant(st); err != nil {
 				return err
 			}

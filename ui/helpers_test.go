@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -70,4 +71,22 @@ func onUI(fn func()) {
 	uiMu.Lock()
 	defer uiMu.Unlock()
 	fn()
+}
+
+// seedItems writes n identity-map rows of acme's "items", named
+// "Item 00000" on, in one transaction.
+func seedItems(t *testing.T, svc *admin.Service, n int) {
+	t.Helper()
+	err := svc.DB().Update(func(tx *store.Tx) error {
+		for i := 0; i < n; i++ {
+			if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", LocalKind: store.KindRecord, LocalID: fmt.Sprint(i),
+				Provider: "connec", Entity: "items", RemoteID: fmt.Sprintf("r-%05d", i), Name: fmt.Sprintf("Item %05d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -152,18 +152,7 @@ func TestIdentityMapFiltersNarrowTheRowCount(t *testing.T) {
 func TestIdentityMapPagerKeepsFewPages(t *testing.T) {
 	m, svc := newTestWindow(t)
 	const n = 5000
-	err := svc.DB().Update(func(tx *store.Tx) error {
-		for i := 0; i < n; i++ {
-			if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", LocalKind: store.KindRecord, LocalID: fmt.Sprint(i),
-				Provider: "connec", Entity: "items", RemoteID: fmt.Sprintf("r-%05d", i), Name: fmt.Sprintf("Item %05d", i)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedItems(t, svc, n)
 	var mu sync.Mutex
 	loads := 0
 	p := newIdmapPager(m.ctx, svc, admin.IdmapFilter{Tenant: "acme"}, n, func() { mu.Lock(); loads++; mu.Unlock() })
@@ -507,18 +496,7 @@ func TestThemeAndWindowSizeAreRemembered(t *testing.T) {
 func TestPagerAbandonsAWalkTheTableLeft(t *testing.T) {
 	m, svc := newTestWindow(t)
 	const n = 30 * idmapPageSize * 4
-	err := svc.DB().Update(func(tx *store.Tx) error {
-		for i := 0; i < n; i++ {
-			if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", LocalKind: store.KindRecord, LocalID: fmt.Sprint(i),
-				Provider: "connec", Entity: "items", RemoteID: fmt.Sprintf("r-%05d", i), Name: fmt.Sprintf("Item %05d", i)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedItems(t, svc, n)
 	p := newIdmapPager(m.ctx, svc, admin.IdmapFilter{}, n, nil)
 	p.Row(n - 1) // starts a walk to the last page
 	p.Row(0)     // the user went back to the top

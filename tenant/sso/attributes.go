@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/account"
 )
 
 // profile is what a verified assertion says about the user, the group and
@@ -68,7 +69,7 @@ func readProfile(vals saml2.Values, cfg *tenant.Config) (profile, *loginError) {
 	}
 	if cfg.CreationMode() == tenant.ModeVirtual {
 		// One local user per (user, group): mask_user(uid, group_uid).
-		p.user.UID = firstNonEmpty(get("virtual_uid"), realUID+"."+groupUID)
+		p.user.UID = firstNonEmpty(get("virtual_uid"), account.VirtualUID(realUID, groupUID))
 		p.user.Email = get("virtual_email")
 		p.user.Virtual = true
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/account"
 )
 
 // login is a response that passed every check that needs no store access.
@@ -368,29 +369,13 @@ func (s *Service) commit(cfg *tenant.Config, l *login, now time.Time) (store.Ses
 				return fmt.Errorf("consume AuthnRequest: %w", err)
 			}
 		}
-		g, reactivated, err := saveGroup(tx, key, l.profile.group, now)
+		signed, err := account.SignInTx(tx, account.SignIn{
+			Tenant: key, Group: l.profile.group, User: l.profile.user, Role: l.profile.role,
+		}, now)
 		if err != nil {
 			return err
 		}
-		u, err := saveUser(tx, key, l.profile.user, now)
-		if err != nil {
-			return err
-		}
-		if err := saveMembership(tx, key, g.UID, u.UID, l.profile.role, now); err != nil {
-			return err
-		}
-		if err := ensureConnected(tx, store.ConnectedObject{
-			Tenant: key, GroupUID: g.UID, LocalKind: store.KindGroup, LocalID: g.UID,
-			Provider: Provider, Entity: "groups", RemoteID: g.UID, Name: g.Name,
-		}, now); err != nil {
-			return err
-		}
-		if err := ensureConnected(tx, store.ConnectedObject{
-			Tenant: key, GroupUID: g.UID, LocalKind: store.KindUser, LocalID: u.UID,
-			Provider: Provider, Entity: "users", RemoteID: u.UID, Name: strings.TrimSpace(u.FirstName + " " + u.LastName),
-		}, now); err != nil {
-			return err
-		}
+		g, u, reactivated := signed.Group, signed.User, signed.Reactivated
 		sess.UserUID, sess.GroupUID = u.UID, g.UID
 		if err := tx.PutSession(sess); err != nil {
 			return fmt.Errorf("put session: %w", err)
@@ -410,106 +395,6 @@ func (s *Service) commit(cfg *tenant.Config, l *login, now time.Time) (store.Ses
 		return store.Session{}, fail(ReasonInternal, err)
 	}
 	return sess, nil
-}
-
-// saveGroup finds or creates the group and refreshes it from the assertion.
-// A cancelled group is reactivated: the marketplace only signs a user into a
-// group that has the app again, so its word is the newer one.
-func saveGroup(tx *store.Tx, key string, in store.Group, now time.Time) (store.Group, bool, error) {
-	g, err := tx.Group(key, in.UID)
-	if errors.Is(err, store.ErrNotFound) {
-		g = store.Group{Tenant: key, UID: in.UID, CreatedAt: now}
-	} else if err != nil {
-		return g, false, fmt.Errorf("load group %s: %w", in.UID, err)
-	}
-	set(&g.Name, in.Name)
-	set(&g.Email, in.Email)
-	set(&g.Currency, in.Currency)
-	set(&g.Timezone, in.Timezone)
-	set(&g.Country, in.Country)
-	set(&g.City, in.City)
-	set(&g.OrgUID, in.OrgUID)
-	if !in.FreeTrialEnd.IsZero() {
-		g.FreeTrialEnd = in.FreeTrialEnd
-	}
-	g.HasCreditCard = in.HasCreditCard
-	reactivated := g.Cancelled
-	g.Cancelled, g.CancelledAt = false, time.Time{}
-	g.UpdatedAt = now
-	if err := tx.PutGroup(g); err != nil {
-		return g, false, fmt.Errorf("put group %s: %w", g.UID, err)
-	}
-	return g, reactivated, nil
-}
-
-// saveUser finds or creates the user, refreshes it, and unblocks it: a user
-// blocked for having no group has one again.
-func saveUser(tx *store.Tx, key string, in store.User, now time.Time) (store.User, error) {
-	u, err := tx.User(key, in.UID)
-	if errors.Is(err, store.ErrNotFound) {
-		u = store.User{Tenant: key, UID: in.UID, CreatedAt: now}
-	} else if err != nil {
-		return u, fmt.Errorf("load user %s: %w", in.UID, err)
-	}
-	u.RealUID, u.Virtual = in.RealUID, in.Virtual
-	set(&u.Email, in.Email)
-	set(&u.FirstName, in.FirstName)
-	set(&u.LastName, in.LastName)
-	set(&u.Country, in.Country)
-	set(&u.CompanyName, in.CompanyName)
-	u.Blocked = false
-	u.UpdatedAt = now
-	if err := tx.PutUser(u); err != nil {
-		return u, fmt.Errorf("put user %s: %w", u.UID, err)
-	}
-	return u, nil
-}
-
-// saveMembership adds the membership, or reactivates an ended one, with the
-// role the assertion carries.
-func saveMembership(tx *store.Tx, key, groupUID, userUID, role string, now time.Time) error {
-	m, err := tx.Membership(key, groupUID, userUID)
-	if errors.Is(err, store.ErrNotFound) {
-		m = store.Membership{Tenant: key, GroupUID: groupUID, UserUID: userUID, CreatedAt: now}
-	} else if err != nil {
-		return fmt.Errorf("load membership %s/%s: %w", groupUID, userUID, err)
-	}
-	m.Role = role
-	m.Ended, m.EndedAt = false, time.Time{}
-	m.UpdatedAt = now
-	if err := tx.PutMembership(m); err != nil {
-		return fmt.Errorf("put membership %s/%s: %w", groupUID, userUID, err)
-	}
-	return nil
-}
-
-// ensureConnected adds the identity-map row of a user or group, or brings an
-// existing one back to active with the current name.
-func ensureConnected(tx *store.Tx, row store.ConnectedObject, now time.Time) error {
-	cur, err := tx.ConnectedByLocal(row.Tenant, row.LocalKind, row.LocalID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		row.CreatedAt, row.UpdatedAt = now, now
-		cur = row
-	case err != nil:
-		return fmt.Errorf("load identity map %s %s: %w", row.LocalKind, row.LocalID, err)
-	case !cur.Inactive && (cur.Name == row.Name || row.Name == ""):
-		return nil
-	default:
-		cur.Inactive = false
-		set(&cur.Name, row.Name)
-		cur.UpdatedAt = now
-	}
-	if _, err := tx.PutConnected(cur); err != nil {
-		return fmt.Errorf("put identity map %s %s: %w", row.LocalKind, row.LocalID, err)
-	}
-	return nil
-}
-
-func set(dst *string, v string) {
-	if v != "" {
-		*dst = v
-	}
 }
 
 func newSessionID() (string, error) {

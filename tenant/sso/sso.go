@@ -23,6 +23,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/account"
 )
 
 const (
@@ -39,7 +40,7 @@ const (
 	// CookieName is the session cookie; its Path scopes it to one tenant.
 	CookieName = "tenantdesk_session"
 	// Provider is the identity-map provider of SSO users and groups.
-	Provider = "maestrano"
+	Provider = account.Provider
 )
 
 // Service serves the SSO routes of every tenant.

@@ -234,16 +234,6 @@ func (w *Worker) PushInvoice(ctx context.Context, invoiceID string) error {
 	return w.PushNow(ctx, id)
 }
 
-// FailedPushes lists the parked items, oldest first, for the GUI's retry list.
-func FailedPushes(db *store.DB) ([]store.OutboxItem, error) {
-	var items []store.OutboxItem
-	err := db.View(func(tx *store.Tx) (err error) {
-		items, err = tx.OutboxByStatus(store.OutboxFailed)
-		return err
-	})
-	return items, err
-}
-
 // pushJob is what one push needs, read in one transaction.
 type pushJob struct {
 	item store.OutboxItem

@@ -27,9 +27,9 @@ import (
 
 // Body limits (SPEC §4), checked before anything is parsed.
 const (
-	limitSAML   = 1 << 20  // SAML consume
-	limitConnec = 16 << 20 // Connec! notifications
-	limitOther  = 64 << 10 // everything else
+	limitSAML   = sso.MaxResponseBytes // SAML consume (256 KiB, see there)
+	limitConnec = 16 << 20             // Connec! notifications
+	limitOther  = 64 << 10             // everything else
 )
 
 // Server timeouts. WriteTimeout leaves room for a 16 MiB notification
@@ -169,7 +169,7 @@ func (s *Server) httpServer() *http.Server {
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.db.Healthy(); err != nil {
 		s.log.Error("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "database not writable"})
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "database not readable"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -1,7 +1,6 @@
 package sso
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -157,69 +156,6 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 		l.sessionEnd = *st.SessionNotOnOrAfter
 	}
 	return l, nil
-}
-
-// inspectXML checks, before anything parses the document, what gosaml2
-// does not: no DOCTYPE (or any other markup declaration), a Response root,
-// and exactly one Assertion or EncryptedAssertion anywhere. It scans bytes
-// rather than tokens to stay cheap next to gosaml2's own parsing; the
-// count is an upper bound (a start tag is always '<' then its name, but
-// names in foreign namespaces count too), so it errs on refusing.
-func inspectXML(raw []byte) *loginError {
-	doc := bytes.TrimLeft(raw, " \t\r\n\ufeff")
-	if len(doc) == 0 || doc[0] != '<' {
-		return fail(ReasonMalformed, errors.New("not an XML document"))
-	}
-	root, assertions := "", 0
-	for i := 0; ; {
-		j := bytes.IndexByte(doc[i:], '<')
-		if j < 0 {
-			break
-		}
-		i += j + 1
-		rest := doc[i:]
-		var end string
-		switch {
-		case bytes.HasPrefix(rest, []byte("!--")):
-			end = "-->"
-		case bytes.HasPrefix(rest, []byte("![CDATA[")):
-			end = "]]>"
-		case bytes.HasPrefix(rest, []byte("!")):
-			return fail(ReasonDoctype, nil)
-		case bytes.HasPrefix(rest, []byte("?")):
-			end = "?>"
-		case bytes.HasPrefix(rest, []byte("/")):
-			continue
-		}
-		if end != "" {
-			k := bytes.Index(rest, []byte(end))
-			if k < 0 {
-				return fail(ReasonMalformed, errors.New("unterminated markup"))
-			}
-			i += k + len(end)
-			continue
-		}
-		name := rest
-		if k := bytes.IndexAny(rest, " \t\r\n/>"); k >= 0 {
-			name = rest[:k]
-		}
-		local := string(name[bytes.LastIndexByte(name, ':')+1:])
-		if root == "" {
-			root = local
-		}
-		if local == saml2.AssertionTag || local == saml2.EncryptedAssertionTag {
-			assertions++
-		}
-	}
-	switch {
-	case root != saml2.ResponseTag:
-		return fail(ReasonMalformed, fmt.Errorf("root element %q", root))
-	case assertions == 0:
-		return fail(ReasonMalformed, errors.New("no assertion"))
-	case assertions > 1:
-		return fail(ReasonMultipleAssertions, fmt.Errorf("%d assertions", assertions))
-	}
-	return nil
 }
 
 // classify maps a gosaml2 validation error to a Reason by its type and

@@ -35,8 +35,13 @@ const (
 	RequestTTL = 10 * time.Minute
 	// SessionTTL is the longest a browser session lasts.
 	SessionTTL = 12 * time.Hour
-	// MaxResponseBytes caps the consume body and the decoded response.
-	MaxResponseBytes = 1 << 20
+	// MaxResponseBytes caps the consume body and the decoded response. A
+	// signed Maestrano response is a few KB (about 9 KB with its
+	// certificate and the full attribute set), so 256 KiB leaves room for
+	// any real IdP's additions while bounding what a refused document can
+	// cost: reading, decoding and pre-scanning it stays far below a valid
+	// login's signature check.
+	MaxResponseBytes = 256 << 10
 	// CookieName is the session cookie; its Path scopes it to one tenant.
 	CookieName = "tenantdesk_session"
 	// Provider is the identity-map provider of SSO users and groups.

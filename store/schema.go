@@ -65,7 +65,6 @@ var idmapIndexBuckets = [][]byte{
 
 var (
 	metaSchemaVersion = []byte("schema-version")
-	metaHealthCheck   = []byte("health-check")
 )
 
 // SchemaVersion is the layout this code reads and writes.

@@ -150,15 +150,32 @@ func sameFile(a, b string) (bool, error) {
 	return os.SameFile(fa, fb), nil
 }
 
-// Healthy reports whether the file is writable, by committing a tiny write.
+// Healthy reports whether the file is open and readable: it reads the
+// schema version in a read transaction and writes nothing, so a probe
+// costs no fsync and cannot grow the file (SPEC §4, §11).
 func (db *DB) Healthy() error {
-	err := db.bolt.Update(func(btx *bbolt.Tx) error {
-		return btx.Bucket(bucketMeta).Put(metaHealthCheck, be64(uint64(time.Now().UnixNano())))
+	err := db.bolt.View(func(btx *bbolt.Tx) error {
+		v, err := schemaVersion(btx)
+		if err == nil && v != SchemaVersion {
+			err = fmt.Errorf("%w: schema version %d", ErrSchema, v)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("health check of %s: %w", db.path, err)
 	}
 	return nil
+}
+
+// Generation is the id of the last committed write transaction: it moves
+// whenever anything is written, and only then.
+func (db *DB) Generation() uint64 {
+	var id int
+	_ = db.bolt.View(func(btx *bbolt.Tx) error {
+		id = btx.ID()
+		return nil
+	})
+	return uint64(id)
 }
 
 // Tx is a read or read-write transaction. It is only valid inside the

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/server"
+	"github.com/tenantdesk/tenantdesk/tenant/sso"
 )
 
 func TestHealthz(t *testing.T) {
@@ -25,7 +27,27 @@ func TestHealthz(t *testing.T) {
 	if res.status != http.StatusOK {
 		t.Fatalf("healthz: %d %s", res.status, res.body)
 	}
-	// A database that cannot be written is reported, not hidden.
+	// A probe only reads: 1,000 of them commit nothing and leave the file
+	// as it was (issue 9: each probe used to commit a write).
+	gen := e.db.Generation()
+	info, err := os.Stat(e.db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 1000 {
+		if res := e.do("GET", "/healthz", nil, nil); res.status != http.StatusOK {
+			t.Fatalf("healthz: %d %s", res.status, res.body)
+		}
+	}
+	after, err := os.Stat(e.db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := e.db.Generation(); g != gen || after.Size() != info.Size() || !after.ModTime().Equal(info.ModTime()) {
+		t.Errorf("1,000 probes wrote: transaction %d -> %d, size %d -> %d, mtime %s -> %s",
+			gen, g, info.Size(), after.Size(), info.ModTime(), after.ModTime())
+	}
+	// A database that cannot be read is reported, not hidden.
 	if err := e.db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +286,7 @@ func TestBodyLimits(t *testing.T) {
 		size   int
 	}{
 		{"connec over 16 MiB", "POST", tenant.RouteConnecReceive.Path(acme.Key), 16<<20 + 1},
-		{"SAML over 1 MiB", "POST", tenant.RouteSAMLConsume.Path(acme.Key), 1<<20 + 1},
+		{"SAML over 256 KiB", "POST", tenant.RouteSAMLConsume.Path(acme.Key), sso.MaxResponseBytes + 1},
 		{"webhook over 64 KiB", "DELETE", "/mno-enterprise/acme/account/group/cld-1", 64<<10 + 1},
 		{"metadata over 64 KiB", "GET", tenant.RouteMetadata.Path(acme.Key), 64<<10 + 1},
 	}

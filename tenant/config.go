@@ -39,15 +39,15 @@ type API struct {
 
 // SSO is sso{}: the tenant's IdP and how we accept its assertions.
 type SSO struct {
-	IdP               string `json:"idp"`
-	SSOURL            string `json:"sso_url,omitempty"`
-	IdPIssuer         string `json:"idp_issuer,omitempty"`
-	X509Certificate   string `json:"x509_certificate"`
-	X509Fingerprint   string `json:"x509_fingerprint,omitempty"`
-	CreationMode      string `json:"creation_mode,omitempty"` // real | virtual
-	Audience          string `json:"audience,omitempty"`
-	AllowIdPInitiated bool   `json:"allow_idp_initiated,omitempty"`
-	PostLoginURL      string `json:"post_login_url,omitempty"`
+	IdP               string    `json:"idp"`
+	SSOURL            string    `json:"sso_url,omitempty"`
+	IdPIssuer         string    `json:"idp_issuer,omitempty"`
+	X509Certificate   string    `json:"x509_certificate"`
+	X509Fingerprint   string    `json:"x509_fingerprint,omitempty"`
+	CreationMode      string    `json:"creation_mode,omitempty"` // real | virtual
+	Audience          Audiences `json:"audience,omitempty"`
+	AllowIdPInitiated bool      `json:"allow_idp_initiated,omitempty"`
+	PostLoginURL      string    `json:"post_login_url,omitempty"`
 }
 
 // Connec is connec{}: the tenant's Connec! data-sharing API.
@@ -64,6 +64,11 @@ type Billing struct {
 	Currency    string `json:"currency,omitempty"` // default AUD
 	Description string `json:"description,omitempty"`
 }
+
+// Audiences is sso.audience: the Audience values an assertion may name.
+// JSON takes one string or a list of strings (audience.go); values are any
+// strings, not only URIs: a SAML entity ID such as "app-acme" is a name.
+type Audiences []string
 
 // Secret is a credential: it never prints, logs or marshals for display
 // (see secret.go). Storage marshals it through Config.MarshalStored.

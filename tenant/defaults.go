@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -31,7 +30,9 @@ func (c *Config) SSOURL() string {
 	return strings.TrimRight(c.SSO.IdP, "/") + "/api/v1/auth/saml"
 }
 
-// IdPIssuer is the Issuer the IdP's responses must carry.
+// IdPIssuer is the Issuer shown for the IdP: sso.idp_issuer when set
+// (matched exactly), else the SSO URL (matched with the Issuer's query and
+// fragment removed, see IssuerMatches).
 func (c *Config) IdPIssuer() string {
 	if c.SSO.IdPIssuer != "" {
 		return c.SSO.IdPIssuer
@@ -45,18 +46,6 @@ func (c *Config) CreationMode() string {
 		return ModeReal
 	}
 	return c.SSO.CreationMode
-}
-
-// Audience is sso.audience or the scheme and host of the public URL.
-func (c *Config) Audience(publicURL string) string {
-	if c.SSO.Audience != "" {
-		return c.SSO.Audience
-	}
-	u, err := url.Parse(publicURL)
-	if err != nil || u.Host == "" {
-		return strings.TrimRight(publicURL, "/")
-	}
-	return u.Scheme + "://" + u.Host
 }
 
 // PostLoginURL is where a successful login lands: sso.post_login_url or the

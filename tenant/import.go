@@ -267,6 +267,20 @@ func (o object) str(name string) string {
 	return s
 }
 
+// audiences reads one string or a list of strings.
+func (o object) audiences(name string) Audiences {
+	r, ok := o.raw(name)
+	if !ok {
+		return nil
+	}
+	var a Audiences
+	if err := a.UnmarshalJSON(r); err != nil {
+		o.problem(name, "must be a string or a list of strings")
+		return nil
+	}
+	return a
+}
+
 func (o object) boolean(name string) *bool {
 	r, ok := o.raw(name)
 	if !ok {
@@ -342,7 +356,7 @@ func decodeMarketplace(raw json.RawMessage, path string) (Config, []Problem) {
 		X509Certificate: sso.str("x509_certificate"),
 		X509Fingerprint: sso.str("x509_fingerprint"),
 		CreationMode:    sso.str("creation_mode"),
-		Audience:        sso.str("audience"),
+		Audience:        sso.audiences("audience"),
 		PostLoginURL:    sso.str("post_login_url"),
 	}
 	if b := sso.boolean("allow_idp_initiated"); b != nil {

@@ -55,6 +55,13 @@ func TestParseImportMarketplaces(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
+	if got := acme.Audiences(testPublicURL); strings.Join(got, " ") != "app-acme https://desk.acme.test/" {
+		t.Errorf("acme audiences = %q, want the imported list", got)
+	}
+	if got, want := strings.Join(uat.Audiences("https://desk.example.com:8443/x"), " "),
+		"app-f54ds4f8 https://desk.example.com:8443 https://desk.example.com:8443/"; got != want {
+		t.Errorf("uat default audiences = %q, want %q", got, want)
+	}
 	certsGot, err := acme.Certificates()
 	if err != nil || len(certsGot) != 2 {
 		t.Errorf("acme certificates = %d, %v; want the two of the rotation", len(certsGot), err)

@@ -34,14 +34,14 @@ type PublicAPI struct {
 // PublicSSO is sso{} with defaults filled in and the certificates left
 // to PublicConfig.Certificates.
 type PublicSSO struct {
-	IdP               string `json:"idp"`
-	SSOURL            string `json:"sso_url"`
-	IdPIssuer         string `json:"idp_issuer"`
-	X509Fingerprint   string `json:"x509_fingerprint,omitempty"`
-	CreationMode      string `json:"creation_mode"`
-	Audience          string `json:"audience,omitempty"`
-	AllowIdPInitiated bool   `json:"allow_idp_initiated"`
-	PostLoginURL      string `json:"post_login_url,omitempty"`
+	IdP               string   `json:"idp"`
+	SSOURL            string   `json:"sso_url"`
+	IdPIssuer         string   `json:"idp_issuer"`
+	X509Fingerprint   string   `json:"x509_fingerprint,omitempty"`
+	CreationMode      string   `json:"creation_mode"`
+	Audience          []string `json:"audience"` // the accepted values, defaults included
+	AllowIdPInitiated bool     `json:"allow_idp_initiated"`
+	PostLoginURL      string   `json:"post_login_url,omitempty"`
 }
 
 // PublicCertificate summarises one IdP certificate.
@@ -66,7 +66,7 @@ func (c *Config) Public() PublicConfig {
 			IdPIssuer:         c.IdPIssuer(),
 			X509Fingerprint:   c.SSO.X509Fingerprint,
 			CreationMode:      c.CreationMode(),
-			Audience:          c.SSO.Audience,
+			Audience:          c.Audiences(""),
 			AllowIdPInitiated: c.SSO.AllowIdPInitiated,
 			PostLoginURL:      c.SSO.PostLoginURL,
 		},

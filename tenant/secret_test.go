@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func TestMarshalStoredKeepsSecret(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.API.Key.Reveal() != c.API.Key.Reveal() || back.API != c.API || back.SSO != c.SSO || back.Connec.Timeout != c.Connec.Timeout {
+	if back.API.Key.Reveal() != c.API.Key.Reveal() || back.API != c.API || !reflect.DeepEqual(back.SSO, c.SSO) || back.Connec.Timeout != c.Connec.Timeout {
 		t.Errorf("round trip = %#v, want %#v", back.API, c.API)
 	}
 }

@@ -107,9 +107,16 @@ func (c *Config) Normalize() {
 	trim(&c.DisplayName, &c.Environment, &c.App.Host,
 		&c.API.ID, &c.API.Host, &c.API.Base,
 		&c.SSO.IdP, &c.SSO.SSOURL, &c.SSO.IdPIssuer, &c.SSO.X509Certificate, &c.SSO.X509Fingerprint,
-		&c.SSO.CreationMode, &c.SSO.Audience, &c.SSO.PostLoginURL,
+		&c.SSO.CreationMode, &c.SSO.PostLoginURL,
 		&c.Connec.Host, &c.Connec.BasePath,
 		&c.Billing.Currency, &c.Billing.Description)
+	var aud Audiences
+	for _, a := range c.SSO.Audience {
+		if a = strings.TrimSpace(a); a != "" {
+			aud = append(aud, a)
+		}
+	}
+	c.SSO.Audience = aud
 	c.Key = Key(strings.ToLower(strings.TrimSpace(string(c.Key))))
 	c.API.Key = Secret(strings.TrimSpace(string(c.API.Key)))
 	c.SSO.CreationMode = strings.ToLower(c.SSO.CreationMode)
@@ -125,8 +132,8 @@ func (c *Config) Normalize() {
 
 // Validate checks every field (SPEC §3.1) and returns all findings. It does
 // not change c; call Normalize first. publicURL is the listener's public
-// base URL, from which the audience default is derived; "" (not known to
-// the caller) skips that one check.
+// base URL ("" when the caller does not know it); no check needs it since
+// the audience default always holds api.id, but callers keep passing it.
 //
 // Decisions where the spec is silent: connec.host is optional (empty means
 // no Connec! sharing for this tenant, see ConnecEnabled); sso.post_login_url
@@ -188,12 +195,10 @@ func (c *Config) Validate(now time.Time, publicURL string) Problems {
 	default:
 		p.errorf("sso.creation_mode", "must be %q or %q", ModeReal, ModeVirtual)
 	}
-	if c.SSO.Audience != "" {
-		if u, err := url.Parse(c.SSO.Audience); err != nil || u.Scheme == "" || len(c.SSO.Audience) > MaxStringLen {
-			p.errorf("sso.audience", "must be an absolute URI")
-		}
-	} else if u, err := url.Parse(publicURL); publicURL != "" && (err != nil || u.Scheme == "" || u.Host == "") {
-		p.errorf("sso.audience", "required when the public URL (%q) is not an absolute URL", clip(publicURL))
+	if n := len(c.SSO.Audience); n > MaxAudiences {
+		p.errorf("sso.audience", "must list at most %d values", MaxAudiences)
+	} else {
+		p.audiences(c.SSO.Audience)
 	}
 	if l := c.SSO.PostLoginURL; l != "" {
 		if strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//") && !strings.HasPrefix(l, "/\\") {
@@ -231,6 +236,21 @@ func (c *Config) Validate(now time.Time, publicURL string) Problems {
 	}
 	p.text("billing.description", c.Billing.Description, MaxStringLen)
 	return p
+}
+
+// audiences checks each sso.audience value: any string, but not empty,
+// bounded, without control characters. One finding is enough.
+func (p *Problems) audiences(as Audiences) {
+	for _, a := range as {
+		if a == "" {
+			p.errorf("sso.audience", "must not contain an empty value")
+			return
+		}
+		before := len(p.Errors)
+		if p.text("sso.audience", a, MaxStringLen); len(p.Errors) > before {
+			return
+		}
+	}
 }
 
 // text checks a free-text field: valid UTF-8, no control characters, bounded.

@@ -57,8 +57,10 @@ func TestValidateFields(t *testing.T) {
 		{"sso.sso_url ok", func(c *Config) { c.SSO.SSOURL = "https://idp.example.com/saml" }, "", ""},
 		{"sso.creation_mode", func(c *Config) { c.SSO.CreationMode = "ghost" }, "sso.creation_mode", `"real" or "virtual"`},
 		{"sso.creation_mode default", func(c *Config) { c.SSO.CreationMode = "" }, "", ""},
-		{"sso.audience not a URI", func(c *Config) { c.SSO.Audience = "desk" }, "sso.audience", "absolute URI"},
-		{"sso.audience urn", func(c *Config) { c.SSO.Audience = "urn:tenantdesk:acme" }, "", ""},
+		{"sso.audience an entity id", func(c *Config) { c.SSO.Audience = Audiences{"app-acme"} }, "", ""},
+		{"sso.audience urn and origin", func(c *Config) { c.SSO.Audience = Audiences{"urn:tenantdesk:acme", "https://desk.example.com/"} }, "", ""},
+		{"sso.audience control character", func(c *Config) { c.SSO.Audience = Audiences{"app\x00acme"} }, "sso.audience", "control"},
+		{"sso.audience too many", func(c *Config) { c.SSO.Audience = make(Audiences, MaxAudiences+1) }, "sso.audience", "at most"},
 		{"sso.post_login_url path", func(c *Config) { c.SSO.PostLoginURL = "/app/home" }, "", ""},
 		{"sso.post_login_url protocol-relative", func(c *Config) { c.SSO.PostLoginURL = "//evil.test/x" }, "sso.post_login_url", "URL"},
 		{"sso.post_login_url javascript", func(c *Config) { c.SSO.PostLoginURL = "javascript:alert(1)" }, "sso.post_login_url", "URL"},
@@ -152,7 +154,7 @@ func TestValidateCertificateWarnings(t *testing.T) {
 func TestValidateReportsEveryField(t *testing.T) {
 	var c Config
 	p := c.Validate(testNow, "not a url")
-	for _, f := range []string{"key", "display_name", "api.id", "api.key", "api.host", "sso.idp", "sso.x509_certificate", "sso.audience"} {
+	for _, f := range []string{"key", "display_name", "api.id", "api.key", "api.host", "sso.idp", "sso.x509_certificate"} {
 		if p.Field(f) == "" {
 			t.Errorf("empty config: no error for %s (got %+v)", f, p.Errors)
 		}

@@ -72,7 +72,7 @@ func newTenantForm(loadPEM func()) *tenantForm {
 	f.fingerprint = entry("optional SHA-1/SHA-256, ab:cd:…")
 	f.mode = widget.NewSelect([]string{tenant.ModeReal, tenant.ModeVirtual}, nil)
 	f.mode.SetSelected(tenant.ModeReal)
-	f.audience = entry("default: scheme and host of the public URL")
+	f.audience = entry("default: api.id, public URL origin (with and without /); comma-separated")
 	f.allowIdP = widget.NewCheck("Allow IdP-initiated login", nil)
 	f.postLogin = entry("default: the tenant's session page")
 	f.connecHost = entry("https://api-connec.example.com (empty: no Connec!)")
@@ -159,7 +159,7 @@ func (f *tenantForm) load(c tenant.Config, isNew bool) {
 	f.cert.SetText(c.SSO.X509Certificate)
 	f.fingerprint.SetText(c.SSO.X509Fingerprint)
 	f.mode.SetSelected(c.CreationMode())
-	f.audience.SetText(c.SSO.Audience)
+	f.audience.SetText(c.SSO.Audience.String())
 	f.allowIdP.SetChecked(c.SSO.AllowIdPInitiated)
 	f.postLogin.SetText(c.SSO.PostLoginURL)
 	f.connecHost.SetText(c.Connec.Host)
@@ -189,7 +189,7 @@ func (f *tenantForm) config() (tenant.Config, []tenant.Problem) {
 		API: tenant.API{ID: f.apiID.Text, Key: tenant.Secret(f.apiKey.Text), Host: f.apiHost.Text, Base: f.apiBase.Text},
 		SSO: tenant.SSO{IdP: f.idp.Text, SSOURL: f.ssoURL.Text, IdPIssuer: f.idpIssuer.Text,
 			X509Certificate: f.cert.Text, X509Fingerprint: f.fingerprint.Text, CreationMode: f.mode.Selected,
-			Audience: f.audience.Text, AllowIdPInitiated: f.allowIdP.Checked, PostLoginURL: f.postLogin.Text},
+			Audience: tenant.ParseAudiences(f.audience.Text), AllowIdPInitiated: f.allowIdP.Checked, PostLoginURL: f.postLogin.Text},
 		Connec:  tenant.Connec{Host: f.connecHost.Text, BasePath: f.connecBase.Text},
 		Billing: tenant.Billing{Currency: f.currency.Text, Description: f.description.Text},
 	}

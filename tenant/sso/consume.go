@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,7 +122,10 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 	if resp.Destination != sp.AssertionConsumerServiceURL {
 		return nil, fail(ReasonDestination, fmt.Errorf("destination %q", resp.Destination))
 	}
-	if a.Issuer == nil || a.Issuer.Value != cfg.IdPIssuer() {
+	// The Assertion's Issuer is signed; the Response's is not, but a
+	// Response naming another IdP is refused all the same.
+	if a.Issuer == nil || !cfg.IssuerMatches(a.Issuer.Value) ||
+		resp.Issuer == nil || !cfg.IssuerMatches(resp.Issuer.Value) {
 		return nil, fail(ReasonIssuer, nil)
 	}
 	if a.ID == "" || a.Subject == nil || a.Subject.NameID == nil ||
@@ -132,7 +136,7 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 	if lerr := checkTimes(a, now, l); lerr != nil {
 		return nil, lerr
 	}
-	if lerr := checkAudience(sp, a); lerr != nil {
+	if lerr := checkAudience(sp, a, cfg.Audiences(s.publicURL)); lerr != nil {
 		return nil, lerr
 	}
 
@@ -238,18 +242,21 @@ func checkTimes(a *types.Assertion, now time.Time, l *login) *loginError {
 	return nil
 }
 
-// checkAudience requires an AudienceRestriction and turns gosaml2's
-// NotInAudience warning into a failure.
-func checkAudience(sp *saml2.SAMLServiceProvider, a *types.Assertion) *loginError {
+// checkAudience requires an AudienceRestriction, and every restriction to
+// name one of the accepted values (SAML core §2.5.1.4: each restriction
+// must be met). gosaml2 compares with one value only, so its NotInAudience
+// warning is not consulted; its other condition checks still run.
+func checkAudience(sp *saml2.SAMLServiceProvider, a *types.Assertion, accepted []string) *loginError {
 	if len(a.Conditions.AudienceRestrictions) == 0 {
 		return fail(ReasonAudience, errors.New("no AudienceRestriction"))
 	}
-	warn, err := sp.VerifyAssertionConditions(a)
-	if err != nil {
+	if _, err := sp.VerifyAssertionConditions(a); err != nil {
 		return fail(ReasonMalformed, err)
 	}
-	if warn.NotInAudience {
-		return fail(ReasonAudience, nil)
+	for _, ar := range a.Conditions.AudienceRestrictions {
+		if !slices.ContainsFunc(ar.Audiences, func(v types.Audience) bool { return slices.Contains(accepted, v.Value) }) {
+			return fail(ReasonAudience, nil)
+		}
 	}
 	return nil
 }

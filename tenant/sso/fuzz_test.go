@@ -87,7 +87,7 @@ func FuzzConsume(f *testing.F) {
 	if _, err := idp.AddServiceProvider(md); err != nil {
 		f.Fatal(err)
 	}
-	idp.Audience = cfg.Audience(publicURL)
+	idp.Audience = tenant.Origin(publicURL) + "/"
 	for _, irt := range []string{"_not-pending", ""} {
 		doc, err := idp.ResponseDocument(ssotest.Login{SP: "app-acme", InResponseTo: irt, At: issued, Attributes: attrs()})
 		if err != nil {

@@ -103,8 +103,8 @@ func newHarnessWith(t testing.TB, opts store.Options) *harness {
 	}
 	h.addTenant("acme", nil)
 	h.addTenant("globex", nil)
-	// Maestrano's audience: scheme and host of the ACS URL (the default).
-	h.idp.Audience = h.tenant("acme").Audience(h.srv.URL)
+	// Maestrano's audience: the ACS URL cut after the host, slash included.
+	h.idp.Audience = tenant.Origin(h.srv.URL) + "/"
 	return h
 }
 

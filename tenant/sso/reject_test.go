@@ -55,6 +55,12 @@ func (h *harness) resigned(doc *etree.Document, signer *ssotest.Signer, edit fun
 // cookie, a failed audit event with the reason, nothing written.
 func (h *harness) assertRefused(resp *http.Response, reason Reason) {
 	h.t.Helper()
+	h.assertRefusedFor(resp, "acme", reason)
+}
+
+// assertRefusedFor is assertRefused for tenant key's consume URL.
+func (h *harness) assertRefusedFor(resp *http.Response, key tenant.Key, reason Reason) {
+	h.t.Helper()
 	body := readBody(h.t, resp)
 	if resp.StatusCode != reason.HTTPStatus() || !strings.Contains(body, `<code id="reason">`+reason.String()+`</code>`) {
 		h.t.Errorf("status %d, body %s; want %d with reason %s", resp.StatusCode, body, reason.HTTPStatus(), reason)
@@ -65,7 +71,7 @@ func (h *harness) assertRefused(resp *http.Response, reason Reason) {
 	if len(resp.Header.Values("Set-Cookie")) != 0 {
 		h.t.Errorf("refused login set cookies: %q", resp.Header.Values("Set-Cookie"))
 	}
-	if ev := h.lastEvent(); ev.Kind != store.EventLogin || ev.Outcome != "failed" || ev.Reason != reason.String() || ev.Tenant != "acme" {
+	if ev := h.lastEvent(); ev.Kind != store.EventLogin || ev.Outcome != "failed" || ev.Reason != reason.String() || ev.Tenant != string(key) {
 		h.t.Errorf("audit event = %+v, want failed login %s", ev, reason)
 	}
 }

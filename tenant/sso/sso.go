@@ -121,11 +121,11 @@ func (s *Service) serviceProvider(cfg *tenant.Config) (*saml2.SAMLServiceProvide
 func (s *Service) spSettings(cfg *tenant.Config) [6]string {
 	return [6]string{
 		cfg.SSOURL(),
-		cfg.IdPIssuer(),
+		cfg.SSO.IdPIssuer,
 		cfg.SSO.X509Certificate,
 		cfg.API.ID,
 		s.consumeURL(cfg),
-		cfg.Audience(s.publicURL),
+		strings.Join(cfg.Audiences(s.publicURL), "\x00"),
 	}
 }
 
@@ -134,23 +134,26 @@ func (s *Service) buildSP(cfg *tenant.Config) (*saml2.SAMLServiceProvider, error
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q sso certificates: %w", cfg.Key, err)
 	}
-	audience := cfg.Audience(s.publicURL)
+	audiences := cfg.Audiences(s.publicURL)
 	switch {
 	case cfg.API.ID == "":
 		return nil, errors.New("api.id is empty")
-	case cfg.IdPIssuer() == "" || cfg.SSOURL() == "":
+	case cfg.SSOURL() == "":
 		return nil, errors.New("sso.idp is empty")
-	case audience == "":
-		// gosaml2 compares against "" rather than skipping: refuse instead.
+	case len(audiences) == 0:
 		return nil, errors.New("sso audience is empty")
 	}
 	return &saml2.SAMLServiceProvider{
-		IdentityProviderSSOURL:      cfg.SSOURL(),
-		IdentityProviderSSOBinding:  saml2.BindingHttpRedirect,
-		IdentityProviderIssuer:      cfg.IdPIssuer(),
+		IdentityProviderSSOURL:     cfg.SSOURL(),
+		IdentityProviderSSOBinding: saml2.BindingHttpRedirect,
+		// Exact when sso.idp_issuer is set; otherwise "" turns gosaml2's
+		// comparison off and verify applies cfg.IssuerMatches to the
+		// Response and the Assertion Issuer (the hub's carries a query).
+		IdentityProviderIssuer:      cfg.SSO.IdPIssuer,
 		ServiceProviderIssuer:       cfg.API.ID,
 		AssertionConsumerServiceURL: s.consumeURL(cfg),
-		AudienceURI:                 audience,
+		// gosaml2 takes one value; checkAudience accepts any of the list.
+		AudienceURI:                 audiences[0],
 		IDPCertificateStore:         &dsig.MemoryX509CertificateStore{Roots: certs},
 		NameIdFormat:                saml2.NameIdFormatPersistent,
 		SignAuthnRequests:           false,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -83,6 +84,49 @@ func (tx *Tx) RememberAssertion(tenant, id string, expires, now time.Time) (bool
 		return false, fmt.Errorf("remember assertion %q: %w", id, err)
 	}
 	return true, nil
+}
+
+// ForgetTenantLogins deletes every session, pending AuthnRequest and
+// replay-cache entry of a tenant: a removed tenant's logins end with it,
+// and a key added again starts clean.
+func (tx *Tx) ForgetTenantLogins(tenant string) error {
+	if err := checkPart("tenant key", tenant, true); err != nil {
+		return err
+	}
+	var ids [][]byte
+	sessions := tx.bucket(bucketSessions)
+	err := sessions.ForEach(func(k, v []byte) error {
+		var s Session
+		if err := decodeValue(v, &s); err != nil || s.Tenant == tenant {
+			ids = append(ids, clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget sessions of %q: %w", tenant, err)
+	}
+	for _, k := range ids {
+		if err := sessions.Delete(k); err != nil {
+			return fmt.Errorf("forget sessions of %q: %w", tenant, err)
+		}
+	}
+	for _, name := range [][]byte{bucketAuthnRequests, bucketAssertions} {
+		if err := deletePrefix(tx.bucket(name), prefix(tenant)); err != nil {
+			return fmt.Errorf("forget %s of %q: %w", name, tenant, err)
+		}
+	}
+	return nil
+}
+
+// deletePrefix deletes every key of b that starts with p.
+func deletePrefix(b *bbolt.Bucket, p []byte) error {
+	c := b.Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Seek(p) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PurgeExpired drops sessions, requests and replay entries past their time.

@@ -27,6 +27,7 @@ type User struct {
 	CompanyName string    `json:"company_name,omitempty"`
 	Virtual     bool      `json:"virtual,omitempty"`
 	Blocked     bool      `json:"blocked,omitempty"`
+	BlockedAt   time.Time `json:"blocked_at,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
@@ -81,9 +82,12 @@ type Session struct {
 // AuthnRequest is an SP-initiated SAML request this tenant issued and has
 // not seen answered yet.
 type AuthnRequest struct {
-	Tenant    string    `json:"tenant"`
-	ID        string    `json:"id"`
-	GroupID   string    `json:"group_id,omitempty"`
+	Tenant  string `json:"tenant"`
+	ID      string `json:"id"`
+	GroupID string `json:"group_id,omitempty"`
+	// Browser is the SHA-256 (hex) of the nonce in the login cookie of the
+	// browser that started the request; consume requires that cookie.
+	Browser   string    `json:"browser,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -245,4 +249,7 @@ type Event struct {
 	Outcome string    `json:"outcome,omitempty"` // "ok" or "failed"
 	Reason  string    `json:"reason,omitempty"`
 	Message string    `json:"message"`
+	// UserUID and GroupUID name who signed in (login events).
+	UserUID  string `json:"user_uid,omitempty"`
+	GroupUID string `json:"group_uid,omitempty"`
 }

@@ -160,13 +160,18 @@ func (r Registry) SaveAll(cs []Config) error {
 
 // Remove deletes a tenant's configuration. Its users, groups, invoices and
 // identity-map rows stay: they are orphaned (see Orphaned) and remain
-// visible in exports. The error wraps store.ErrNotFound for an unknown key.
+// visible in exports. Its sessions, pending AuthnRequests and replay
+// entries go (SPEC §5): no login survives the tenant, and the key added
+// again starts clean. The error wraps store.ErrNotFound for an unknown key.
 func (r Registry) Remove(key Key) error {
 	return r.DB.Update(func(tx *store.Tx) error {
 		if _, err := tx.Tenant(string(key)); err != nil {
 			return fmt.Errorf("remove tenant %q: %w", key, err)
 		}
 		if err := tx.DeleteTenant(string(key)); err != nil {
+			return fmt.Errorf("remove tenant %q: %w", key, err)
+		}
+		if err := tx.ForgetTenantLogins(string(key)); err != nil {
 			return fmt.Errorf("remove tenant %q: %w", key, err)
 		}
 		return nil

@@ -32,7 +32,14 @@ type SignIn struct {
 	Group  store.Group
 	User   store.User
 	Role   string
+	// IssuedAt is when the IdP issued the assertion. A removal recorded at
+	// or after it wins: the login does not undo it.
+	IssuedAt time.Time
 }
+
+// ErrRemovedLater refuses a sign-in whose assertion was issued no later
+// than the group's cancellation, the membership's end or the user's block.
+var ErrRemovedLater = errors.New("removed after the sign-in was issued")
 
 // Signed is what SignInTx stored.
 type Signed struct {
@@ -47,7 +54,15 @@ type Signed struct {
 // their identity-map rows back to active. A cancelled group is reactivated
 // and a blocked user unblocked: the marketplace only signs a user into a
 // group that has the app, so its word is the newer one.
+//
+// A login never undoes a later removal: when the group was cancelled, the
+// membership ended or the user blocked at or after in.IssuedAt, nothing is
+// written and the error wraps ErrRemovedLater (a marketplace that re-adds
+// the user issues a newer assertion).
 func SignInTx(tx *store.Tx, in SignIn, now time.Time) (Signed, error) {
+	if err := checkNotRemovedLater(tx, in); err != nil {
+		return Signed{}, err
+	}
 	g, reactivated, err := saveGroup(tx, in.Tenant, in.Group, now)
 	if err != nil {
 		return Signed{}, err
@@ -72,6 +87,35 @@ func SignInTx(tx *store.Tx, in SignIn, now time.Time) (Signed, error) {
 		return Signed{}, err
 	}
 	return Signed{Group: g, User: u, Reactivated: reactivated}, nil
+}
+
+func checkNotRemovedLater(tx *store.Tx, in SignIn) error {
+	later := func(at time.Time) bool { return !in.IssuedAt.After(at) }
+	g, err := tx.Group(in.Tenant, in.Group.UID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("load group %s: %w", in.Group.UID, err)
+	case g.Cancelled && later(g.CancelledAt):
+		return fmt.Errorf("group %s cancelled at %s: %w", g.UID, g.CancelledAt.UTC().Format(time.RFC3339), ErrRemovedLater)
+	}
+	m, err := tx.Membership(in.Tenant, in.Group.UID, in.User.UID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("load membership %s/%s: %w", in.Group.UID, in.User.UID, err)
+	case m.Ended && later(m.EndedAt):
+		return fmt.Errorf("%s left group %s at %s: %w", m.UserUID, m.GroupUID, m.EndedAt.UTC().Format(time.RFC3339), ErrRemovedLater)
+	}
+	u, err := tx.User(in.Tenant, in.User.UID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("load user %s: %w", in.User.UID, err)
+	case u.Blocked && later(u.BlockedAt):
+		return fmt.Errorf("user %s blocked at %s: %w", u.UID, u.BlockedAt.UTC().Format(time.RFC3339), ErrRemovedLater)
+	}
+	return nil
 }
 
 func saveGroup(tx *store.Tx, tk string, in store.Group, now time.Time) (store.Group, bool, error) {
@@ -114,7 +158,7 @@ func saveUser(tx *store.Tx, tk string, in store.User, now time.Time) (store.User
 	set(&u.LastName, in.LastName)
 	set(&u.Country, in.Country)
 	set(&u.CompanyName, in.CompanyName)
-	u.Blocked = false
+	u.Blocked, u.BlockedAt = false, time.Time{}
 	u.UpdatedAt = now
 	if err := tx.PutUser(u); err != nil {
 		return u, fmt.Errorf("put user %s: %w", u.UID, err)

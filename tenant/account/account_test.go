@@ -24,6 +24,14 @@ func openDB(t *testing.T) *store.DB {
 
 func signIn(t *testing.T, db *store.DB, group, user string, at time.Time) account.Signed {
 	t.Helper()
+	out, err := trySignIn(db, group, user, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func trySignIn(db *store.DB, group, user string, at time.Time) (account.Signed, error) {
 	var out account.Signed
 	err := db.Update(func(tx *store.Tx) error {
 		var err error
@@ -32,13 +40,12 @@ func signIn(t *testing.T, db *store.DB, group, user string, at time.Time) accoun
 			Group:  store.Group{UID: group, Name: "Group " + group},
 			User:   store.User{UID: user, RealUID: user, FirstName: "Ann", LastName: "Lee"},
 			Role:   "Admin",
+			// The assertion was issued a second before it arrives.
+			IssuedAt: at.Add(-time.Second),
 		}, at)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, err
 }
 
 type state struct {
@@ -189,5 +196,42 @@ func TestRemoveMemberVirtualModeDeletesVirtualUser(t *testing.T) {
 	})
 	if msg != "usr-1 removed from group cld-1 (virtual user usr-1.cld-1 already gone)" {
 		t.Errorf("repeat: %q", msg)
+	}
+}
+
+// A login whose assertion was issued before a removal does not undo it;
+// one issued after it (the marketplace added the user again) does.
+func TestSignInIssuedBeforeRemovalDoesNotRevive(t *testing.T) {
+	cases := []struct {
+		name   string
+		remove func(tx *store.Tx, at time.Time) (string, error)
+	}{
+		{"member removed", func(tx *store.Tx, at time.Time) (string, error) {
+			return account.RemoveMember(tx, "acme", false, "cld-1", "usr-1", at)
+		}},
+		{"group cancelled", func(tx *store.Tx, at time.Time) (string, error) {
+			return account.CancelGroup(tx, "acme", "cld-1", at)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db := openDB(t)
+			signIn(t, db, "cld-1", "usr-1", t0)
+			removedAt := t0.Add(time.Hour)
+			update(t, db, func(tx *store.Tx) (string, error) { return c.remove(tx, removedAt) })
+			// Issued at the very time of the removal: refused, nothing changes.
+			_, err := trySignIn(db, "cld-1", "usr-1", removedAt.Add(time.Second))
+			if !errors.Is(err, account.ErrRemovedLater) {
+				t.Fatalf("sign-in issued at the removal: err = %v, want ErrRemovedLater", err)
+			}
+			if got := read(t, db, "cld-1", "usr-1"); !got.memberEnded || !got.userBlocked {
+				t.Fatalf("refused sign-in changed the account: %+v", got)
+			}
+			// Issued after it: the marketplace's newer word wins.
+			signIn(t, db, "cld-1", "usr-1", removedAt.Add(2*time.Second))
+			if got := read(t, db, "cld-1", "usr-1"); got != (state{}) {
+				t.Fatalf("newer sign-in: %+v", got)
+			}
+		})
 	}
 }

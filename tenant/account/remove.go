@@ -126,7 +126,7 @@ func blockIfGroupless(tx *store.Tx, tk, userUID string, now time.Time) error {
 		return fmt.Errorf("read user %s: %w", userUID, err)
 	}
 	if !u.Blocked {
-		u.Blocked, u.UpdatedAt = true, now
+		u.Blocked, u.BlockedAt, u.UpdatedAt = true, now, now
 		if err := tx.PutUser(u); err != nil {
 			return fmt.Errorf("block user %s: %w", userUID, err)
 		}

@@ -26,8 +26,7 @@ func TestConcurrentReplayLogsInOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := (&http.Client{CheckRedirect: h.client.CheckRedirect}).PostForm(
-				tenant.RouteSAMLConsume.URL(h.srv.URL, "acme"), map[string][]string{"SAMLResponse": {samlResponse}})
+			resp, err := h.postConsume(&http.Client{CheckRedirect: h.client.CheckRedirect}, "acme", samlResponse)
 			if err != nil {
 				t.Error(err)
 				return
@@ -74,8 +73,7 @@ func TestConcurrentLogins(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := (&http.Client{CheckRedirect: h.client.CheckRedirect}).PostForm(
-				tenant.RouteSAMLConsume.URL(h.srv.URL, tenant.Key(l.key)), map[string][]string{"SAMLResponse": {l.resp}})
+			resp, err := h.postConsume(&http.Client{CheckRedirect: h.client.CheckRedirect}, tenant.Key(l.key), l.resp)
 			if err != nil {
 				t.Error(err)
 				return

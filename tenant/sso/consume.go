@@ -27,6 +27,8 @@ type login struct {
 	replayUntil  time.Time // keep the assertion ID this long
 	sessionEnd   time.Time // SessionNotOnOrAfter, or zero
 	profile      profile
+	issuedAt     time.Time // the assertion's IssueInstant
+	browser      string    // the login cookie's nonce ("" when absent)
 }
 
 // Consume is the assertion consumer service (POST …/saml/consume). It
@@ -39,6 +41,10 @@ func (s *Service) Consume(w http.ResponseWriter, r *http.Request, cfg *tenant.Co
 	log := s.log.With("tenant", cfg.Key, "route", "saml_consume")
 
 	l, lerr := s.verify(w, r, cfg, now)
+	if l != nil && l.browser != "" {
+		// The login cookie is spent whatever happens next.
+		http.SetCookie(w, s.loginCookie(l.inResponseTo, "", -1))
+	}
 	var sess store.Session
 	if lerr == nil {
 		sess, lerr = s.commit(cfg, l, now)
@@ -103,11 +109,18 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 		return nil, lerr
 	}
 
-	sp, err := s.serviceProvider(cfg)
+	sps, err := s.serviceProviders(cfg)
 	if err != nil {
 		return nil, fail(ReasonConfig, err)
 	}
+	sp := sps.sp
 	resp, err := sp.ValidateEncodedResponse(encoded)
+	if expiredConfirmation(err) {
+		// Signature and certificate passed on the real clock; only the
+		// SubjectConfirmationData expiry wants ClockSkew (checkTimes
+		// enforces the window below).
+		resp, err = sps.lenient.ValidateEncodedResponse(encoded)
+	}
 	if err != nil {
 		return nil, fail(s.classify(err, cfg), err)
 	}
@@ -132,7 +145,7 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 		a.Subject.SubjectConfirmation == nil || a.Subject.SubjectConfirmation.SubjectConfirmationData == nil {
 		return nil, fail(ReasonMalformed, errors.New("assertion lacks ID or subject"))
 	}
-	l := &login{assertionID: a.ID}
+	l := &login{assertionID: a.ID, issuedAt: a.IssueInstant}
 	if lerr := checkTimes(a, now, l); lerr != nil {
 		return nil, lerr
 	}
@@ -147,6 +160,13 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 	if l.inResponseTo == "" && !cfg.SSO.AllowIdPInitiated {
 		return nil, fail(ReasonUnsolicited, nil)
 	}
+	if l.inResponseTo != "" {
+		// An SP-initiated login finishes only in the browser that started
+		// it (login CSRF); commit compares the nonce with the request's.
+		if c, err := r.Cookie(loginCookieName(l.inResponseTo)); err == nil {
+			l.browser = c.Value
+		}
+	}
 
 	if a.AttributeStatement == nil {
 		return nil, fail(ReasonMissingAttribute, errors.New("no AttributeStatement"))
@@ -160,6 +180,13 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 		l.sessionEnd = *st.SessionNotOnOrAfter
 	}
 	return l, nil
+}
+
+// expiredConfirmation reports whether gosaml2 refused a response only for
+// an expired SubjectConfirmationData, which it checks after the signature.
+func expiredConfirmation(err error) bool {
+	var iv saml2.ErrInvalidValue
+	return errors.As(err, &iv) && iv.Key == saml2.NotOnOrAfterAttr && iv.Reason == saml2.ReasonExpired
 }
 
 // classify maps a gosaml2 validation error to a Reason by its type and
@@ -306,16 +333,23 @@ func (s *Service) commit(cfg *tenant.Config, l *login, now time.Time) (store.Ses
 			return fail(ReasonReplay, nil)
 		}
 		if l.inResponseTo != "" {
-			if _, err := tx.ConsumeAuthnRequest(key, l.inResponseTo, now); errors.Is(err, store.ErrNotFound) {
+			req, err := tx.ConsumeAuthnRequest(key, l.inResponseTo, now)
+			if errors.Is(err, store.ErrNotFound) {
 				return fail(ReasonInResponseTo, err)
 			} else if err != nil {
 				return fmt.Errorf("consume AuthnRequest: %w", err)
 			}
+			if !sameBrowser(req.Browser, l.browser) {
+				return fail(ReasonOtherBrowser, errors.New("login cookie does not match the request"))
+			}
 		}
 		signed, err := account.SignInTx(tx, account.SignIn{
 			Tenant: key, Group: l.profile.group, User: l.profile.user, Role: l.profile.role,
+			IssuedAt: l.issuedAt,
 		}, now)
-		if err != nil {
+		if errors.Is(err, account.ErrRemovedLater) {
+			return fail(ReasonRemovedLater, err)
+		} else if err != nil {
 			return err
 		}
 		g, u, reactivated := signed.Group, signed.User, signed.Reactivated
@@ -324,10 +358,16 @@ func (s *Service) commit(cfg *tenant.Config, l *login, now time.Time) (store.Ses
 			return fmt.Errorf("put session: %w", err)
 		}
 		msg := fmt.Sprintf("%s signed in to group %s as %s", u.UID, g.UID, sess.Role)
+		ev := store.Event{At: now, Tenant: key, Kind: store.EventLogin, Outcome: "ok", UserUID: u.UID, GroupUID: g.UID}
+		if l.inResponseTo == "" {
+			msg += " (IdP-initiated)"
+			ev.Reason = "idp_initiated"
+		}
 		if reactivated {
 			msg += " (cancelled group reactivated)"
 		}
-		_, err = tx.AppendEvent(store.Event{At: now, Tenant: key, Kind: store.EventLogin, Outcome: "ok", Message: msg})
+		ev.Message = msg
+		_, err = tx.AppendEvent(ev)
 		return err
 	})
 	var lerr *loginError

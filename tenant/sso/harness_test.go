@@ -273,6 +273,21 @@ func (h *harness) consume(key tenant.Key, samlResponse string) *http.Response {
 	return resp
 }
 
+// postConsume posts a SAMLResponse with client, carrying the login cookies
+// the harness browser holds (as the same browser in another connection).
+func (h *harness) postConsume(client *http.Client, key tenant.Key, samlResponse string) (*http.Response, error) {
+	u := tenant.RouteSAMLConsume.URL(h.srv.URL, key)
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(url.Values{"SAMLResponse": {samlResponse}}.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range h.client.Jar.Cookies(req.URL) {
+		req.AddCookie(c)
+	}
+	return client.Do(req)
+}
+
 func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()

@@ -46,11 +46,18 @@ func (s *Service) Initialize(w http.ResponseWriter, r *http.Request, cfg *tenant
 	if len(relayState) > maxRelayState {
 		relayState = ""
 	}
+	nonce, digest, err := newBrowserNonce()
+	if err != nil {
+		log.Error("login nonce", "err", err)
+		writeErrorPage(w, ReasonInternal)
+		return
+	}
 	now := s.now()
 	req := store.AuthnRequest{
 		Tenant:    string(cfg.Key),
 		ID:        id,
 		GroupID:   query.Get("group_id"),
+		Browser:   digest,
 		CreatedAt: now,
 		ExpiresAt: now.Add(RequestTTL),
 	}
@@ -70,6 +77,7 @@ func (s *Service) Initialize(w http.ResponseWriter, r *http.Request, cfg *tenant
 		return
 	}
 	log.Info("sso initialize", "request_id", id, "group_id", req.GroupID)
+	http.SetCookie(w, s.loginCookie(id, nonce, int(RequestTTL.Seconds())))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
 }

@@ -26,6 +26,8 @@ const (
 	ReasonMissingAttribute   Reason = "missing_attribute"   // uid, group_uid (or virtual_uid) missing
 	ReasonTenantMismatch     Reason = "tenant_mismatch"     // addressed to another tenant's consume URL
 	ReasonIdPStatus          Reason = "idp_status"          // the IdP answered with a non-success status
+	ReasonOtherBrowser       Reason = "other_browser"       // SP-initiated, but posted by a browser that did not start it (login CSRF)
+	ReasonRemovedLater       Reason = "removed_later"       // issued before the group was cancelled, the member removed or the user blocked
 	ReasonConfig             Reason = "sso_config"          // this tenant's SSO settings are unusable
 	ReasonInternal           Reason = "internal"            // the store failed
 )
@@ -86,6 +88,10 @@ func (r Reason) Message() string {
 		return "The sign-in message is addressed to another marketplace."
 	case ReasonIdPStatus:
 		return "The identity provider reported that sign-in failed."
+	case ReasonOtherBrowser:
+		return "This sign-in was not started in this browser; start it again from the marketplace."
+	case ReasonRemovedLater:
+		return "The account was removed after this sign-in message was issued."
 	case ReasonConfig:
 		return "Single sign-on is not configured correctly for this marketplace."
 	case ReasonInternal:

@@ -68,8 +68,13 @@ func (h *harness) assertRefusedFor(resp *http.Response, key tenant.Key, reason R
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		h.t.Errorf("content type %q", ct)
 	}
-	if len(resp.Header.Values("Set-Cookie")) != 0 {
-		h.t.Errorf("refused login set cookies: %q", resp.Header.Values("Set-Cookie"))
+	// The only cookie a refused login may send is the spent login cookie,
+	// cleared.
+	for _, sc := range resp.Header.Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(sc)
+		if err != nil || !strings.HasPrefix(c.Name, LoginCookiePrefix) || c.Value != "" || c.MaxAge >= 0 {
+			h.t.Errorf("refused login set a cookie: %q", sc)
+		}
 	}
 	if ev := h.lastEvent(); ev.Kind != store.EventLogin || ev.Outcome != "failed" || ev.Reason != reason.String() || ev.Tenant != string(key) {
 		h.t.Errorf("audit event = %+v, want failed login %s", ev, reason)

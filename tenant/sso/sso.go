@@ -44,6 +44,10 @@ const (
 	MaxResponseBytes = 256 << 10
 	// CookieName is the session cookie; its Path scopes it to one tenant.
 	CookieName = "tenantdesk_session"
+	// LoginCookiePrefix starts the name of the cookie that binds an
+	// SP-initiated login to the browser that started it; the AuthnRequest
+	// ID completes the name, so parallel logins in one browser keep theirs.
+	LoginCookiePrefix = "tenantdesk_login_"
 	// Provider is the identity-map provider of SSO users and groups.
 	Provider = account.Provider
 )
@@ -59,9 +63,14 @@ type Service struct {
 	sps map[tenant.Key]cachedSP
 }
 
+// cachedSP is a tenant's SP twice over: sp sees our clock, so the IdP
+// certificate's validity is checked against the real time; lenient sees
+// the clock set back by ClockSkew, and only re-checks a response that sp
+// refused as expired (gosaml2 has no skew allowance for
+// SubjectConfirmationData/@NotOnOrAfter, and one clock serves both checks).
 type cachedSP struct {
 	fingerprint [sha256.Size]byte
-	sp          *saml2.SAMLServiceProvider
+	sp, lenient *saml2.SAMLServiceProvider
 }
 
 // New returns the SSO service of a listener reachable at publicURL.
@@ -85,35 +94,56 @@ func (s *Service) SetClock(now func() time.Time) { s.clock.Store(&now) }
 
 func (s *Service) now() time.Time { return (*s.clock.Load())() }
 
-// skewedClock is the clock gosaml2 sees: ours, set back by ClockSkew. gosaml2
+// realClock is the clock gosaml2 sees first: ours, so that the IdP
+// certificate's validity is checked against the real time (a certificate
+// issued a minute ago works).
+type realClock struct{ s *Service }
+
+// skewedClock is ours set back by ClockSkew, for the lenient SP. gosaml2
 // has no skew allowance and treats an expired SubjectConfirmationData as a
 // hard error; seen from now-ClockSkew, it expires exactly ClockSkew late.
 // Every other time check is ours (checkTimes), which is why gosaml2's
 // InvalidTime warning is not consulted.
-type skewedClock struct {
+type skewedClock struct{ s *Service }
+
+func (c realClock) Now() time.Time   { return c.s.now() }
+func (c skewedClock) Now() time.Time { return c.s.now().Add(-ClockSkew) }
+
+// nowClock adapts a Now function to the clockwork.Clock gosaml2 takes.
+type nowClock struct {
 	clockwork.Clock
-	s *Service
+	now interface{ Now() time.Time }
 }
 
-func (c skewedClock) Now() time.Time { return c.s.now().Add(-ClockSkew) }
+func (c nowClock) Now() time.Time { return c.now.Now() }
 
 // serviceProvider returns the tenant's SP, building it when the tenant is
 // new or its SSO settings changed since the cached one was built.
 func (s *Service) serviceProvider(cfg *tenant.Config) (*saml2.SAMLServiceProvider, error) {
+	c, err := s.serviceProviders(cfg)
+	return c.sp, err
+}
+
+func (s *Service) serviceProviders(cfg *tenant.Config) (cachedSP, error) {
 	settings := s.spSettings(cfg)
 	fp := sha256.Sum256([]byte(strings.Join(settings[:], "\x00")))
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.sps[cfg.Key]; ok && c.fingerprint == fp {
-		return c.sp, nil
+		return c, nil
 	}
-	sp, err := s.buildSP(cfg)
+	sp, err := s.buildSP(cfg, realClock{s})
 	if err != nil {
-		return nil, err
+		return cachedSP{}, err
 	}
-	s.sps[cfg.Key] = cachedSP{fingerprint: fp, sp: sp}
-	return sp, nil
+	lenient, err := s.buildSP(cfg, skewedClock{s})
+	if err != nil {
+		return cachedSP{}, err
+	}
+	c := cachedSP{fingerprint: fp, sp: sp, lenient: lenient}
+	s.sps[cfg.Key] = c
+	return c, nil
 }
 
 // spSettings lists every configuration value an SP is built from; its hash
@@ -129,7 +159,7 @@ func (s *Service) spSettings(cfg *tenant.Config) [6]string {
 	}
 }
 
-func (s *Service) buildSP(cfg *tenant.Config) (*saml2.SAMLServiceProvider, error) {
+func (s *Service) buildSP(cfg *tenant.Config, clock interface{ Now() time.Time }) (*saml2.SAMLServiceProvider, error) {
 	certs, err := cfg.Certificates()
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q sso certificates: %w", cfg.Key, err)
@@ -157,7 +187,7 @@ func (s *Service) buildSP(cfg *tenant.Config) (*saml2.SAMLServiceProvider, error
 		IDPCertificateStore:         &dsig.MemoryX509CertificateStore{Roots: certs},
 		NameIdFormat:                saml2.NameIdFormatPersistent,
 		SignAuthnRequests:           false,
-		Clock:                       dsig.NewFakeClock(skewedClock{Clock: clockwork.NewRealClock(), s: s}),
+		Clock:                       dsig.NewFakeClock(nowClock{Clock: clockwork.NewRealClock(), now: clock}),
 		MaximumDecompressedBodySize: MaxResponseBytes,
 	}, nil
 }

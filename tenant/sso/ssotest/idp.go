@@ -39,6 +39,12 @@ type Signer struct {
 // NewSigner makes a 2048-bit key and a certificate valid from an hour ago
 // for a year.
 func NewSigner(commonName string) (*Signer, error) {
+	return NewSignerValidFrom(commonName, time.Now().Add(-time.Hour))
+}
+
+// NewSignerValidFrom makes a 2048-bit key and a certificate valid from
+// notBefore for a year (a certificate issued moments ago, say).
+func NewSignerValidFrom(commonName string, notBefore time.Time) (*Signer, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
@@ -47,12 +53,11 @@ func NewSigner(commonName string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serial: %w", err)
 	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: commonName},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(1, 0, 0),
+		NotBefore:    notBefore,
+		NotAfter:     notBefore.AddDate(1, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

@@ -85,10 +85,14 @@ Commands:
   tenant import FILE|-                     add or update tenants from a marketplaces JSON file
   tenant list [--json]                     tenants, secrets masked
   tenant remove KEY                        remove a tenant (its records stay, orphaned)
+  tenant sync                              import the developer platform's marketplaces document
+                                           (MNO_DEVPL_HOST, MNO_DEVPL_API_PATH, MNO_DEVPL_ENV_KEY,
+                                           MNO_DEVPL_ENV_SECRET, or the devpl-* settings)
   idmap list [--tenant K] [--entity E] [--search NAME] [--json | --csv]
   export [--tenant K]                      JSON of users, groups, memberships, identity map, invoices, bills
   bill preview --period YYYY-MM [--tenant K]
-  bill run --period YYYY-MM [--tenant K]
+  bill run --period YYYY-MM [--tenant K] [--rebill UID[,UID…]]...
+  bill cancel --period YYYY-MM --tenant K --group UID
   backup FILE                              consistent copy of the database
   demo-data                                fill the database with demonstration tenants and records
   version
@@ -127,7 +131,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		return cmdServe(ctx, g, cmdArgs, stdout, stderr)
 	case "tenant":
-		return cmdTenant(g, cmdArgs, stdin, stdout, stderr)
+		return cmdTenant(ctx, g, cmdArgs, stdin, stdout, stderr)
 	case "idmap":
 		return cmdIdmap(g, cmdArgs, stdout, stderr)
 	case "export":

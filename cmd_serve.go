@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
 	"github.com/tenantdesk/tenantdesk/tenant/server"
 )
@@ -35,12 +36,23 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		defer close(workerDone)
 		worker.Run(ctx)
 	}()
+	// Re-sync tenants from the developer platform every devpl-refresh
+	// (off when unset); it ends with ctx.
+	svc := admin.New(db, admin.Options{PublicURL: g.publicURL, Addr: g.addr, Logger: logger})
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		if err := svc.RunDevPlatformSync(ctx); err != nil {
+			logger.Error("developer-platform re-sync not started", "err", err)
+		}
+	}()
 	srv := server.New(db, g.publicURL, logger)
 	err := srv.ListenAndServe(ctx, g.addr, func(net.Addr) {
 		fmt.Fprintf(stdout, "listening on %s\n", g.publicURL)
 	})
 	stop()
 	<-workerDone
+	<-syncDone
 	if err != nil {
 		return exitf(stderr, "serve: %v", err)
 	}

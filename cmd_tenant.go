@@ -1,27 +1,35 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/devpl"
 )
 
 // maxImportBytes bounds an import file; tenant.ParseImport refuses more too.
 const maxImportBytes = 8 << 20
 
-func cmdTenant(g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func cmdTenant(ctx context.Context, g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return exitf(stderr, "tenant: want import, list or remove")
+		return exitf(stderr, "tenant: want import, list, remove or sync")
 	}
 	switch args[0] {
+	case "sync":
+		return cmdTenantSync(ctx, g, args[1:], stdout, stderr)
 	case "import":
 		return cmdTenantImport(g, args[1:], stdin, stdout, stderr)
 	case "list":
@@ -29,7 +37,32 @@ func cmdTenant(g globals, args []string, stdin io.Reader, stdout, stderr io.Writ
 	case "remove":
 		return cmdTenantRemove(g, args[1:], stdout, stderr)
 	}
-	return exitf(stderr, "tenant: unknown verb %q (want import, list or remove)", args[0])
+	return exitf(stderr, "tenant: unknown verb %q (want import, list, remove or sync)", args[0])
+}
+
+// cmdTenantSync is `tenant sync`: fetch the marketplaces document from the
+// developer platform (MNO_DEVPL_* or the devpl-* settings) and import it,
+// all or nothing; it prints what changed.
+func cmdTenantSync(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
+	if len(args) != 0 {
+		return exitf(stderr, "tenant sync: takes no arguments (configure it with %s, %s, %s, %s or the devpl-* settings)",
+			devpl.EnvHost, devpl.EnvAPIPath, devpl.EnvKey, devpl.EnvSecret)
+	}
+	db, code := openDB(g, stderr)
+	if db == nil {
+		return code
+	}
+	defer db.Close()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	svc := admin.New(db, admin.Options{PublicURL: g.publicURL, Addr: g.addr,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	res, err := svc.SyncTenants(ctx)
+	if err != nil {
+		return exitf(stderr, "tenant sync: nothing changed: %v", err)
+	}
+	fmt.Fprintf(stdout, "synced %d tenant(s) from %s: %s\n", len(res.Keys()), res.Source, res.Summary())
+	return 0
 }
 
 func cmdTenantImport(g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -175,6 +175,9 @@ const (
 	BillPending   = "pending"
 	BillSubmitted = "submitted"
 	BillFailed    = "failed"
+	// BillCancelled is a submitted bill cancelled at the API (DELETE
+	// account/bills/{id}); runs leave it alone unless asked to bill again.
+	BillCancelled = "cancelled"
 )
 
 // Bill is a billing-ledger row: one per (tenant, group, period).
@@ -192,6 +195,11 @@ type Bill struct {
 	LastError   string    `json:"last_error,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// CancelledAt is when the bill was cancelled; CancelledID is the
+	// remote id of the last bill cancelled, kept when the group is billed
+	// again (RemoteID then names the new bill).
+	CancelledAt time.Time `json:"cancelled_at,omitzero"`
+	CancelledID string    `json:"cancelled_id,omitempty"`
 }
 
 // BillingRun is one manual billing run, kept as history.
@@ -238,6 +246,9 @@ const (
 	EventBilling = "billing"
 	EventOutbox  = "outbox"
 	EventError   = "error"
+	// EventDevPlatform is a developer-platform sync that changed tenants
+	// or failed.
+	EventDevPlatform = "devpl"
 )
 
 // Event is one activity-log entry the GUI shows. The log is bounded.

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,6 +108,22 @@ func (r Registry) Save(c Config) error { return r.SaveAll([]Config{c}) }
 // transaction: all or nothing. Validation errors come back as a
 // *ImportError naming each tenant.
 func (r Registry) SaveAll(cs []Config) error {
+	_, err := r.SaveAllChanges(cs)
+	return err
+}
+
+// Changes says what a save did: the keys it added, the ones it updated and
+// the ones whose stored document was already the same (not written again).
+// Each list is in the order of the input.
+type Changes struct {
+	Added, Updated, Unchanged []Key
+}
+
+// Changed reports whether the save wrote anything.
+func (c Changes) Changed() bool { return len(c.Added)+len(c.Updated) > 0 }
+
+// SaveAllChanges is SaveAll reporting what changed.
+func (r Registry) SaveAllChanges(cs []Config) (Changes, error) {
 	now := r.now()
 	docs := make([]store.Tenant, len(cs))
 	var problems []Problem
@@ -125,7 +142,7 @@ func (r Registry) SaveAll(cs []Config) error {
 		p := c.Validate(now, r.PublicURL)
 		if !p.OK() {
 			if len(cs) == 1 {
-				return &ValidationError{Key: c.Key, Problems: p}
+				return Changes{}, &ValidationError{Key: c.Key, Problems: p}
 			}
 			for _, e := range p.Errors {
 				problems = append(problems, Problem{Field: prefix + e.Field, Message: e.Message})
@@ -134,20 +151,28 @@ func (r Registry) SaveAll(cs []Config) error {
 		}
 		doc, err := ToStored(&c, now)
 		if err != nil {
-			return err
+			return Changes{}, err
 		}
 		docs[i] = doc
 	}
 	if len(problems) > 0 {
-		return &ImportError{Problems: problems}
+		return Changes{}, &ImportError{Problems: problems}
 	}
-	return r.DB.Update(func(tx *store.Tx) error {
+	var ch Changes
+	err := r.DB.Update(func(tx *store.Tx) error {
+		ch = Changes{}
 		for _, d := range docs {
 			old, err := tx.Tenant(d.Key)
 			switch {
+			case err == nil && bytes.Equal(old.Config, d.Config):
+				ch.Unchanged = append(ch.Unchanged, Key(d.Key))
+				continue
 			case err == nil:
 				d.CreatedAt = old.CreatedAt
-			case !errors.Is(err, store.ErrNotFound):
+				ch.Updated = append(ch.Updated, Key(d.Key))
+			case errors.Is(err, store.ErrNotFound):
+				ch.Added = append(ch.Added, Key(d.Key))
+			default:
 				return fmt.Errorf("save tenant %q: %w", d.Key, err)
 			}
 			if err := tx.PutTenant(d); err != nil {
@@ -156,6 +181,10 @@ func (r Registry) SaveAll(cs []Config) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return Changes{}, err
+	}
+	return ch, nil
 }
 
 // Remove deletes a tenant's configuration. Its users, groups, invoices and

@@ -65,6 +65,13 @@ func Run(ctx context.Context, svc *admin.Service, opt Options) error {
 			m.log.Error("outbox", "err", err)
 		}
 	}()
+	// Tenants are re-synced from the developer platform every
+	// devpl-refresh (off when unset) for as long as the window lives.
+	go func() {
+		if err := svc.RunDevPlatformSync(m.ctx); err != nil {
+			m.log.Error("developer-platform re-sync", "err", err)
+		}
+	}()
 	go func() {
 		select {
 		case <-ctx.Done():

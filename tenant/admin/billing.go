@@ -2,10 +2,12 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/billing"
 )
 
@@ -62,12 +64,12 @@ func (s *Service) Bills(period, tenantKey string) ([]store.Bill, error) {
 }
 
 // BillingPreview lists what a run for period would do (nothing is sent).
-func (s *Service) BillingPreview(period, tenantKey string) ([]BillLine, error) {
+func (s *Service) BillingPreview(period, tenantKey string, rebill ...string) ([]BillLine, error) {
 	p, err := billing.ParsePeriod(period)
 	if err != nil {
 		return nil, err
 	}
-	lines, err := billing.Preview(s.db, p, tenantKey)
+	lines, err := billing.Preview(s.db, p, tenantKey, rebill...)
 	if err != nil {
 		return nil, fmt.Errorf("billing preview %s: %w", period, err)
 	}
@@ -77,8 +79,10 @@ func (s *Service) BillingPreview(period, tenantKey string) ([]BillLine, error) {
 // RunBilling runs billing for period, reporting progress as each bill is
 // settled (from worker goroutines); cancelling ctx stops it. Only one run
 // goes at a time: a second call while one runs returns ErrRunInProgress at
-// once. A rerun skips submitted bills and retries failed ones.
-func (s *Service) RunBilling(ctx context.Context, period, tenantKey string, progress func(BillingProgress)) (BillingSummary, error) {
+// once. A rerun skips submitted bills and retries failed ones; it leaves
+// cancelled bills alone except those of the groups named in rebill, which
+// are billed again once.
+func (s *Service) RunBilling(ctx context.Context, period, tenantKey string, progress func(BillingProgress), rebill ...string) (BillingSummary, error) {
 	p, err := billing.ParsePeriod(period)
 	if err != nil {
 		return BillingSummary{}, err
@@ -88,6 +92,38 @@ func (s *Service) RunBilling(ctx context.Context, period, tenantKey string, prog
 	}
 	defer s.billingBusy.Store(false)
 	return billing.Run(ctx, s.db, billing.Options{
-		Period: p, Tenant: tenantKey, Progress: progress, Now: s.now, Logger: s.log, HTTPClient: s.billingClient,
+		Period: p, Tenant: tenantKey, Rebill: rebill, Progress: progress, Now: s.now, Logger: s.log, HTTPClient: s.billingClient,
 	})
+}
+
+// Errors of CancelBill (errors.Is): no ledger row for the group and
+// period, or a row that is not a submitted bill.
+var (
+	ErrNoBill       = billing.ErrNoBill
+	ErrNotSubmitted = billing.ErrNotSubmitted
+)
+
+// CancelBill cancels the submitted bill of a group for a period at the
+// tenant's account API, and marks its ledger row cancelled: later runs of
+// the period leave the group alone unless RunBilling is asked to bill it
+// again. An unknown group or period, a bill that is not submitted, or a
+// refusal by the API (an invoiced bill) change nothing.
+func (s *Service) CancelBill(ctx context.Context, period, tenantKey, groupUID string) (store.Bill, error) {
+	p, err := billing.ParsePeriod(period)
+	if err != nil {
+		return store.Bill{}, err
+	}
+	if _, err := tenant.ParseKey(tenantKey); err != nil {
+		return store.Bill{}, fmt.Errorf("cancel bill: tenant: %w", err)
+	}
+	if groupUID == "" {
+		return store.Bill{}, errors.New("cancel bill: no group uid")
+	}
+	b, err := billing.Cancel(ctx, s.db, billing.CancelOptions{Period: p, Tenant: tenantKey, GroupUID: groupUID,
+		HTTPClient: s.billingClient, Now: s.now})
+	if err != nil {
+		return store.Bill{}, err
+	}
+	s.log.Info("bill cancelled", "tenant", tenantKey, "group", groupUID, "period", period, "bill", b.RemoteID)
+	return b, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
+	"github.com/tenantdesk/tenantdesk/tenant/devpl"
 )
 
 // ErrNotAvailable marks a feature whose service package has not landed in
@@ -32,6 +33,9 @@ type Options struct {
 	// its own connections.
 	BillingClient *http.Client
 	Now           func() time.Time
+	// Env looks up environment variables (MNO_DEVPL_*); nil is the
+	// process environment.
+	Env devpl.Lookup
 }
 
 // Service is the facade over one open data file.
@@ -49,6 +53,10 @@ type Service struct {
 	outbox        *connec.Worker
 	billingBusy   atomic.Bool  // set for the whole of a billing run
 	billingClient *http.Client // nil: billing's own pooled client
+
+	getenv     devpl.Lookup  // MNO_DEVPL_* and other environment variables
+	settings   devpl.Lookup  // settings kept in the data file; nil: none
+	minRefresh time.Duration // shortest developer-platform re-sync interval
 }
 
 // New returns the facade over db. It starts nothing: the listener starts
@@ -69,6 +77,9 @@ func New(db *store.DB, opt Options) *Service {
 	if opt.PublicURL == "" {
 		opt.PublicURL = "http://" + opt.Addr
 	}
+	if opt.Env == nil {
+		opt.Env = devpl.OSEnv
+	}
 	// The outbox client has no overall timeout: connec.timeout bounds each call.
 	outbox := &connec.Worker{DB: db, Logger: opt.Logger, Now: opt.Now}
 	return &Service{
@@ -81,6 +92,8 @@ func New(db *store.DB, opt Options) *Service {
 		addr:      opt.Addr,
 
 		billingClient: opt.BillingClient,
+		getenv:        opt.Env,
+		minRefresh:    time.Minute,
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
@@ -176,19 +175,11 @@ func (s *Service) RemoveTenant(key tenant.Key) error {
 // ImportTenants adds or updates tenants from a marketplaces document, all
 // or nothing. The error is a *tenant.ImportError listing every problem.
 func (s *Service) ImportTenants(data []byte) ([]tenant.Key, error) {
-	cfgs, err := tenant.ParseImport(data, s.now(), s.PublicURL())
+	res, err := s.importDocument("", data)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.registry().SaveAll(cfgs); err != nil {
-		return nil, err
-	}
-	keys := make([]tenant.Key, len(cfgs))
-	for i, c := range cfgs {
-		keys[i] = c.Key
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys, nil
+	return res.Keys(), nil
 }
 
 // TestConnection calls the tenant's API with its credentials (GET ping) and

@@ -128,6 +128,27 @@ func (c *Client) ListBills(ctx context.Context, groupID string) ([]Bill, error) 
 	return bills, nil
 }
 
+// CancelBill cancels a submitted bill: DELETE {base}account/bills/{id}.
+// The API answers with the bill, now cancelled; cancelling a bill that is
+// already cancelled answers the same. A bill already invoiced, or unknown,
+// is an *Error carrying the API's field messages (HTTP 400 on the sandbox).
+func (c *Client) CancelBill(ctx context.Context, id string) (Bill, error) {
+	if id == "" || strings.ContainsAny(id, "/?#") {
+		return Bill{}, &Error{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("bill id %q is not usable", id)}
+	}
+	var b Bill
+	if err := c.do(ctx, "cancel bill", http.MethodDelete, "account/bills/"+url.PathEscape(id), nil, &b, maxBodySize); err != nil {
+		return Bill{}, err
+	}
+	if b.ID != id {
+		return Bill{}, &Error{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("%w: the answer is for bill %q, not %q", ErrMalformed, b.ID, id)}
+	}
+	if b.Status != "" && b.Status != BillCancelled {
+		return Bill{}, &Error{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("%w: the bill is %q after the cancel", ErrMalformed, b.Status)}
+	}
+	return b, nil
+}
+
 // envelope is the account API's answer on every endpoint.
 type envelope struct {
 	Success *bool           `json:"success"`

@@ -99,6 +99,13 @@ func (r BillRequest) Validate() error {
 	return nil
 }
 
+// Bill statuses at the API (maestrano-protocol §4.4).
+const (
+	BillSubmitted = "submitted"
+	BillInvoiced  = "invoiced"
+	BillCancelled = "cancelled"
+)
+
 // Bill is an account_bill as the API returns it. Period fields are nil
 // when the API shows them as null.
 type Bill struct {

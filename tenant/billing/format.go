@@ -72,10 +72,14 @@ func FormatSummary(w io.Writer, s Summary) error {
 	case !s.Complete():
 		verdict = "incomplete"
 	}
+	cancelled := ""
+	if s.CancelledBills > 0 {
+		cancelled = fmt.Sprintf(", %d cancelled (bill again with --rebill UID)", s.CancelledBills)
+	}
 	_, err := fmt.Fprintf(w, "billing %s: %s — %d of %d submitted (%d found already sent), %d failed, %d not sent; "+
-		"%d already submitted, %d to bill directly, %d with nothing to bill; %s\n",
+		"%d already submitted, %d to bill directly, %d with nothing to bill%s; %s\n",
 		s.Period, verdict, s.Submitted, s.Due, s.Adopted, s.Failed, s.NotSent, s.Skipped, s.Direct, s.Nothing,
-		s.Duration.Round(1e6))
+		cancelled, s.Duration.Round(1e6))
 	return err
 }
 
@@ -88,7 +92,7 @@ func amountCell(l Line) string {
 
 func note(l Line) string {
 	n := string(l.Action)
-	if l.Action == ActionSkip && l.RemoteID != "" {
+	if (l.Action == ActionSkip || l.Action == ActionCancelled) && l.RemoteID != "" {
 		n += " (" + l.RemoteID + ")"
 	}
 	if l.Error != "" && l.Action != ActionSkip {

@@ -64,6 +64,11 @@ const (
 	ActionSkip    Action = "already submitted" // a submitted row: never sent again
 	ActionDirect  Action = "bill directly"     // group of a removed tenant: out of scope
 	ActionNothing Action = "nothing to bill"   // price 0
+	// ActionCancelled is a bill cancelled after it was submitted: runs
+	// leave the group alone for the period unless asked to bill it again.
+	ActionCancelled Action = "cancelled"
+	// ActionRebill bills a cancelled group again (Options.Rebill).
+	ActionRebill Action = "bill again"
 )
 
 // Line is one bill of a preview or a run.
@@ -91,25 +96,36 @@ type Line struct {
 }
 
 // Due reports whether a run sends something for the line.
-func (l Line) Due() bool { return l.Action == ActionSubmit || l.Action == ActionRetry }
+func (l Line) Due() bool {
+	return l.Action == ActionSubmit || l.Action == ActionRetry || l.Action == ActionRebill
+}
 
 // Preview lists what a run for the period would do, for every tenant or
-// only tenantKey; nothing is sent or written.
-func Preview(db *store.DB, period Period, tenantKey string) ([]Line, error) {
+// only tenantKey; nothing is sent or written. rebill names cancelled groups
+// to bill again, as Options.Rebill.
+func Preview(db *store.DB, period Period, tenantKey string, rebill ...string) ([]Line, error) {
 	var lines []Line
 	err := db.View(func(tx *store.Tx) error {
 		var err error
-		lines, err = plan(tx, period, tenantKey)
+		lines, err = plan(tx, period, tenantKey, rebill)
 		return err
 	})
 	return lines, err
 }
 
+// ErrRebill is wrapped by the error of a run or preview whose Rebill names
+// a group that has no bill in the period's ledger.
+var ErrRebill = errors.New("nothing to bill again")
+
 // ErrUnknownTenant is returned for a tenant key that has neither a
 // configuration nor groups.
 var ErrUnknownTenant = errors.New("unknown tenant")
 
-func plan(tx *store.Tx, period Period, tenantKey string) ([]Line, error) {
+func plan(tx *store.Tx, period Period, tenantKey string, rebill []string) ([]Line, error) {
+	again := make(map[string]bool, len(rebill))
+	for _, uid := range rebill {
+		again[uid] = true
+	}
 	stored, err := tx.Tenants()
 	if err != nil {
 		return nil, fmt.Errorf("billing plan: %w", err)
@@ -173,6 +189,21 @@ func plan(tx *store.Tx, period Period, tenantKey string) ([]Line, error) {
 			case store.BillSubmitted:
 				line.Action = ActionSkip
 				line.AmountCents, line.Currency, line.Description = row.AmountCents, row.Currency, row.Description
+			case store.BillCancelled:
+				if !again[g.UID] || line.Action != ActionSubmit {
+					if line.Action != ActionDirect {
+						line.Action = ActionCancelled
+					}
+					line.AmountCents, line.Currency, line.Description = row.AmountCents, row.Currency, row.Description
+					break
+				}
+				// A new bill: its pending row starts from the cancelled one
+				// with no attempt, so it is never matched to the cancelled
+				// bill at the API.
+				fresh := row
+				fresh.Attempts, fresh.RemoteID, fresh.LastError = 0, "", ""
+				line.row = &fresh
+				line.Action, line.Attempts, line.RemoteID = ActionRebill, 0, ""
 			default:
 				if line.Action == ActionSubmit || line.Action == ActionNothing {
 					// A row that may have reached the API is checked
@@ -193,6 +224,19 @@ func plan(tx *store.Tx, period Period, tenantKey string) ([]Line, error) {
 		}
 		lines = append(lines, line)
 	}
+	if len(again) > 0 {
+		billed := map[string]bool{}
+		for _, l := range lines {
+			if l.row != nil {
+				billed[l.GroupUID] = true
+			}
+		}
+		for _, uid := range rebill {
+			if !billed[uid] {
+				return nil, fmt.Errorf("rebill %s: no bill of this group in the %s ledger%s: %w", uid, period.Name, forTenant(tenantKey), ErrRebill)
+			}
+		}
+	}
 	sort.SliceStable(lines, func(i, j int) bool {
 		if lines[i].Tenant != lines[j].Tenant {
 			return lines[i].Tenant < lines[j].Tenant
@@ -200,6 +244,13 @@ func plan(tx *store.Tx, period Period, tenantKey string) ([]Line, error) {
 		return lines[i].GroupUID < lines[j].GroupUID
 	})
 	return lines, nil
+}
+
+func forTenant(key string) string {
+	if key == "" {
+		return ""
+	}
+	return " of tenant " + key
 }
 
 func firstNonEmpty(a, b string) string {

@@ -38,9 +38,14 @@ func InProgress() bool {
 
 // Options of a run.
 type Options struct {
-	Period      Period
-	Tenant      string // "" = every tenant
-	Concurrency int    // default DefaultConcurrency
+	Period Period
+	Tenant string // "" = every tenant
+	// Rebill names groups (by uid) whose cancelled bill of the period is
+	// billed again, once: a later run sees the new bill as submitted.
+	// A uid with no ledger row in the period fails the run before anything
+	// is sent.
+	Rebill      []string
+	Concurrency int // default DefaultConcurrency
 	HTTPClient  *http.Client
 	// Progress is called after each bill is settled, one call at a time,
 	// from the run's worker goroutines (a GUI hands it to fyne.Do).
@@ -70,8 +75,11 @@ type Summary struct {
 	Skipped   int // submitted by an earlier run
 	Direct    int // groups of removed tenants: bill directly
 	Nothing   int // price 0
-	Cancelled bool
-	Duration  time.Duration
+	// CancelledBills counts groups left alone because their bill of the
+	// period was cancelled (not billed again).
+	CancelledBills int
+	Cancelled      bool
+	Duration       time.Duration
 }
 
 // Complete reports whether every due bill is submitted.
@@ -137,7 +145,7 @@ func Run(ctx context.Context, db *store.DB, opt Options) (Summary, error) {
 	var runID uint64
 	err := db.Update(func(tx *store.Tx) error {
 		var err error
-		if lines, err = plan(tx, opt.Period, opt.Tenant); err != nil {
+		if lines, err = plan(tx, opt.Period, opt.Tenant, opt.Rebill); err != nil {
 			return err
 		}
 		runID, err = tx.PutBillingRun(store.BillingRun{Period: opt.Period.Name, Tenant: opt.Tenant, StartedAt: started})
@@ -332,7 +340,8 @@ func (r *runner) findSent(ctx context.Context, client *api.Client, prev *store.B
 	want := api.BillRequest{GroupID: prev.GroupUID, PriceCents: prev.AmountCents, Currency: prev.Currency,
 		Description: prev.Description, PeriodStartedAt: r.period.Start}
 	for i := range bills {
-		if bills[i].Matches(want) {
+		// A cancelled bill is not the one we are sending again.
+		if bills[i].Status != api.BillCancelled && bills[i].Matches(want) {
 			return &bills[i], nil
 		}
 	}
@@ -399,6 +408,8 @@ func (r *runner) summary(opt Options, ctxDone bool) Summary {
 		switch ln.Action {
 		case ActionSkip:
 			s.Skipped++
+		case ActionCancelled:
+			s.CancelledBills++
 		case ActionDirect:
 			s.Direct++
 		case ActionNothing:

@@ -1,7 +1,9 @@
 // Package apitest owns the fake tenant account API that tests of billing,
 // the admin service, the GUI and the CLI run against: an httptest server
-// answering GET and POST /api/v1/account/bills with the `{success, errors,
-// data}` envelope. It is for tests only; no production code imports it.
+// answering GET and POST /api/v1/account/bills and DELETE
+// /api/v1/account/bills/{id} with the `{success, errors, data}` envelope, as
+// the Maestrano API sandbox does (mno-api-sandbox BillsController: errors
+// `{}` on success; 400 with `data {}` for an unknown or invoiced bill). It is for tests only; no production code imports it.
 package apitest
 
 import (
@@ -10,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +35,7 @@ type AccountAPI struct {
 	bills       map[string][]api.Bill // group uid → bills created
 	posts       int                   // POSTs received with good credentials
 	lists       int                   // GETs of a group's bills
+	deletes     int                   // DELETEs received with good credentials
 	created     int
 	gate        <-chan struct{}
 	failPost    func(n int) int
@@ -93,6 +97,36 @@ func (f *AccountAPI) Counts() (posts, lists, created int) {
 	return f.posts, f.lists, f.created
 }
 
+// Deletes counts the DELETEs (bill cancels) received with good credentials.
+func (f *AccountAPI) Deletes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deletes
+}
+
+// SetBillStatus changes a bill's status at the API, as the hub does when it
+// invoices a bill; it reports whether the bill exists.
+func (f *AccountAPI) SetBillStatus(id, status string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b := f.findLocked(id); b != nil {
+		b.Status = status
+		return true
+	}
+	return false
+}
+
+func (f *AccountAPI) findLocked(id string) *api.Bill {
+	for g := range f.bills {
+		for i := range f.bills[g] {
+			if f.bills[g][i].ID == id {
+				return &f.bills[g][i]
+			}
+		}
+	}
+	return nil
+}
+
 // Bills is a copy of the bills created for each group.
 func (f *AccountAPI) Bills() map[string][]api.Bill {
 	f.mu.Lock()
@@ -123,7 +157,11 @@ func (f *AccountAPI) ExactlyOne(t testing.TB, groups []string) {
 func answer(w http.ResponseWriter, status int, data any, errs map[string][]string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"success": errs == nil, "errors": errs, "data": data})
+	success := errs == nil
+	if success {
+		errs = map[string][]string{} // the sandbox sends errors {} on success
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"success": success, "errors": errs, "data": data})
 }
 
 func (f *AccountAPI) serve(w http.ResponseWriter, r *http.Request) {
@@ -180,6 +218,26 @@ func (f *AccountAPI) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		wait() // the bill exists before a slow answer: a timeout loses only the answer
 		answer(w, 201, bill, nil)
+	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/api/v1/account/bills/"):
+		wait()
+		id := strings.TrimPrefix(r.URL.Path, "/api/v1/account/bills/")
+		f.mu.Lock()
+		f.deletes++
+		b := f.findLocked(id)
+		switch {
+		case b == nil:
+			f.mu.Unlock()
+			answer(w, 400, map[string]any{}, map[string][]string{"id": {"does not exist"}})
+			return
+		case b.Status == api.BillInvoiced:
+			f.mu.Unlock()
+			answer(w, 400, map[string]any{}, map[string][]string{"status": {"has already been set to invoiced and cannot be changed"}})
+			return
+		}
+		b.Status = api.BillCancelled
+		bill := *b
+		f.mu.Unlock()
+		answer(w, 200, bill, nil)
 	default:
 		answer(w, 404, map[string]any{}, map[string][]string{"id": {"does not exist"}})
 	}

@@ -1,0 +1,240 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/devpl"
+	"github.com/tenantdesk/tenantdesk/tenant/devpl/devpltest"
+)
+
+// syncService is a service whose environment points at the fake platform,
+// logging at debug level into the returned buffer.
+func syncService(t *testing.T, p *devpltest.Platform, env map[string]string) (*Service, *lockedBuffer) {
+	t.Helper()
+	s := newService(t)
+	logs := &lockedBuffer{}
+	s.log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	vars := p.Env()
+	for k, v := range env {
+		vars[k] = v
+	}
+	s.getenv = func(name string) (string, bool) { v, ok := vars[name]; return v, ok }
+	return s, logs
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func keysOf(t *testing.T, s *Service) []string {
+	t.Helper()
+	list, err := s.Tenants()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(list))
+	for i, c := range list {
+		out[i] = string(c.Key)
+	}
+	return out
+}
+
+func TestSyncImportsAndSaysWhatChanged(t *testing.T) {
+	p := devpltest.New(t)
+	s, logs := syncService(t, p, nil)
+	uat := devpltest.Marketplace(t, "maestrano-uat", "https://api-hub-uat.maestrano.io", testNow)
+	acme := devpltest.Marketplace(t, "acme", "https://api.acme.test", testNow)
+	p.SetMarketplaces(t, uat, acme)
+
+	res, err := s.SyncTenants(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Summary(); got != "2 added (acme, maestrano-uat), 0 updated, 0 unchanged" || res.Source != p.URL() {
+		t.Fatalf("first sync: %q from %q", got, res.Source)
+	}
+	c, err := s.Tenant("maestrano-uat")
+	if err != nil || c.API.Key.Reveal() != "api-key-maestrano-uat" || c.API.ID != "app-maestrano-uat" {
+		t.Fatalf("imported tenant: %v %v", c, err)
+	}
+
+	res, err = s.SyncTenants(context.Background())
+	if err != nil || res.Changed() || len(res.Unchanged) != 2 {
+		t.Fatalf("second sync must change nothing: %s, %v", res.Summary(), err)
+	}
+
+	acme["api"].(map[string]any)["id"] = "app-acme-2"
+	p.SetMarketplaces(t, uat, acme)
+	res, err = s.SyncTenants(context.Background())
+	if err != nil || res.Summary() != "0 added, 1 updated (acme), 1 unchanged (maestrano-uat)" {
+		t.Fatalf("third sync: %s, %v", res.Summary(), err)
+	}
+
+	evs := devplEvents(t, s)
+	if len(evs) != 2 {
+		t.Errorf("%d activity events, want one per sync that changed something (2)", len(evs))
+	}
+	if !strings.Contains(logs.String(), "developer-platform sync") {
+		t.Errorf("no log line of the sync:\n%s", logs)
+	}
+}
+
+// Every refusal changes nothing, names the host, and never shows the
+// secret: not in the error, not in the log, not in the activity log.
+func TestSyncRefusalsChangeNothingAndHideTheSecret(t *testing.T) {
+	p := devpltest.New(t)
+	good := devpltest.Marketplace(t, "good", "https://api.good.test", testNow)
+	cases := []struct {
+		name  string
+		env   map[string]string
+		setup func()
+		is    error
+		says  string
+	}{
+		{"wrong secret", map[string]string{devpl.EnvSecret: "not-" + devpltest.EnvSecret}, func() { p.SetMarketplaces(t, good) },
+			devpl.ErrUnauthorized, "HTTP 401"},
+		{"error key", nil, func() { p.SetAnswer(200, `{"error":"environment not found"}`) }, devpl.ErrAnswer, "environment not found"},
+		{"missing marketplaces", nil, func() { p.SetAnswer(200, `{"marketplace":"good"}`) }, devpl.ErrAnswer, `no "marketplaces"`},
+		{"one invalid marketplace", nil, func() {
+			p.SetDocument([]byte(`{"marketplaces":[` + mustJSON(t, good) + `,` +
+				devpltest.JavaFixture[strings.Index(devpltest.JavaFixture, "{\n         \"marketplace\""):strings.LastIndex(devpltest.JavaFixture, "]")] + `]}`))
+		}, nil, "marketplaces[1].api"},
+		{"the Java SDK's fixture", nil, func() { p.SetDocument([]byte(devpltest.JavaFixture)) }, nil, "marketplaces[1].api.id: required"},
+		{"unreachable", map[string]string{devpl.EnvHost: "http://127.0.0.1:1"}, func() {}, devpl.ErrUnreachable, "http://127.0.0.1:1"},
+		{"not configured", map[string]string{devpl.EnvKey: ""}, func() {}, devpl.ErrNotConfigured, devpl.EnvKey},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, logs := syncService(t, p, tc.env)
+			seed := validConfig(t, "existing", "https://api.existing.test")
+			if _, err := s.SaveTenant(seed, true); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup()
+			res, err := s.SyncTenants(context.Background())
+			if err == nil {
+				t.Fatalf("accepted: %s", res.Summary())
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %v, want %v", err, tc.is)
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("error %q must say %q", err, tc.says)
+			}
+			if tc.name != "not configured" && tc.name != "unreachable" && !strings.Contains(err.Error(), p.URL()) {
+				t.Errorf("error %q must name the host %s", err, p.URL())
+			}
+			if got := keysOf(t, s); len(got) != 1 || got[0] != "existing" {
+				t.Errorf("tenants after a refused sync: %v, want only the one there before", got)
+			}
+			evs := devplEvents(t, s)
+			var events strings.Builder
+			for _, e := range evs {
+				events.WriteString(e.Message)
+			}
+			if len(evs) != 1 || evs[0].Outcome != "failed" {
+				t.Errorf("activity: %+v, want one failed event", evs)
+			}
+			for where, text := range map[string]string{"error": err.Error(), "log": logs.String(), "activity": events.String()} {
+				if strings.Contains(text, devpltest.EnvSecret) {
+					t.Errorf("the environment secret shows in the %s: %s", where, text)
+				}
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func devplEvents(t *testing.T, s *Service) []store.Event {
+	t.Helper()
+	all, err := s.RecentEvents(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.Event
+	for _, e := range all {
+		if e.Kind == store.EventDevPlatform {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// The periodic re-sync picks up a marketplace linked after it started.
+func TestPeriodicResyncPicksUpANewMarketplace(t *testing.T) {
+	p := devpltest.New(t)
+	s, _ := syncService(t, p, map[string]string{devpl.EnvRefresh: "20ms"})
+	s.minRefresh = 10 * time.Millisecond
+	p.SetMarketplaces(t, devpltest.Marketplace(t, "first", "https://api.first.test", testNow))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.RunDevPlatformSync(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("re-sync loop: %v", err)
+		}
+	}()
+
+	waitFor := func(key string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := s.Tenant(tenant.Key(key)); err == nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("tenant %s never appeared (%d requests)", key, func() int { n, _ := p.Counts(); return n }())
+	}
+	waitFor("first")
+	p.SetMarketplaces(t, devpltest.Marketplace(t, "first", "https://api.first.test", testNow),
+		devpltest.Marketplace(t, "second", "https://api.second.test", testNow))
+	waitFor("second")
+}
+
+func TestPeriodicResyncIsOffWithoutRefresh(t *testing.T) {
+	p := devpltest.New(t)
+	s, _ := syncService(t, p, nil)
+	if err := s.RunDevPlatformSync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := p.Counts(); n != 0 {
+		t.Errorf("%d requests with re-sync off", n)
+	}
+	s, _ = syncService(t, p, map[string]string{devpl.EnvRefresh: "soon"})
+	if err := s.RunDevPlatformSync(context.Background()); err == nil {
+		t.Error("a refresh that does not parse must be an error")
+	}
+}

@@ -1,0 +1,4 @@
+package devpl
+
+// CheckAnswer is checkAnswer, for the fuzz target.
+var CheckAnswer = checkAnswer

@@ -10,6 +10,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -22,19 +23,27 @@ import (
 type billingScreen struct {
 	m *mainWindow
 
-	period   *widget.Entry
-	tenant   *widget.Select
-	preview  *widget.Button
-	run      *widget.Button
-	retry    *widget.Button
-	cancel   *widget.Button
-	progress *widget.ProgressBar
-	status   *widget.Label
-	lines    *dataTable[admin.BillLine]
-	history  *dataTable[store.BillingRun]
-	root     fyne.CanvasObject
+	period  *widget.Entry
+	tenant  *widget.Select
+	preview *widget.Button
+	run     *widget.Button
+	retry   *widget.Button
+	cancel  *widget.Button
+	// cancelBill cancels the selected submitted bill (after a
+	// confirmation); rebill bills the selected cancelled group again.
+	cancelBill *widget.Button
+	rebill     *widget.Button
+	selected   *admin.BillLine
+	progress   *widget.ProgressBar
+	status     *widget.Label
+	lines      *dataTable[admin.BillLine]
+	history    *dataTable[store.BillingRun]
+	root       fyne.CanvasObject
 
 	running   bool // UI-goroutine view of a run this screen started
+	cancels   int  // bills cancelled from this screen (tests)
+	runRebill []string
+	notice    string // shown above the next preview's summary
 	stopRun   context.CancelFunc
 	runs      int // runs started from this screen (tests)
 	lastSum   admin.BillingSummary
@@ -61,6 +70,11 @@ func newBillingScreen(m *mainWindow) *billingScreen {
 		}
 	})
 	s.cancel.Hide()
+	s.cancelBill = widget.NewButtonWithIcon("Cancel bill…", theme.DeleteIcon(), s.confirmCancelBill)
+	s.cancelBill.Importance = widget.DangerImportance
+	s.cancelBill.Disable()
+	s.rebill = widget.NewButtonWithIcon("Bill again", theme.MediaReplayIcon(), s.billAgain)
+	s.rebill.Hide()
 	s.progress = widget.NewProgressBar()
 	s.progress.TextFormatter = func() string {
 		return fmt.Sprintf("%.0f of %.0f bills settled", s.progress.Value, s.progress.Max)
@@ -88,6 +102,7 @@ func newBillingScreen(m *mainWindow) *billingScreen {
 			return l.RemoteID
 		}},
 	)
+	s.lines.OnSelected = s.selectLine
 	s.history = newDataTable("runs", "No billing runs yet.",
 		column[store.BillingRun]{title: "Run", width: 50, text: func(r store.BillingRun) string { return fmt.Sprint(r.ID) }},
 		column[store.BillingRun]{title: "Period", width: 80, text: func(r store.BillingRun) string { return r.Period }},
@@ -125,7 +140,10 @@ func newBillingScreen(m *mainWindow) *billingScreen {
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewLabelWithStyle("Billing", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), periodBox),
 		container.NewHBox(s.preview, s.retry, s.cancel, s.run), nil)
-	runBox := container.NewVBox(s.progress, s.status)
+	selectHint := widget.NewLabel("Select a submitted bill to cancel it.")
+	selectHint.Importance = widget.LowImportance
+	lineActions := container.NewBorder(nil, nil, nil, container.NewHBox(s.rebill, s.cancelBill), selectHint)
+	runBox := container.NewVBox(s.progress, s.status, lineActions)
 	upper := container.NewBorder(runBox, nil, nil, nil, s.lines)
 	lower := container.NewBorder(widget.NewLabelWithStyle("Run history", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil, s.history)
 	split := container.NewVSplit(upper, lower)
@@ -145,6 +163,8 @@ func lineResult(l admin.BillLine) string {
 		return "failed"
 	case l.Status == store.BillPending:
 		return "pending"
+	case l.Status == store.BillCancelled && l.Action == billing.ActionCancelled:
+		return "cancelled"
 	}
 	return string(l.Action)
 }
@@ -163,6 +183,8 @@ func lineImportance(l admin.BillLine) widget.Importance {
 		return widget.DangerImportance
 	case l.Status == store.BillSubmitted && l.Action != billing.ActionSkip:
 		return widget.SuccessImportance
+	case l.Action == billing.ActionCancelled:
+		return widget.WarningImportance
 	case l.Action == billing.ActionSkip || l.Action == billing.ActionNothing || l.Action == billing.ActionDirect:
 		return widget.LowImportance
 	}
@@ -220,9 +242,14 @@ func (s *billingScreen) showPreview() {
 			}
 		}
 		s.lines.SetRows(lines)
+		s.selectLine(admin.BillLine{})
 		s.progress.Max, s.progress.Value = float64(max(due, 1)), 0
 		s.progress.Refresh()
-		s.status.SetText(fmt.Sprintf("Preview of %s: %d bill%s to send, nothing sent yet.", period, due, plural(due, "s")))
+		text := fmt.Sprintf("Preview of %s: %d bill%s to send, nothing sent yet.", period, due, plural(due, "s"))
+		if s.notice != "" {
+			text, s.notice = s.notice+"\n"+text, ""
+		}
+		s.status.SetText(text)
 		if failed > 0 {
 			s.retry.SetText(fmt.Sprintf("Retry %d failed", failed))
 			s.retry.Show()
@@ -243,7 +270,10 @@ func (s *billingScreen) startRun() {
 		s.status.SetText(err.Error())
 		return
 	}
+	rebill := s.runRebill
+	s.runRebill = nil
 	s.running = true
+	s.selectLine(admin.BillLine{})
 	s.previews.next()
 	s.runs++
 	s.run.Disable()
@@ -264,7 +294,7 @@ func (s *billingScreen) startRun() {
 	}
 	background(func() (admin.BillingSummary, error) {
 		defer cancel()
-		return s.m.svc.RunBilling(ctx, period, tenantKey, progress)
+		return s.m.svc.RunBilling(ctx, period, tenantKey, progress, rebill...)
 	}, func(sum admin.BillingSummary, err error) {
 		s.running = false
 		s.stopRun = nil
@@ -306,4 +336,78 @@ func (s *billingScreen) startRun() {
 		}
 		s.reloadHistory()
 	})
+}
+
+// selectLine offers the actions of the selected bill: Cancel for a
+// submitted one, Bill again for a cancelled one. The zero line clears it.
+func (s *billingScreen) selectLine(l admin.BillLine) {
+	s.selected = nil
+	s.cancelBill.Disable()
+	s.rebill.Hide()
+	if l.GroupUID == "" || s.running {
+		return
+	}
+	s.selected = &l
+	switch {
+	case l.Status == store.BillSubmitted && l.RemoteID != "":
+		s.cancelBill.Enable()
+	case l.Action == billing.ActionCancelled:
+		s.rebill.SetText("Bill " + l.GroupUID + " again")
+		s.rebill.Show()
+	}
+}
+
+// confirmCancelBill asks, then cancels the selected bill at the tenant's
+// API off the UI goroutine; the ledger and the list follow.
+func (s *billingScreen) confirmCancelBill() {
+	if s.selected == nil || s.running {
+		return
+	}
+	l, period := *s.selected, s.period.Text
+	dialog.ShowConfirm("Cancel bill "+l.RemoteID+"?",
+		fmt.Sprintf("The bill of %s (%s, tenant %s) for %s, %s, is cancelled at the marketplace.\n"+
+			"Later billing runs of %s leave this customer alone unless you bill them again.",
+			firstNonEmptyText(l.GroupName, l.GroupUID), l.GroupUID, l.Tenant, period, admin.Money(l.AmountCents, l.Currency), period),
+		func(ok bool) {
+			if ok {
+				s.cancelSelected(period, l)
+			}
+		}, s.m.win)
+}
+
+func (s *billingScreen) cancelSelected(period string, l admin.BillLine) {
+	s.cancelBill.Disable()
+	s.status.SetText("Cancelling bill " + l.RemoteID + "…")
+	background(func() (store.Bill, error) {
+		ctx, cancel := context.WithTimeout(s.m.ctx, time.Minute)
+		defer cancel()
+		return s.m.svc.CancelBill(ctx, period, l.Tenant, l.GroupUID)
+	}, func(b store.Bill, err error) {
+		if err != nil {
+			s.status.SetText("Not cancelled (nothing changed): " + err.Error())
+			s.selectLine(l)
+			return
+		}
+		s.cancels++
+		s.notice = fmt.Sprintf("Bill %s of %s for %s cancelled. Runs of %s leave this group alone; select it and click “Bill again” to bill it once more.",
+			b.RemoteID, b.GroupUID, b.Period, b.Period)
+		s.status.SetText(s.notice)
+		s.showPreview()
+	})
+}
+
+// billAgain runs billing for the selected cancelled group only.
+func (s *billingScreen) billAgain() {
+	if s.selected == nil || s.running {
+		return
+	}
+	s.runRebill = []string{s.selected.GroupUID}
+	s.startRun()
+}
+
+func firstNonEmptyText(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

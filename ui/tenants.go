@@ -40,6 +40,16 @@ type tenantsScreen struct {
 	right                      *fyne.Container
 	root                       fyne.CanvasObject
 
+	// Sync from the developer platform: its button, and a panel under the
+	// toolbar with progress, then the result or the error.
+	syncBtn      *widget.Button
+	syncProgress *widget.ProgressBarInfinite
+	syncStatus   *widget.Label
+	syncBox      *fyne.Container
+	syncing      bool
+	lastSync     admin.ImportResult // of the last sync that worked (tests)
+	lastSyncErr  error
+
 	editing tenant.Key // "" while adding a new tenant
 	isNew   bool
 	current admin.TenantSummary
@@ -136,13 +146,24 @@ func newTenantsScreen(m *mainWindow) *tenantsScreen {
 	s.right = container.NewStack(s.placeholder)
 
 	importBtn := widget.NewButtonWithIcon("Import…", theme.UploadIcon(), s.importFile)
+	s.syncBtn = widget.NewButtonWithIcon("Sync from developer platform", theme.ViewRefreshIcon(), s.syncFromPlatform)
 	addBtn := widget.NewButtonWithIcon("Add tenant", theme.ContentAddIcon(), s.newTenant)
 	addBtn.Importance = widget.HighImportance
 	top := container.NewBorder(nil, nil, widget.NewLabelWithStyle("Tenants", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		container.NewHBox(importBtn, addBtn), s.search)
+		container.NewHBox(importBtn, s.syncBtn, addBtn), s.search)
+	s.syncProgress = widget.NewProgressBarInfinite()
+	s.syncProgress.Stop()
+	s.syncProgress.Hide()
+	s.syncStatus = widget.NewLabel("")
+	s.syncStatus.Wrapping = fyne.TextWrapWord
+	s.syncStatus.Selectable = true
+	closeSync := widget.NewButtonWithIcon("", theme.CancelIcon(), func() { s.syncBox.Hide() })
+	closeSync.Importance = widget.LowImportance
+	s.syncBox = container.NewBorder(nil, nil, nil, container.NewVBox(closeSync), container.NewVBox(s.syncProgress, s.syncStatus))
+	s.syncBox.Hide()
 	split := container.NewHSplit(s.list, s.right)
 	split.Offset = 0.47
-	s.root = container.NewBorder(container.NewPadded(top), nil, nil, nil, split)
+	s.root = container.NewBorder(container.NewVBox(container.NewPadded(top), s.syncBox), nil, nil, nil, split)
 	return s
 }
 
@@ -414,6 +435,50 @@ func (s *tenantsScreen) importFrom(name string, read func() ([]byte, error)) {
 			names[i] = string(k)
 		}
 		dialog.ShowInformation("Import done", fmt.Sprintf("Imported %d tenant%s: %s.", len(keys), plural(len(keys), "s"), strings.Join(names, ", ")), s.m.win)
+		s.reload("")
+	})
+}
+
+// syncFromPlatform fetches the developer platform's marketplaces document
+// and imports it, off the UI goroutine; progress, then the result or the
+// error, show in the panel under the toolbar. Nothing changes on an error.
+func (s *tenantsScreen) syncFromPlatform() {
+	if s.syncing {
+		return
+	}
+	s.syncing = true
+	s.syncBtn.Disable()
+	s.syncStatus.Importance = widget.MediumImportance
+	s.syncStatus.SetText("Syncing from the developer platform…")
+	s.syncProgress.Show()
+	s.syncProgress.Start()
+	s.syncBox.Show()
+	background(func() (admin.ImportResult, error) {
+		if cfg, err := s.m.svc.DevPlatform(); err == nil {
+			origin := cfg.Origin()
+			uiDo(func() {
+				if s.syncing {
+					s.syncStatus.SetText("Fetching the marketplaces document from " + origin + "…")
+				}
+			})
+		}
+		ctx, cancel := context.WithTimeout(s.m.ctx, time.Minute)
+		defer cancel()
+		return s.m.svc.SyncTenants(ctx)
+	}, func(res admin.ImportResult, err error) {
+		s.syncing = false
+		s.syncBtn.Enable()
+		s.syncProgress.Stop()
+		s.syncProgress.Hide()
+		s.lastSync, s.lastSyncErr = res, err
+		if err != nil {
+			s.syncStatus.Importance = widget.DangerImportance
+			s.syncStatus.SetText("Sync failed, nothing was changed.\n" + err.Error())
+			return
+		}
+		s.syncStatus.Importance = widget.SuccessImportance
+		s.syncStatus.SetText(fmt.Sprintf("Synced %d tenant%s from %s at %s: %s.", len(res.Keys()), plural(len(res.Keys()), "s"),
+			res.Source, time.Now().Format("15:04"), res.Summary()))
 		s.reload("")
 	})
 }

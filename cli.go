@@ -19,6 +19,10 @@ type globals struct {
 	addr           string
 	publicURL      string
 	publicURLGiven bool
+
+	// A remote server's admin address (serve --admin-addr), its bearer
+	// token and the certificate to trust for it.
+	server, token, serverCA string
 }
 
 // pickPort turns a port of 0 ("any free port") into the port the system
@@ -51,6 +55,9 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 	fs.StringVar(&g.db, "db", envOr("TENANTDESK_DB", ""), "data file (env TENANTDESK_DB)")
 	fs.StringVar(&g.addr, "addr", envOr("TENANTDESK_ADDR", defaultAddr), "listener address HOST:PORT (env TENANTDESK_ADDR)")
 	fs.StringVar(&g.publicURL, "public-url", envOr("TENANTDESK_PUBLIC_URL", ""), "base URL tenants reach the listener on (env TENANTDESK_PUBLIC_URL; default http://<addr>)")
+	fs.StringVar(&g.server, "server", envOr("TENANTDESK_SERVER", ""), "run the command on this server's admin API, https://HOST:PORT (env TENANTDESK_SERVER)")
+	fs.StringVar(&g.token, "token", envOr("TENANTDESK_TOKEN", ""), "admin token for --server (env TENANTDESK_TOKEN)")
+	fs.StringVar(&g.serverCA, "server-ca", envOr("TENANTDESK_SERVER_CA", ""), "PEM certificate to trust for --server (its own, or its CA)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return g, nil, err
@@ -97,6 +104,9 @@ Commands:
   demo-data                                fill the database with demonstration tenants and records
   version
 
+While the GUI or serve has the data file open, every command but serve and
+the GUI runs through that process (its control socket, <db>.sock).
+
 Global flags (before the command):
 `
 
@@ -133,15 +143,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "tenant":
 		return cmdTenant(ctx, g, cmdArgs, stdin, stdout, stderr)
 	case "idmap":
-		return cmdIdmap(g, cmdArgs, stdout, stderr)
+		return cmdIdmap(ctx, g, cmdArgs, stdout, stderr)
 	case "export":
-		return cmdExport(g, cmdArgs, stdout, stderr)
+		return cmdExport(ctx, g, cmdArgs, stdout, stderr)
 	case "bill":
 		return cmdBill(ctx, g, cmdArgs, stdout, stderr)
 	case "backup":
-		return cmdBackup(g, cmdArgs, stdout, stderr)
+		return cmdBackup(ctx, g, cmdArgs, stdout, stderr)
 	case "demo-data":
-		return cmdDemoData(g, cmdArgs, stdout, stderr)
+		return cmdDemoData(ctx, g, cmdArgs, stdout, stderr)
 	}
 	return exitf(stderr, "unknown command %q (see tenantdesk --help)", cmd)
 }

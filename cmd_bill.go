@@ -6,16 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/tenant"
-	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/billing"
 )
 
@@ -54,14 +53,14 @@ func cmdBill(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 			return exitf(stderr, "bill %s: --tenant: %v", verb, err)
 		}
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
+	defer done()
 
 	if verb == "preview" {
-		lines, err := billing.Preview(db, period, *only, rebill...)
+		lines, err := api.BillingPreview(period.Name, *only, rebill...)
 		if err != nil {
 			return exitf(stderr, "bill preview: %v", err)
 		}
@@ -74,18 +73,15 @@ func cmdBill(ctx context.Context, g globals, args []string, stdout, stderr io.Wr
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var last time.Time
-	sum, err := billing.Run(ctx, db, billing.Options{
-		Period: period,
-		Tenant: *only,
-		Rebill: rebill,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Progress: func(p billing.Progress) {
-			if time.Since(last) > time.Second || p.Done == p.Total {
-				last = time.Now()
-				fmt.Fprintf(stderr, "billing: %d/%d settled, %d failed\n", p.Done, p.Total, p.Failed)
-			}
-		},
-	})
+	var mu sync.Mutex // progress comes from the run's workers
+	sum, err := api.RunBilling(ctx, period.Name, *only, func(p billing.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) > time.Second || p.Done == p.Total {
+			last = time.Now()
+			fmt.Fprintf(stderr, "billing: %d/%d settled, %d failed\n", p.Done, p.Total, p.Failed)
+		}
+	}, rebill...)
 	if err != nil {
 		return exitf(stderr, "bill run: %v", err)
 	}
@@ -141,16 +137,14 @@ func cmdBillCancel(ctx context.Context, g globals, args []string, stdout, stderr
 	if _, err := tenant.ParseKey(*tenantKey); err != nil {
 		return exitf(stderr, "bill cancel: --tenant: %v", err)
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
+	defer done()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	svc := admin.New(db, admin.Options{PublicURL: g.publicURL, Addr: g.addr,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	b, err := svc.CancelBill(ctx, *period, *tenantKey, *group)
+	b, err := api.CancelBill(ctx, *period, *tenantKey, *group)
 	if err != nil {
 		return exitf(stderr, "bill cancel: nothing changed: %v", err)
 	}
@@ -159,16 +153,16 @@ func cmdBillCancel(ctx context.Context, g globals, args []string, stdout, stderr
 	return 0
 }
 
-func cmdDemoData(g globals, args []string, stdout, stderr io.Writer) int {
+func cmdDemoData(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	if len(args) != 0 {
 		return exitf(stderr, "demo-data: takes no arguments")
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
-	sum, err := admin.SeedDemo(db, time.Now())
+	defer done()
+	sum, err := api.SeedDemo()
 	if err != nil {
 		return exitf(stderr, "demo-data: %v", err)
 	}

@@ -1,27 +1,31 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/idmap"
 )
 
-func cmdIdmap(g globals, args []string, stdout, stderr io.Writer) int {
+func cmdIdmap(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "list" {
 		return exitf(stderr, "idmap: want list")
 	}
 	fs := flag.NewFlagSet("idmap list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var q store.IdmapQuery
-	fs.StringVar(&q.Tenant, "tenant", "", "only this tenant")
-	fs.StringVar(&q.Entity, "entity", "", "only this remote entity (users, groups, invoices, …)")
-	fs.StringVar(&q.NamePrefix, "search", "", "names starting with this (case-insensitive)")
+	var f admin.IdmapFilter
+	fs.StringVar(&f.Tenant, "tenant", "", "only this tenant")
+	fs.StringVar(&f.Entity, "entity", "", "only this remote entity (users, groups, invoices, …)")
+	fs.StringVar(&f.NamePrefix, "search", "", "names starting with this (case-insensitive)")
 	asJSON := fs.Bool("json", false, "JSON output")
 	asCSV := fs.Bool("csv", false, "CSV output")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -30,27 +34,30 @@ func cmdIdmap(g globals, args []string, stdout, stderr io.Writer) int {
 	if *asJSON && *asCSV {
 		return exitf(stderr, "idmap list: --json and --csv exclude each other")
 	}
-	if q.Tenant != "" {
-		if _, err := tenant.ParseKey(q.Tenant); err != nil {
+	if f.Tenant != "" {
+		if _, err := tenant.ParseKey(f.Tenant); err != nil {
 			return exitf(stderr, "idmap list: --tenant: %v", err)
 		}
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
+	defer done()
+	pages := func(after string, limit int) ([]store.ConnectedObject, string, error) {
+		return api.QueryConnected(f, after, limit)
+	}
 	var err error
 	switch {
 	case *asJSON:
-		err = idmap.WriteJSON(stdout, db, q)
+		err = idmap.WriteJSON(stdout, pages)
 	case *asCSV:
-		err = idmap.WriteCSV(stdout, db, q)
+		err = idmap.WriteCSV(stdout, pages)
 	default:
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TENANT\tGROUP\tLOCAL\tENTITY\tREMOTE ID\tNAME\tSTATE")
 		n := 0
-		err = idmap.Each(db, q, func(c store.ConnectedObject) error {
+		err = idmap.Each(pages, func(c store.ConnectedObject) error {
 			n++
 			state := "active"
 			if c.Inactive {
@@ -70,18 +77,7 @@ func cmdIdmap(g globals, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// exportDoc is `tenantdesk export`: every record, never a secret.
-type exportDoc struct {
-	Tenants     []tenant.PublicConfig   `json:"tenants"`
-	Users       []store.User            `json:"users"`
-	Groups      []store.Group           `json:"groups"`
-	Memberships []store.Membership      `json:"memberships"`
-	IdentityMap []store.ConnectedObject `json:"identity_map"`
-	Invoices    []store.Invoice         `json:"invoices"`
-	Bills       []store.Bill            `json:"bills"`
-}
-
-func cmdExport(g globals, args []string, stdout, stderr io.Writer) int {
+func cmdExport(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	only := fs.String("tenant", "", "only this tenant")
@@ -93,50 +89,12 @@ func cmdExport(g globals, args []string, stdout, stderr io.Writer) int {
 			return exitf(stderr, "export: --tenant: %v", err)
 		}
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
-	doc := exportDoc{}
-	err := db.View(func(tx *store.Tx) error {
-		stored, err := tx.Tenants()
-		if err != nil {
-			return err
-		}
-		for _, t := range stored {
-			if *only != "" && t.Key != *only {
-				continue
-			}
-			c, err := tenant.FromStored(t)
-			if err != nil {
-				return err
-			}
-			doc.Tenants = append(doc.Tenants, c.Public())
-		}
-		if doc.Users, err = tx.Users(*only); err != nil {
-			return err
-		}
-		if doc.Groups, err = tx.Groups(*only); err != nil {
-			return err
-		}
-		if doc.Memberships, err = tx.Memberships(*only); err != nil {
-			return err
-		}
-		if doc.Invoices, err = tx.Invoices(*only); err != nil {
-			return err
-		}
-		if doc.Bills, err = tx.Bills("", *only); err != nil {
-			return err
-		}
-		return nil
-	})
-	if err == nil {
-		err = idmap.Each(db, store.IdmapQuery{Tenant: *only}, func(c store.ConnectedObject) error {
-			doc.IdentityMap = append(doc.IdentityMap, c)
-			return nil
-		})
-	}
+	defer done()
+	doc, err := api.Export(*only)
 	if err != nil {
 		return exitf(stderr, "export: %v", err)
 	}
@@ -148,18 +106,48 @@ func cmdExport(g globals, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func cmdBackup(g globals, args []string, stdout, stderr io.Writer) int {
+// cmdBackup writes a consistent copy of the data file to FILE: made by
+// the owner of the file when one runs (its read transaction), else here.
+// The copy is written beside FILE and renamed into place, so a failed
+// backup never leaves a truncated file under the name asked for.
+func cmdBackup(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
 		return exitf(stderr, "backup: want one FILE")
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	path := args[0]
+	if store.SameFile(g.db, path) {
+		return exitf(stderr, "backup: backup to %s: that is the open database itself", path)
+	}
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
-	if err := db.Backup(args[0]); err != nil {
-		return exitf(stderr, "backup: %v", err)
+	defer done()
+	if err := writeBackup(ctx, api, path); err != nil {
+		return exitf(stderr, "backup: backup to %s: %v", path, err)
 	}
-	fmt.Fprintf(stdout, "backed up %s to %s\n", g.db, args[0])
+	fmt.Fprintf(stdout, "backed up %s to %s\n", g.db, path)
 	return 0
+}
+
+func writeBackup(ctx context.Context, api admin.API, path string) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = api.Backup(ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }

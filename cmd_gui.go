@@ -29,6 +29,10 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	svc := admin.New(db, admin.Options{PublicURL: g.publicURL, Addr: g.addr, Logger: logger})
+	ctx, closeDoor := context.WithCancel(ctx)
+	defer closeDoor()
+	waitDoor := openDoor(ctx, g, svc, logger)
+	defer func() { closeDoor(); waitDoor() }()
 	if err := ui.Run(ctx, svc, ui.Options{StartListener: true, Logger: logger}); err != nil {
 		return exitf(stderr, "%v", err)
 	}

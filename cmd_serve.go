@@ -46,6 +46,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 			logger.Error("developer-platform re-sync not started", "err", err)
 		}
 	}()
+	defer openDoor(ctx, g, svc, logger)()
 	srv := server.New(db, g.publicURL, logger)
 	err := srv.ListenAndServe(ctx, g.addr, func(net.Addr) {
 		fmt.Fprintf(stdout, "listening on %s\n", g.publicURL)

@@ -7,12 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
@@ -31,11 +29,11 @@ func cmdTenant(ctx context.Context, g globals, args []string, stdin io.Reader, s
 	case "sync":
 		return cmdTenantSync(ctx, g, args[1:], stdout, stderr)
 	case "import":
-		return cmdTenantImport(g, args[1:], stdin, stdout, stderr)
+		return cmdTenantImport(ctx, g, args[1:], stdin, stdout, stderr)
 	case "list":
-		return cmdTenantList(g, args[1:], stdout, stderr)
+		return cmdTenantList(ctx, g, args[1:], stdout, stderr)
 	case "remove":
-		return cmdTenantRemove(g, args[1:], stdout, stderr)
+		return cmdTenantRemove(ctx, g, args[1:], stdout, stderr)
 	}
 	return exitf(stderr, "tenant: unknown verb %q (want import, list, remove or sync)", args[0])
 }
@@ -48,16 +46,14 @@ func cmdTenantSync(ctx context.Context, g globals, args []string, stdout, stderr
 		return exitf(stderr, "tenant sync: takes no arguments (configure it with %s, %s, %s, %s or the devpl-* settings)",
 			devpl.EnvHost, devpl.EnvAPIPath, devpl.EnvKey, devpl.EnvSecret)
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
+	defer done()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	svc := admin.New(db, admin.Options{PublicURL: g.publicURL, Addr: g.addr,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	res, err := svc.SyncTenants(ctx)
+	res, err := api.SyncTenants(ctx)
 	if err != nil {
 		return exitf(stderr, "tenant sync: nothing changed: %v", err)
 	}
@@ -65,7 +61,7 @@ func cmdTenantSync(ctx context.Context, g globals, args []string, stdout, stderr
 	return 0
 }
 
-func cmdTenantImport(g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func cmdTenantImport(ctx context.Context, g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
 		return exitf(stderr, "tenant import: want one FILE (or - for standard input)")
 	}
@@ -85,47 +81,47 @@ func cmdTenantImport(g globals, args []string, stdin io.Reader, stdout, stderr i
 	if len(data) > maxImportBytes {
 		return exitf(stderr, "tenant import: %s is larger than %d MiB", args[0], maxImportBytes>>20)
 	}
-	configs, err := tenant.ParseImport(data, time.Now(), g.publicURL)
-	if err != nil {
-		return exitf(stderr, "tenant import: nothing imported:\n%v", err)
-	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
-	reg := tenant.Registry{DB: db}
-	if err := reg.SaveAll(configs); err != nil {
+	defer done()
+	keys, err := api.ImportTenants(data)
+	var ie *tenant.ImportError
+	if errors.As(err, &ie) {
+		return exitf(stderr, "tenant import: nothing imported:\n%v", err)
+	}
+	if err != nil {
 		return exitf(stderr, "tenant import: nothing imported: %v", err)
 	}
-	keys := make([]string, len(configs))
-	for i, c := range configs {
-		keys[i] = string(c.Key)
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = string(k)
 	}
-	fmt.Fprintf(stdout, "imported %d tenant(s): %s\n", len(configs), strings.Join(keys, ", "))
+	fmt.Fprintf(stdout, "imported %d tenant(s): %s\n", len(keys), strings.Join(names, ", "))
 	return 0
 }
 
-func cmdTenantList(g globals, args []string, stdout, stderr io.Writer) int {
+func cmdTenantList(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tenant list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "JSON output")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
-	configs, err := tenant.Registry{DB: db}.List()
+	defer done()
+	list, err := api.ListTenants()
 	if err != nil {
 		return exitf(stderr, "tenant list: %v", err)
 	}
 	if *asJSON {
-		public := make([]tenant.PublicConfig, len(configs))
-		for i := range configs {
-			public[i] = configs[i].Public()
+		public := make([]tenant.PublicConfig, len(list))
+		for i := range list {
+			public[i] = list[i].Public
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -134,18 +130,17 @@ func cmdTenantList(g globals, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if len(configs) == 0 {
+	if len(list) == 0 {
 		fmt.Fprintln(stdout, "no tenants yet: add one with `tenantdesk tenant import FILE`")
 		return 0
 	}
-	now := time.Now()
-	for i := range configs {
-		fmt.Fprintln(stdout, configs[i].ListLine(now, g.publicURL))
+	for _, t := range list {
+		fmt.Fprintln(stdout, t.Line)
 	}
 	return 0
 }
 
-func cmdTenantRemove(g globals, args []string, stdout, stderr io.Writer) int {
+func cmdTenantRemove(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
 		return exitf(stderr, "tenant remove: want one KEY")
 	}
@@ -153,12 +148,12 @@ func cmdTenantRemove(g globals, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitf(stderr, "tenant remove: %v", err)
 	}
-	db, code := openDB(g, stderr)
-	if db == nil {
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
 		return code
 	}
-	defer db.Close()
-	if err := (tenant.Registry{DB: db}).Remove(key); err != nil {
+	defer done()
+	if err := api.RemoveTenant(key); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return exitf(stderr, "tenant remove: no tenant %q", key)
 		}

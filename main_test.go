@@ -232,15 +232,20 @@ func TestServeReadyHealthzAndGracefulStop(t *testing.T) {
 		t.Fatalf("healthz %d", resp.StatusCode)
 	}
 
-	// A second process on the same file fails fast with a clear message.
-	second := subprocess(t, "--db", db, "tenant", "list")
+	// A verb in another process runs through serve (SPEC §13)...
+	out, err := subprocess(t, "--db", db, "tenant", "list").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "no tenants yet") {
+		t.Fatalf("tenant list while serve runs: err %v, output %q", err, out)
+	}
+	// ...and a second serve on the same file fails fast with a clear message.
+	second := subprocess(t, "--db", db, "--addr", freeAddr(t), "serve")
 	started := time.Now()
-	out, err := second.CombinedOutput()
+	out, err = second.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "another Tenantdesk process") {
-		t.Fatalf("second process: err %v, output %q", err, out)
+		t.Fatalf("second serve: err %v, output %q", err, out)
 	}
 	if waited := time.Since(started); waited > 2*time.Second {
-		t.Fatalf("second process took %v to fail", waited)
+		t.Fatalf("second serve took %v to fail", waited)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -255,6 +260,9 @@ func TestServeReadyHealthzAndGracefulStop(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop within 10 s of SIGTERM")
+	}
+	if _, err := os.Stat(db + ".sock"); !os.IsNotExist(err) {
+		t.Fatalf("serve left its control socket behind: %v", err)
 	}
 	// The database was closed: it opens again at once.
 	if code, _, errOut := cli(t, "", "--db", db, "tenant", "list"); code != 0 {

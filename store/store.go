@@ -5,6 +5,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -136,6 +137,24 @@ func (db *DB) Backup(path string) error {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return nil
+}
+
+// WriteTo writes a consistent copy of the database to w, in one read
+// transaction, and returns how many bytes it wrote.
+func (db *DB) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	err := db.bolt.View(func(btx *bbolt.Tx) error {
+		var err error
+		n, err = btx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// SameFile reports whether a and b name the same existing file.
+func SameFile(a, b string) bool {
+	same, _ := sameFile(a, b)
+	return same
 }
 
 func sameFile(a, b string) (bool, error) {

@@ -40,11 +40,16 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// Each calls fn for every row matching q (q.After and q.Limit are managed
-// here), one page per read transaction, so memory does not grow with the map.
-func Each(db *store.DB, q store.IdmapQuery, fn func(store.ConnectedObject) error) error {
-	q.Limit = PageSize
-	for {
+// Pages reads one page of rows after the cursor ("" = first page) and
+// gives the cursor of the next ("" = last page): admin.API's
+// QueryConnected, in process or through the owner of the data file.
+type Pages func(after string, limit int) ([]store.ConnectedObject, string, error)
+
+// StorePages pages through the rows of q in an open data file, one read
+// transaction per page.
+func StorePages(db *store.DB, q store.IdmapQuery) Pages {
+	return func(after string, limit int) ([]store.ConnectedObject, string, error) {
+		q.After, q.Limit = after, limit
 		var rows []store.ConnectedObject
 		var next string
 		err := db.View(func(tx *store.Tx) error {
@@ -52,6 +57,16 @@ func Each(db *store.DB, q store.IdmapQuery, fn func(store.ConnectedObject) error
 			rows, next, err = tx.QueryConnected(q)
 			return err
 		})
+		return rows, next, err
+	}
+}
+
+// Each calls fn for every row, one page at a time, so memory does not
+// grow with the map.
+func Each(pages Pages, fn func(store.ConnectedObject) error) error {
+	after := ""
+	for {
+		rows, next, err := pages(after, PageSize)
 		if err != nil {
 			return err
 		}
@@ -60,20 +75,20 @@ func Each(db *store.DB, q store.IdmapQuery, fn func(store.ConnectedObject) error
 				return err
 			}
 		}
-		if next == "" {
+		if next == "" || len(rows) == 0 {
 			return nil
 		}
-		q.After = next
+		after = next
 	}
 }
 
-// WriteCSV streams the rows matching q as CSV with a header.
-func WriteCSV(w io.Writer, db *store.DB, q store.IdmapQuery) error {
+// WriteCSV streams the rows as CSV with a header.
+func WriteCSV(w io.Writer, pages Pages) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(Columns); err != nil {
 		return err
 	}
-	err := Each(db, q, func(c store.ConnectedObject) error { return cw.Write(Row(c)) })
+	err := Each(pages, func(c store.ConnectedObject) error { return cw.Write(Row(c)) })
 	cw.Flush()
 	if err != nil {
 		return err
@@ -81,13 +96,13 @@ func WriteCSV(w io.Writer, db *store.DB, q store.IdmapQuery) error {
 	return cw.Error()
 }
 
-// WriteJSON streams the rows matching q as one JSON array.
-func WriteJSON(w io.Writer, db *store.DB, q store.IdmapQuery) error {
+// WriteJSON streams the rows as one JSON array.
+func WriteJSON(w io.Writer, pages Pages) error {
 	if _, err := io.WriteString(w, "["); err != nil {
 		return err
 	}
 	first := true
-	err := Each(db, q, func(c store.ConnectedObject) error {
+	err := Each(pages, func(c store.ConnectedObject) error {
 		b, err := json.Marshal(c)
 		if err != nil {
 			return err

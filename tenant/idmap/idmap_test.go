@@ -44,7 +44,7 @@ func TestEachPagesThroughEveryMatchingRowOnce(t *testing.T) {
 	n := PageSize*2 + 7 // several pages per tenant
 	db := seed(t, n)
 	seen := map[uint64]bool{}
-	err := Each(db, store.IdmapQuery{Tenant: "acme", Entity: "items"}, func(c store.ConnectedObject) error {
+	err := Each(StorePages(db, store.IdmapQuery{Tenant: "acme", Entity: "items"}), func(c store.ConnectedObject) error {
 		if c.Tenant != "acme" || c.Entity != "items" {
 			t.Fatalf("row outside the filter: %+v", c)
 		}
@@ -65,7 +65,7 @@ func TestEachPagesThroughEveryMatchingRowOnce(t *testing.T) {
 func TestWriteCSVAndJSON(t *testing.T) {
 	db := seed(t, 5)
 	var buf bytes.Buffer
-	if err := WriteCSV(&buf, db, store.IdmapQuery{Tenant: "globex"}); err != nil {
+	if err := WriteCSV(&buf, StorePages(db, store.IdmapQuery{Tenant: "globex"})); err != nil {
 		t.Fatal(err)
 	}
 	records, err := csv.NewReader(&buf).ReadAll()
@@ -80,7 +80,7 @@ func TestWriteCSVAndJSON(t *testing.T) {
 	}
 
 	buf.Reset()
-	if err := WriteJSON(&buf, db, store.IdmapQuery{}); err != nil {
+	if err := WriteJSON(&buf, StorePages(db, store.IdmapQuery{})); err != nil {
 		t.Fatal(err)
 	}
 	var rows []store.ConnectedObject
@@ -88,7 +88,7 @@ func TestWriteCSVAndJSON(t *testing.T) {
 		t.Fatalf("JSON: %d rows, %v", len(rows), err)
 	}
 	buf.Reset()
-	if err := WriteJSON(&buf, db, store.IdmapQuery{Tenant: "nobody"}); err != nil {
+	if err := WriteJSON(&buf, StorePages(db, store.IdmapQuery{Tenant: "nobody"})); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(buf.Bytes(), &rows); err != nil || len(rows) != 0 {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
+)
+
+// openAdmin is the one door every CLI verb goes through (SPEC §13): the
+// admin API of the remote server given by --server; else of the process
+// that owns the data file, through its control socket; else of the file
+// itself, opened here and closed by done. On failure it prints why and
+// returns a nil API and the exit code.
+func openAdmin(ctx context.Context, g globals, stderr io.Writer) (api admin.API, done func(), code int) {
+	if g.server != "" {
+		c, err := dialServer(ctx, g)
+		if err != nil {
+			return nil, nil, exitf(stderr, "%v", err)
+		}
+		return c, c.Close, 0
+	}
+	if c, err := remote.DialSocket(ctx, g.db); err == nil {
+		return c, c.Close, 0
+	} else if !errors.Is(err, remote.ErrNoOwner) {
+		return nil, nil, exitf(stderr, "%v", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(g.db), 0o700); err != nil {
+		return nil, nil, exitf(stderr, "create data folder: %v", err)
+	}
+	db, err := store.Open(g.db, store.Options{})
+	if errors.Is(err, store.ErrInUse) {
+		// The owner may have been starting: its socket is there now.
+		if c, derr := remote.DialSocket(ctx, g.db); derr == nil {
+			return c, c.Close, 0
+		}
+		return nil, nil, exitf(stderr, "%s is open in another Tenantdesk process that does not answer on %s; close it or use --db for another file",
+			g.db, remote.SocketPath(g.db))
+	}
+	if err != nil {
+		return nil, nil, exitf(stderr, "open %s: %v", g.db, err)
+	}
+	svc := admin.New(db, admin.Options{
+		PublicURL: g.publicURL,
+		Addr:      g.addr,
+		// Warnings of a billing run reach the terminal, as they do in the
+		// owner's log when the verb runs there.
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	return svc, func() { _ = db.Close() }, 0
+}
+
+// dialServer connects to `serve --admin-addr` at --server with --token,
+// trusting --server-ca's certificate when given, else the system's roots.
+func dialServer(ctx context.Context, g globals) (*remote.Client, error) {
+	var tlsConfig *tls.Config
+	if g.serverCA != "" {
+		pem, err := os.ReadFile(g.serverCA)
+		if err != nil {
+			return nil, err
+		}
+		if tlsConfig, err = remote.CATLS(pem); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return remote.Dial(ctx, g.server, g.token, tlsConfig)
+}
+
+// ownerInfo is what the control socket and the admin address say about
+// this process.
+func ownerInfo(g globals) remote.Info {
+	host, _ := os.Hostname()
+	return remote.Info{Name: host, Version: version(), DataFile: g.db}
+}
+
+// openDoor serves the admin API on the control socket of the data file
+// this process owns, until ctx ends. A socket that cannot be made (a
+// path too long for a Unix socket, a read-only folder) is logged: the
+// process still works, other clients then find the file in use. The
+// function returned waits, once ctx has ended, until the socket is gone.
+func openDoor(ctx context.Context, g globals, api admin.API, logger *slog.Logger) (wait func()) {
+	done, err := remote.ServeSocket(ctx, g.db, api, ownerInfo(g), logger)
+	if err != nil {
+		logger.Warn("no control socket: other Tenantdesk commands cannot work through this process", "err", err)
+		return func() {}
+	}
+	return func() {
+		if err := <-done; err != nil {
+			logger.Warn("control socket", "err", err)
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
+	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
+)
+
+// owner opens db as the GUI or `serve` would and serves its control
+// socket until the test ends: the running instance of SPEC §13, in process.
+func owner(t testing.TB, db string) *admin.Service {
+	t.Helper()
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	svc := admin.New(s, admin.Options{
+		PublicURL: "http://" + defaultAddr, Addr: defaultAddr,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	done, err := remote.ServeSocket(ctx, db, svc, remote.Info{Name: "test"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = s.Close()
+	})
+	return svc
+}
+
+// seedFile is a data file with tenants whose account API is fake, two
+// groups to bill and the demo data.
+func seedFile(t *testing.T) (string, string) {
+	t.Helper()
+	fake := apitest.NewAccountAPI(t, map[string]string{"app-acme": secretKey + "-acme"})
+	dir := t.TempDir()
+	db := filepath.Join(dir, "seed.db")
+	doc := strings.ReplaceAll(marketplaces(t, "acme"), "https://hub.acme.test", fake.URL())
+	doc = strings.Replace(doc, `"marketplace":"acme"`, `"marketplace":"acme","billing":{"price_cents":4900,"currency":"AUD"}`, 1)
+	file := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"demo-data"}, {"tenant", "import", file}} {
+		if code, _, errOut := cli(t, "", append([]string{"--db", db}, args...)...); code != 0 {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+	}
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update(func(tx *store.Tx) error {
+		for _, g := range []string{"cld-1", "cld-2"} {
+			if err := tx.PutGroup(store.Group{Tenant: "acme", UID: g, Name: g, CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return db, file
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// billingTook is the one part of a billing summary that differs by run.
+var billingTook = regexp.MustCompile(`; [0-9.]+(ms|s|µs)\n`)
+
+// TestEveryVerbThroughTheOwnerIsTheSameAsOnAClosedFile runs each CLI verb
+// twice on the same data: once on the closed file, once while another
+// "process" owns the file and serves its control socket. Output and exit
+// code must not tell them apart.
+func TestEveryVerbThroughTheOwnerIsTheSameAsOnAClosedFile(t *testing.T) {
+	seed, importFile := seedFile(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "td.db")
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"marketplaces":[{"marketplace":"Not A Key"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "copy.db")
+	verbs := []struct {
+		args  []string
+		stdin string
+		after func(t *testing.T) // checks the effect, on the file as the verb left it
+	}{
+		{args: []string{"tenant", "list"}},
+		{args: []string{"tenant", "list", "--json"}},
+		{args: []string{"tenant", "import", importFile}},
+		{args: []string{"tenant", "import", "-"}, stdin: "{not json"},
+		{args: []string{"tenant", "import", bad}},
+		{args: []string{"tenant", "remove", "acme"}},
+		{args: []string{"tenant", "remove", "nosuch"}},
+		{args: []string{"idmap", "list"}},
+		{args: []string{"idmap", "list", "--csv", "--entity", "users"}},
+		{args: []string{"idmap", "list", "--json", "--search", "a"}},
+		{args: []string{"idmap", "list", "--tenant", "nobody"}},
+		{args: []string{"export"}},
+		{args: []string{"export", "--tenant", "acme"}},
+		{args: []string{"bill", "preview", "--period", "2026-10"}},
+		{args: []string{"bill", "preview", "--period", "2026-10", "--tenant", "acme"}},
+		{args: []string{"bill", "run", "--period", "2026-10", "--tenant", "acme"}},
+		{args: []string{"demo-data"}},
+		{args: []string{"backup", backup}, after: func(t *testing.T) {
+			_, want, _ := cli(t, "", "--db", db, "tenant", "list")
+			code, got, errOut := cli(t, "", "--db", backup, "tenant", "list")
+			if code != 0 || got != want {
+				t.Fatalf("the backup lists other tenants (code %d, %s):\n%s\nwant\n%s", code, errOut, got, want)
+			}
+		}},
+	}
+	for _, v := range verbs {
+		t.Run(strings.Join(v.args, " "), func(t *testing.T) {
+			args := append([]string{"--db", db}, v.args...)
+			copyFile(t, seed, db)
+			os.Remove(backup)
+			code, out, errOut := cli(t, v.stdin, args...)
+			if v.after != nil {
+				v.after(t)
+			}
+			copyFile(t, seed, db)
+			os.Remove(backup)
+			owner(t, db)
+			code2, out2, errOut2 := cli(t, v.stdin, args...)
+			out, out2 = billingTook.ReplaceAllString(out, "\n"), billingTook.ReplaceAllString(out2, "\n")
+			if code != code2 || out != out2 || errOut != errOut2 {
+				t.Fatalf("closed file: exit %d\n%s%s\nthrough the owner: exit %d\n%s%s", code, out, errOut, code2, out2, errOut2)
+			}
+			if v.after != nil {
+				v.after(t)
+			}
+			t.Logf("exit %d, %d bytes out, %d bytes err", code, len(out), len(errOut))
+		})
+	}
+}
+
+func TestControlSocketIsOwnerOnlyAndAStaleOneIsReplaced(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "td.db")
+	// A process that died left its socket file behind.
+	staleSocket(t, remote.SocketPath(db))
+	if code, _, errOut := cli(t, "", "--db", db, "tenant", "list"); code != 0 {
+		t.Fatalf("a stale socket stopped a verb on a closed file: %s", errOut)
+	}
+	owner(t, db)
+	fi, err := os.Stat(remote.SocketPath(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("control socket mode %v, want a socket with 0600", fi.Mode())
+	}
+	code, out, errOut := cli(t, "", "--db", db, "tenant", "list")
+	if code != 0 || !strings.Contains(out, "no tenants yet") {
+		t.Fatalf("verb through the owner: %d %q %q", code, out, errOut)
+	}
+}
+
+// staleSocket leaves a socket file at path with nobody listening, as a
+// process killed with SIGKILL does.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no stale socket left: %v", err)
+	}
+}

@@ -1,0 +1,77 @@
+package admin
+
+import (
+	"context"
+	"io"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// API is the one admin service. The GUI, every CLI verb and remote clients
+// call it: in process it is *Service over the open data file; in another
+// process it is a remote.Client speaking to the process that owns the file
+// (through its control socket, or its admin address over TLS). No caller
+// opens store transactions of its own, so each rule lives in one place.
+//
+// Adding a method: write it on *Service, add it here, and give it one line
+// in remote's method table and one on remote.Client.
+type API interface {
+	// Tenants.
+	Tenants() ([]TenantSummary, error)
+	ListTenants() ([]TenantListing, error)
+	Tenant(key tenant.Key) (tenant.Config, error)
+	ValidateTenant(c tenant.Config) tenant.Problems
+	SaveTenant(c tenant.Config, isNew bool) (tenant.Problems, error)
+	SetTenantEnabled(key tenant.Key, enabled bool) error
+	RemoveTenant(key tenant.Key) error
+	ImportTenants(data []byte) ([]tenant.Key, error)
+	ImportTenantsFrom(source string, data []byte) (ImportResult, error)
+	SyncTenants(ctx context.Context) (ImportResult, error)
+	TestConnection(ctx context.Context, c tenant.Config) (string, error)
+	RegistrationURLs(key tenant.Key) []RegistrationURL
+
+	// Identity map.
+	CountConnected(ctx context.Context, f IdmapFilter) (int, error)
+	QueryConnected(f IdmapFilter, after string, limit int) ([]store.ConnectedObject, string, error)
+	QueryConnectedAt(f IdmapFilter, after string, offset, limit int) ([]store.ConnectedObject, string, error)
+	SkipConnected(f IdmapFilter, after string, n int) (string, int, error)
+	Connected(id uint64) (ConnectedDetail, error)
+	ConnectedByRemote(tenantKey, remoteID string) (store.ConnectedObject, error)
+	ExportConnectedCSV(ctx context.Context, f IdmapFilter, w io.Writer) (int, error)
+
+	// Invoices and the Connec! outbox.
+	Invoices(tenantKey string) ([]InvoiceRow, error)
+	Invoice(id string) (store.Invoice, error)
+	Groups(tenantKey string) ([]store.Group, error)
+	FailedPushes() ([]store.OutboxItem, error)
+	SaveInvoice(inv store.Invoice) (store.Invoice, error)
+	PushNow(ctx context.Context, invoiceID string) error
+	RetryPush(ctx context.Context, id uint64) error
+
+	// Billing.
+	BillingRunning() bool
+	BillingHistory(limit int) ([]store.BillingRun, error)
+	Bills(period, tenantKey string) ([]store.Bill, error)
+	BillingPreview(period, tenantKey string, rebill ...string) ([]BillLine, error)
+	RunBilling(ctx context.Context, period, tenantKey string, progress func(BillingProgress), rebill ...string) (BillingSummary, error)
+	CancelBill(ctx context.Context, period, tenantKey, groupUID string) (store.Bill, error)
+
+	// Activity.
+	EventsAfter(seq uint64, limit int) ([]store.Event, error)
+	RecentEvents(limit int) ([]store.Event, error)
+
+	// The listener and the data file.
+	PublicURL() string
+	Addr() string
+	DataFile() DataFile
+	ListenerStatus() ListenerStatus
+	SetListenerAddress(addr, publicURL string) error
+	StartListener() error
+	StopListener(ctx context.Context) error
+	Export(tenantKey string) (ExportDoc, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	SeedDemo() (DemoSummary, error)
+}
+
+var _ API = (*Service)(nil)

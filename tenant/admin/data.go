@@ -1,0 +1,112 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// TenantListing is one tenant as `tenant list` shows it: the public
+// configuration (secrets masked) and its one-line summary.
+type TenantListing struct {
+	Public tenant.PublicConfig `json:"public"`
+	Line   string              `json:"line"`
+}
+
+// ListTenants lists every tenant, sorted by key, as `tenant list` prints it.
+func (s *Service) ListTenants() ([]TenantListing, error) {
+	cfgs, err := s.registry().List()
+	if err != nil {
+		return nil, err
+	}
+	now, pub := s.now(), s.PublicURL()
+	out := make([]TenantListing, len(cfgs))
+	for i := range cfgs {
+		out[i] = TenantListing{Public: cfgs[i].Public(), Line: cfgs[i].ListLine(now, pub)}
+	}
+	return out, nil
+}
+
+// ExportDoc is `tenantdesk export`: every record, never a secret.
+type ExportDoc struct {
+	Tenants     []tenant.PublicConfig   `json:"tenants"`
+	Users       []store.User            `json:"users"`
+	Groups      []store.Group           `json:"groups"`
+	Memberships []store.Membership      `json:"memberships"`
+	IdentityMap []store.ConnectedObject `json:"identity_map"`
+	Invoices    []store.Invoice         `json:"invoices"`
+	Bills       []store.Bill            `json:"bills"`
+}
+
+// exportPage is how many identity-map rows one read of Export takes.
+const exportPage = 500
+
+// Export gathers every record of one tenant ("" = all) for `export`.
+func (s *Service) Export(only string) (ExportDoc, error) {
+	var doc ExportDoc
+	err := s.view("export", func(tx *store.Tx) error {
+		stored, err := tx.Tenants()
+		if err != nil {
+			return err
+		}
+		for _, t := range stored {
+			if only != "" && t.Key != only {
+				continue
+			}
+			c, err := tenant.FromStored(t)
+			if err != nil {
+				return err
+			}
+			doc.Tenants = append(doc.Tenants, c.Public())
+		}
+		if doc.Users, err = tx.Users(only); err != nil {
+			return err
+		}
+		if doc.Groups, err = tx.Groups(only); err != nil {
+			return err
+		}
+		if doc.Memberships, err = tx.Memberships(only); err != nil {
+			return err
+		}
+		if doc.Invoices, err = tx.Invoices(only); err != nil {
+			return err
+		}
+		doc.Bills, err = tx.Bills("", only)
+		return err
+	})
+	if err != nil {
+		return ExportDoc{}, err
+	}
+	after := ""
+	for {
+		rows, next, err := s.QueryConnected(IdmapFilter{Tenant: only}, after, exportPage)
+		if err != nil {
+			return ExportDoc{}, fmt.Errorf("export: %w", err)
+		}
+		doc.IdentityMap = append(doc.IdentityMap, rows...)
+		if next == "" || len(rows) == 0 {
+			return doc, nil
+		}
+		after = next
+	}
+}
+
+// Backup writes a consistent copy of the data file to w (one read
+// transaction) and returns its size. The GUI and `backup FILE` call it,
+// also from another process through the owner of the file.
+func (s *Service) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := s.db.WriteTo(w)
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+// SeedDemo fills the data file with demonstration tenants and records.
+func (s *Service) SeedDemo() (DemoSummary, error) { return SeedDemo(s.db, s.now()) }

@@ -51,9 +51,10 @@ func openAdmin(ctx context.Context, g globals, stderr io.Writer) (api admin.API,
 	svc := admin.New(db, admin.Options{
 		PublicURL: g.publicURL,
 		Addr:      g.addr,
-		// Warnings of a billing run reach the terminal, as they do in the
-		// owner's log when the verb runs there.
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// The service's log is the owning process's log; a verb prints
+		// what the API returns, so its output is the same whether it ran
+		// here or in the process that owns the file.
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	return svc, func() { _ = db.Close() }, 0
 }

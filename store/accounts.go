@@ -32,12 +32,15 @@ func (tx *Tx) Tenants() ([]Tenant, error) {
 	return decodeAll[Tenant](tx.bucket(bucketTenants), nil)
 }
 
-// DeleteTenant removes a tenant's configuration; its users, groups and
-// records stay (orphaned).
+// DeleteTenant removes a tenant's configuration and its Connec! pull
+// states; its users, groups and records stay (orphaned).
 func (tx *Tx) DeleteTenant(key string) error {
 	b := tx.bucket(bucketTenants)
 	if b.Get([]byte(key)) == nil {
 		return notFound("tenant", key)
+	}
+	if err := deletePulls(tx.btx, key); err != nil {
+		return fmt.Errorf("delete pulls of %s: %w", key, err)
 	}
 	return b.Delete([]byte(key))
 }

@@ -140,19 +140,22 @@ const (
 // ConnectedObject is one identity-map row (SPEC §8): a local object and
 // its id on the tenant's side.
 type ConnectedObject struct {
-	ID           uint64    `json:"id"` // assigned by the store
-	Tenant       string    `json:"tenant"`
-	GroupUID     string    `json:"group_uid"` // the realm
-	LocalKind    string    `json:"local_kind"`
-	LocalID      string    `json:"local_id"`
-	Provider     string    `json:"provider"`
-	Entity       string    `json:"entity"`
-	RemoteID     string    `json:"remote_id"`
-	Name         string    `json:"name"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
-	LastPushAt   time.Time `json:"last_push_at,omitzero"`
-	LastPullAt   time.Time `json:"last_pull_at,omitzero"`
+	ID         uint64    `json:"id"` // assigned by the store
+	Tenant     string    `json:"tenant"`
+	GroupUID   string    `json:"group_uid"` // the realm
+	LocalKind  string    `json:"local_kind"`
+	LocalID    string    `json:"local_id"`
+	Provider   string    `json:"provider"`
+	Entity     string    `json:"entity"`
+	RemoteID   string    `json:"remote_id"`
+	Name       string    `json:"name"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	LastPushAt time.Time `json:"last_push_at,omitzero"`
+	LastPullAt time.Time `json:"last_pull_at,omitzero"`
+	// LinkedAt is when Connec! learnt our id triplet for this record (we
+	// linked it back, or it came carrying it): it is never linked again.
+	LinkedAt     time.Time `json:"linked_at,omitzero"`
 	PushDisabled bool      `json:"push_disabled,omitempty"`
 	PullDisabled bool      `json:"pull_disabled,omitempty"`
 	LastError    string    `json:"last_error,omitempty"`

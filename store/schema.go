@@ -40,6 +40,10 @@ var (
 	bucketOutboxDue        = []byte("outbox-due")        // index: be64 time\x00... see outboxDueKey
 	bucketOutboxStatus     = []byte("outbox-status")     // index: status\x00be64 id
 	bucketEvents           = []byte("events")            // be64 seq
+	bucketPulls            = []byte("pulls")             // tenant\x00group\x00collection
+	bucketPullsDue         = []byte("pulls-due")         // index: be64 time + pulls key
+	bucketPullLinks        = []byte("pull-links")        // tenant\x00group\x00collection\x00connec id
+	bucketPullStops        = []byte("pull-stops")        // tenant
 )
 
 // allBuckets lists every bucket of the current schema; Open creates the
@@ -54,6 +58,7 @@ var allBuckets = [][]byte{
 	bucketBills, bucketBillByPeriod, bucketBillingRuns,
 	bucketOutbox, bucketOutboxDue, bucketOutboxStatus,
 	bucketEvents,
+	bucketPulls, bucketPullsDue, bucketPullLinks, bucketPullStops,
 }
 
 // idmapIndexBuckets are derived entirely from the idmap bucket and can be

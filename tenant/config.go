@@ -56,6 +56,11 @@ type Connec struct {
 	BasePath    string   `json:"base_path,omitempty"`    // default /api/v2
 	ExternalIDs *bool    `json:"external_ids,omitempty"` // default true
 	Timeout     Duration `json:"timeout,omitempty"`      // seconds in JSON
+	// Collections are pulled from Connec! (SPEC §7 "Pull"); default ["invoices"].
+	Collections []string `json:"collections,omitempty"`
+	// PullInterval is the period of delta pulls in serve and the GUI
+	// ("15m", or seconds); 0 = no periodic pulls.
+	PullInterval Duration `json:"pull_interval,omitempty"`
 }
 
 // Billing is billing{}: what a group of this tenant pays per month.

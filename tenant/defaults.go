@@ -76,6 +76,20 @@ func (c *Config) ConnecTimeout() time.Duration {
 	return time.Duration(c.Connec.Timeout)
 }
 
+// DefaultCollections are pulled when connec.collections is unset.
+var DefaultCollections = []string{"invoices"}
+
+// PullCollections is connec.collections or DefaultCollections.
+func (c *Config) PullCollections() []string {
+	if len(c.Connec.Collections) == 0 {
+		return DefaultCollections
+	}
+	return c.Connec.Collections
+}
+
+// PullInterval is connec.pull_interval: 0 means no periodic pulls.
+func (c *Config) PullInterval() time.Duration { return time.Duration(c.Connec.PullInterval) }
+
 // Currency is billing.currency or AUD.
 func (c *Config) Currency() string {
 	if c.Billing.Currency == "" {

@@ -306,6 +306,18 @@ func (o object) integer(name string) int64 {
 	return n
 }
 
+func (o object) strings(name string) []string {
+	r, ok := o.raw(name)
+	if !ok {
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(r, &list); err != nil {
+		o.problem(name, "must be a list of strings")
+	}
+	return list
+}
+
 func (o object) duration(name string) Duration {
 	r, ok := o.raw(name)
 	if !ok {
@@ -365,10 +377,12 @@ func decodeMarketplace(raw json.RawMessage, path string) (Config, []Problem) {
 
 	connec := m.sub("connec")
 	c.Connec = Connec{
-		Host:        connec.str("host"),
-		BasePath:    connec.str("base_path"),
-		Timeout:     connec.duration("timeout"),
-		ExternalIDs: connec.boolean("external_ids"),
+		Host:         connec.str("host"),
+		BasePath:     connec.str("base_path"),
+		Timeout:      connec.duration("timeout"),
+		ExternalIDs:  connec.boolean("external_ids"),
+		Collections:  connec.strings("collections"),
+		PullInterval: connec.duration("pull_interval"),
 	}
 	hookIDs := m.sub("webhooks").sub("connec").boolean("external_ids")
 	switch {

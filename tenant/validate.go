@@ -20,6 +20,8 @@ const (
 	MaxCertificateLen = 64 << 10 // sso.x509_certificate, bytes
 	MaxDisplayName    = 100      // characters
 	MaxConnecTimeout  = time.Hour
+	MinPullInterval   = time.Minute
+	MaxPullInterval   = 7 * 24 * time.Hour
 	MaxPriceCents     = 1_000_000_000_00 // one billion in major units
 	CertWarningWindow = 30 * 24 * time.Hour
 )
@@ -217,6 +219,24 @@ func (c *Config) Validate(now time.Time, publicURL string) Problems {
 		} else {
 			p.path("connec.base_path", b)
 		}
+	}
+	seen := map[string]bool{}
+	for i, col := range c.Connec.Collections {
+		switch {
+		case !isCollection(col):
+			p.errorf("connec.collections", "item %d (%q): use a Connec! collection name of lowercase letters, digits and '_' (like invoices)", i+1, clip(col))
+		case seen[col]:
+			p.errorf("connec.collections", "%q is listed twice", col)
+		}
+		seen[col] = true
+	}
+	switch t := time.Duration(c.Connec.PullInterval); {
+	case t < 0:
+		p.errorf("connec.pull_interval", "must not be negative")
+	case t > 0 && t < MinPullInterval:
+		p.errorf("connec.pull_interval", "must be at least %s (or unset for no periodic pulls)", MinPullInterval)
+	case t > MaxPullInterval:
+		p.errorf("connec.pull_interval", "must be at most %s", MaxPullInterval)
 	}
 	switch t := time.Duration(c.Connec.Timeout); {
 	case t < 0:
@@ -423,6 +443,20 @@ func isCurrency(s string) bool {
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// isCollection accepts a Connec! collection name: 1 to 64 of a-z, 0-9, '_'.
+func isCollection(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // ConnecEnabled reports whether the tenant shares data through Connec!

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/connec"
 )
 
 // Provider is the identity-map provider of SSO users and groups.
@@ -85,6 +86,10 @@ func SignInTx(tx *store.Tx, in SignIn, now time.Time) (Signed, error) {
 		Provider: Provider, Entity: "users", RemoteID: u.UID, Name: strings.TrimSpace(u.FirstName + " " + u.LastName),
 	}, now); err != nil {
 		return Signed{}, err
+	}
+	// A group's first sign-in queues its initial Connec! pull (SPEC §7).
+	if err := connec.QueueInitialPulls(tx, in.Tenant, g.UID, now); err != nil {
+		return Signed{}, fmt.Errorf("queue initial pull of %s: %w", g.UID, err)
 	}
 	return Signed{Group: g, User: u, Reactivated: reactivated}, nil
 }

@@ -1,7 +1,8 @@
 package connec
 
-// This file is the HTTP client of a tenant's Connec! API, used by the
-// outbox to push records (maestrano-protocol §5.1, §5.2).
+// This file is the HTTP client of a tenant's Connec! API: the outbox pushes
+// records with it, pulls read pages and link records back (maestrano-protocol
+// §5.1–§5.4).
 
 import (
 	"bytes"
@@ -126,6 +127,7 @@ var errConfig = errors.New("configuration")
 type Client struct {
 	cfg     *tenant.Config
 	base    string // {connec.host}{connec.base_path}, no trailing slash
+	host    string // {connec.host}, no trailing slash (the batch endpoint)
 	baseErr error
 	http    *http.Client
 }
@@ -143,7 +145,8 @@ func NewClient(cfg *tenant.Config, httpClient *http.Client) *Client {
 		return c
 	}
 	u.User = nil
-	c.base = strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/") + "/" + strings.Trim(cfg.ConnecBasePath(), "/")
+	c.host = strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/")
+	c.base = c.host + "/" + strings.Trim(cfg.ConnecBasePath(), "/")
 	return c
 }
 
@@ -252,4 +255,218 @@ func snippet(raw []byte) string {
 		return "(empty body)"
 	}
 	return s
+}
+
+// maxPageSize bounds one page of a pull: 100 records of a few KB each,
+// with room to spare (the listener takes notifications of 16 MiB).
+const maxPageSize = 16 << 20
+
+// Page is one page of a collection read from Connec!.
+type Page struct {
+	Records []json.RawMessage
+	// Next is the query of the next page ("" on the last page), taken from
+	// pagination.next and checked to stay on this client's host and path.
+	Next  string
+	Total int // pagination.total, 0 when absent
+}
+
+// GetPage reads one page of a group's collection: GET
+// {base}/{group}/{collection}?{query}, with external ids so that our own
+// triplets come back.
+func (c *Client) GetPage(ctx context.Context, groupUID, collection, query string) (Page, error) {
+	path := "/" + url.PathEscape(groupUID) + "/" + url.PathEscape(collection)
+	e := &Error{Op: "GET " + collection, Tenant: c.cfg.Key}
+	raw, status, err := c.do(ctx, http.MethodGet, c.base+path+"?"+query, nil, maxPageSize)
+	e.Status = status
+	if err != nil {
+		e.Err = err
+		return Page{}, e
+	}
+	if status/100 != 2 {
+		e.Errors, e.Err = answerErrors(raw)
+		return Page{}, e
+	}
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &env); err != nil {
+		e.Err = fmt.Errorf("%w: %v", ErrMalformedAnswer, err)
+		return Page{}, e
+	}
+	list, ok := env[collection]
+	if !ok {
+		e.Err = fmt.Errorf("%w: no %q key: %s", ErrMalformedAnswer, collection, snippet(raw))
+		return Page{}, e
+	}
+	var p Page
+	switch firstByte(list) {
+	case '[':
+		if err := json.Unmarshal(list, &p.Records); err != nil {
+			e.Err = fmt.Errorf("%w: %s: %v", ErrMalformedAnswer, collection, err)
+			return Page{}, e
+		}
+	case '{': // a singleton collection ("company")
+		p.Records = []json.RawMessage{list}
+	case 'n':
+	default:
+		e.Err = fmt.Errorf("%w: %s is not a list of records", ErrMalformedAnswer, collection)
+		return Page{}, e
+	}
+	var pg struct {
+		Next  string `json:"next"`
+		Total int    `json:"total"`
+	}
+	if rawPg, ok := env["pagination"]; ok && firstByte(rawPg) == '{' {
+		if err := json.Unmarshal(rawPg, &pg); err != nil {
+			e.Err = fmt.Errorf("%w: pagination: %v", ErrMalformedAnswer, err)
+			return Page{}, e
+		}
+	}
+	p.Total = pg.Total
+	if pg.Next != "" {
+		if p.Next, err = c.nextQuery(pg.Next, path); err != nil {
+			e.Err = err
+			return Page{}, e
+		}
+	}
+	return p, nil
+}
+
+// nextQuery is the query of pagination.next. Like the connector, only the
+// query is taken from it: our own base and path are used for the request,
+// so a `next` naming another host never receives our credentials.
+func (c *Client) nextQuery(next, path string) (string, error) {
+	u, err := url.Parse(next)
+	if err != nil {
+		return "", fmt.Errorf("%w: pagination.next: %v", ErrMalformedAnswer, err)
+	}
+	base, _ := url.Parse(c.base)
+	if u.Host != "" && (u.Host != base.Host || u.Scheme != base.Scheme) {
+		return "", fmt.Errorf("%w: pagination.next points to another host (%s)", ErrMalformedAnswer, clip(u.Host))
+	}
+	if u.Path != "" && !strings.HasSuffix(u.Path, path) {
+		return "", fmt.Errorf("%w: pagination.next points to another collection (%s)", ErrMalformedAnswer, clip(u.Path))
+	}
+	if u.RawQuery == "" {
+		return "", fmt.Errorf("%w: pagination.next has no query", ErrMalformedAnswer)
+	}
+	return u.RawQuery, nil
+}
+
+// LinkOp is one link back: our id triplet for a Connec! record.
+type LinkOp struct {
+	ConnecID string
+	Ours     Ref
+}
+
+// LinkResult is Connec!'s answer to one LinkOp: its HTTP status (0 when
+// the batch itself failed) and error text.
+type LinkResult struct {
+	Status int
+	Err    string
+}
+
+// Link sends our id triplets for records of a group's collection in one
+// batch call (POST {connec.host}/batch), each op a PUT
+// {base}/{group}/{collection}/{connec id} with {collection: {id: [ours]}},
+// as maestrano-connector-rails does after creating records from Connec!.
+func (c *Client) Link(ctx context.Context, groupUID, collection string, ops []LinkOp) ([]LinkResult, error) {
+	e := &Error{Op: "batch link " + collection, Tenant: c.cfg.Key}
+	if c.baseErr != nil {
+		e.Err = c.baseErr
+		return nil, e
+	}
+	type op struct {
+		Method string         `json:"method"`
+		URL    string         `json:"url"`
+		Params map[string]any `json:"params"`
+	}
+	req := struct {
+		Sequential bool `json:"sequential"`
+		Ops        []op `json:"ops"`
+	}{Sequential: false}
+	prefix := "/" + strings.Trim(c.cfg.ConnecBasePath(), "/") + "/" + url.PathEscape(groupUID) + "/" + url.PathEscape(collection) + "/"
+	for _, o := range ops {
+		req.Ops = append(req.Ops, op{Method: "put", URL: prefix + url.PathEscape(o.ConnecID),
+			Params: map[string]any{collection: map[string]any{"id": []Ref{o.Ours}}}})
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		e.Err = err
+		return nil, e
+	}
+	raw, status, err := c.do(ctx, http.MethodPost, c.host+"/batch", body, maxPageSize)
+	e.Status = status
+	if err != nil {
+		e.Err = err
+		return nil, e
+	}
+	if status/100 != 2 {
+		e.Errors, e.Err = answerErrors(raw)
+		return nil, e
+	}
+	var ans struct {
+		Results []struct {
+			Status int             `json:"status"`
+			Body   json.RawMessage `json:"body"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil || len(ans.Results) != len(ops) {
+		e.Err = fmt.Errorf("%w: batch answer with %d results for %d ops: %s", ErrMalformedAnswer, len(ans.Results), len(ops), snippet(raw))
+		return nil, e
+	}
+	out := make([]LinkResult, len(ops))
+	for i, r := range ans.Results {
+		out[i].Status = r.Status
+		if r.Status/100 != 2 {
+			out[i].Err = snippet(r.Body)
+		}
+	}
+	return out, nil
+}
+
+// do sends one request with the tenant's credentials and reads the answer
+// (at most limit bytes). status is 0 when no answer came back.
+func (c *Client) do(ctx context.Context, method, u string, body []byte, limit int64) ([]byte, int, error) {
+	if c.baseErr != nil {
+		return nil, 0, c.baseErr
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnecTimeout())
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.SetBasicAuth(c.cfg.API.ID, string(c.cfg.API.Key))
+	req.Header.Set("Accept", "application/vnd.api+json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/vnd.api+json")
+	}
+	req.Header.Set("CONNEC-EXTERNAL-IDS", "true")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, c.cfg.API.Key.Redact(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	switch {
+	case err != nil:
+		return nil, resp.StatusCode, fmt.Errorf("read answer: %w", c.cfg.API.Key.Redact(err))
+	case int64(len(raw)) > limit:
+		return nil, resp.StatusCode, fmt.Errorf("%w: larger than %d bytes", ErrMalformedAnswer, limit)
+	}
+	return raw, resp.StatusCode, nil
+}
+
+// answerErrors reads an error answer: Connec!'s `errors` list, or a snippet.
+func answerErrors(raw []byte) ([]APIError, error) {
+	var env struct {
+		Errors []APIError `json:"errors"`
+	}
+	if json.Unmarshal(raw, &env) == nil && len(env.Errors) > 0 {
+		return env.Errors, nil
+	}
+	return nil, errors.New(snippet(raw))
 }

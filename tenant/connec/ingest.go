@@ -347,19 +347,50 @@ type applier struct {
 	tenant    string
 	now       time.Time
 	cancelled map[string]bool // group uid → cancelled, looked up once per group
+	// queueInitial: the first notification of a group queues its initial
+	// pull (SPEC §7); pulls themselves leave it off.
+	queueInitial bool
+	// row is the identity-map row of the last record applied (ID 0: none),
+	// for the pull's link back.
+	row store.ConnectedObject
 }
 
 func newApplier(tx *store.Tx, cfg *tenant.Config, now time.Time) *applier {
-	return &applier{tx: tx, cfg: cfg, tenant: string(cfg.Key), now: now.UTC(), cancelled: map[string]bool{}}
+	return &applier{tx: tx, cfg: cfg, tenant: string(cfg.Key), now: now.UTC(), cancelled: map[string]bool{}, queueInitial: true}
 }
 
 func (a *applier) applyCounted(rec *notified, counts *Counts) error {
+	outcome, err := a.applyOne(rec)
+	if err != nil {
+		return err
+	}
+	counts.add(rec.entity, outcome == outcomeStored)
+	return nil
+}
+
+// outcome is what the ingest rules did with one record.
+type outcome int
+
+const (
+	outcomeStored    outcome = iota // new, or newer than what we hold
+	outcomeUnchanged                // the same record again, or an older version
+	outcomeRefused                  // a rule kept it out: cancelled group, pull disabled, id conflict
+)
+
+// applyOne applies one record; a.row is its identity-map row afterwards.
+func (a *applier) applyOne(rec *notified) (outcome, error) {
+	a.row = store.ConnectedObject{}
 	stored, err := a.apply(rec)
 	if err != nil {
-		return fmt.Errorf("%s %s of group %s: %w", rec.entity, rec.connecID, rec.groupUID, err)
+		return 0, fmt.Errorf("%s %s of group %s: %w", rec.entity, rec.connecID, rec.groupUID, err)
 	}
-	counts.add(rec.entity, stored)
-	return nil
+	switch {
+	case stored:
+		return outcomeStored, nil
+	case a.row.ID != 0:
+		return outcomeUnchanged, nil
+	}
+	return outcomeRefused, nil
 }
 
 func (a *applier) groupCancelled(uid string) (bool, error) {
@@ -374,6 +405,11 @@ func (a *applier) groupCancelled(uid string) (bool, error) {
 		return false, fmt.Errorf("read group: %w", err)
 	}
 	a.cancelled[uid] = g.Cancelled
+	if a.queueInitial && !g.Cancelled {
+		if _, err := queueInitialPulls(a.tx, a.cfg, uid, a.now); err != nil {
+			return false, err
+		}
+	}
 	return g.Cancelled, nil
 }
 
@@ -550,6 +586,7 @@ func (a *applier) newRow(rec *notified, kind, localID string) store.ConnectedObj
 // delivery writes nothing.
 func (a *applier) linkRow(row store.ConnectedObject, rec *notified) error {
 	if row.ID != 0 && row.RemoteID == rec.connecID {
+		a.row = row
 		return nil
 	}
 	return a.touchRow(row, rec)
@@ -564,9 +601,12 @@ func (a *applier) touchRow(row store.ConnectedObject, rec *notified) error {
 		row.Name = rec.name
 	}
 	row.LastPullAt, row.UpdatedAt = a.now, a.now
-	if _, err := a.tx.PutConnected(row); err != nil {
+	id, err := a.tx.PutConnected(row)
+	if err != nil {
 		return fmt.Errorf("identity map: %w", err)
 	}
+	row.ID = id
+	a.row = row
 	return nil
 }
 

@@ -1,0 +1,827 @@
+package connec
+
+// This file pulls records from Connec! (SPEC §7 "Pull", maestrano-protocol
+// §5.3–§5.4), as maestrano-connector-rails' Entity#get_connec_entities does:
+//
+//   - one pull per (tenant, group, collection): GET …/{group}/{collection}
+//     ?$top=100, following pagination.next; after the first complete pull
+//     only `$filter=updated_at gt '<last pull − PullOverlap>'`;
+//   - each page goes through the notification ingest rules (ingest.go) in
+//     one transaction, together with the page cursor, so a pull killed
+//     halfway resumes at the page it had not stored yet; a malformed record
+//     is skipped and counted, never the page;
+//   - a record created here from Connec! gets our id triplet sent back once
+//     (a batch of PUTs, like the connector's); the identity-map row keeps
+//     LinkedAt so later pulls never link it again, and the links still to
+//     send are kept in the store until Connec! has them;
+//   - 5xx answers and timeouts are retried with the outbox's backoff; a 401
+//     stops the tenant's pulls (store.PullStop) until someone pulls by hand.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
+)
+
+// Pull tuning.
+const (
+	PageSize    = 100             // $top of every page
+	PullOverlap = 5 * time.Minute // a delta pull asks from the last pull minus this (clock skew)
+	linkBatch   = 50              // ops per batch call, as the connector sends
+)
+
+// ErrPullsStopped: the tenant's credentials were refused (401); its pulls
+// wait until a pull by hand (PullNow) tries them again.
+var ErrPullsStopped = errors.New("pulls stopped: Connec! refused the tenant's credentials (401)")
+
+// queueInitialPulls queues a full pull of each of the tenant's collections
+// for a group that has never been pulled (its first sign-in or first
+// notification). It reports whether it queued anything.
+func queueInitialPulls(tx *store.Tx, cfg *tenant.Config, groupUID string, now time.Time) (bool, error) {
+	if !cfg.ConnecEnabled() {
+		return false, nil
+	}
+	queued := false
+	for _, col := range cfg.PullCollections() {
+		_, err := tx.Pull(string(cfg.Key), groupUID, col)
+		switch {
+		case err == nil:
+			continue
+		case !errors.Is(err, store.ErrNotFound):
+			return queued, fmt.Errorf("read pull state: %w", err)
+		}
+		if err := tx.PutPull(store.Pull{Tenant: string(cfg.Key), GroupUID: groupUID, Collection: col,
+			Status: store.PullQueued, DueAt: now, Full: true, UpdatedAt: now}); err != nil {
+			return queued, fmt.Errorf("queue initial pull: %w", err)
+		}
+		queued = true
+	}
+	return queued, nil
+}
+
+// QueueInitialPulls is the first-sign-in hook: inside the sign-in's
+// transaction, it queues the initial pull of a group that was never
+// pulled. A tenant without Connec! (or gone) queues nothing.
+func QueueInitialPulls(tx *store.Tx, tenantKey, groupUID string, now time.Time) error {
+	cfg, err := tenant.GetTx(tx, tenant.Key(tenantKey))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	_, err = queueInitialPulls(tx, cfg, groupUID, now.UTC())
+	return err
+}
+
+// PullProgress is reported after each page.
+type PullProgress struct {
+	Tenant, GroupUID, Collection string
+	Counts                       store.PullCounts // of the run so far
+	Total                        int              // records Connec! announced (pagination.total), 0 if unknown
+}
+
+// PullResult is one finished (or failed) pull of (tenant, group, collection).
+type PullResult struct {
+	Tenant, GroupUID, Collection string
+	Counts                       store.PullCounts
+	Complete                     bool // every page was read
+	Err                          error
+}
+
+// Puller runs pulls: the durable queue (Run), and pulls by hand (PullNow).
+// The zero value of each field picks its default.
+type Puller struct {
+	DB          *store.DB
+	HTTPClient  *http.Client     // nil: http.DefaultClient; connec.timeout bounds each call
+	Now         func() time.Time // nil: time.Now
+	Logger      *slog.Logger
+	Tries       int           // tries of one request within a run; default 4
+	RetryBase   time.Duration // wait after a request's first failure, doubled each time; default 1 s
+	QueueBase   time.Duration // wait before a failed queued pull runs again, doubled each time; default DefaultBaseBackoff
+	MaxAttempts int           // failed runs before a queued pull is parked; default DefaultMaxAttempts
+	Poll        time.Duration // how often Run looks for due pulls; default 1 s
+	Concurrency int           // pulls in flight at once; default 2
+
+	once  sync.Once
+	nudge chan struct{}
+	mu    sync.Mutex
+	busy  map[string]*sync.Mutex // one run per (tenant, group, collection)
+}
+
+func (p *Puller) init() {
+	p.once.Do(func() {
+		p.nudge = make(chan struct{}, 1)
+		p.busy = map[string]*sync.Mutex{}
+	})
+}
+
+func (p *Puller) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (p *Puller) log() *slog.Logger {
+	if p.Logger != nil {
+		return p.Logger
+	}
+	return slog.Default()
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Nudge makes Run look for due pulls now.
+func (p *Puller) Nudge() {
+	p.init()
+	select {
+	case p.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// lock serializes runs of one (tenant, group, collection).
+func (p *Puller) lock(tenantKey, group, collection string) func() {
+	p.init()
+	k := tenantKey + "\x00" + group + "\x00" + collection
+	p.mu.Lock()
+	l := p.busy[k]
+	if l == nil {
+		l = &sync.Mutex{}
+		p.busy[k] = l
+	}
+	p.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Run works the pull queue until ctx is done: due pulls run, failures wait
+// with backoff, and tenants with connec.pull_interval get their delta pulls
+// queued on time.
+func (p *Puller) Run(ctx context.Context) error {
+	p.init()
+	t := time.NewTicker(orDefault(p.Poll, time.Second))
+	defer t.Stop()
+	lastSchedule := time.Time{}
+	for {
+		if now := p.now(); now.Sub(lastSchedule) >= time.Minute || lastSchedule.IsZero() {
+			if err := p.SchedulePeriodic(); err != nil && ctx.Err() == nil {
+				p.log().Error("connec pull schedule", "error", err)
+			}
+			lastSchedule = now
+		}
+		if _, err := p.ProcessDue(ctx); err != nil && ctx.Err() == nil {
+			p.log().Error("connec pull queue", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-p.nudge:
+		}
+	}
+}
+
+// SchedulePeriodic queues a delta pull of every active group of each
+// enabled tenant with connec.pull_interval whose last pull is that old
+// (or that was never pulled).
+func (p *Puller) SchedulePeriodic() error {
+	now := p.now()
+	return p.DB.Update(func(tx *store.Tx) error {
+		cfgs, err := listTenants(tx)
+		if err != nil {
+			return err
+		}
+		for _, cfg := range cfgs {
+			every := cfg.PullInterval()
+			if every <= 0 || !cfg.Enabled || !cfg.ConnecEnabled() {
+				continue
+			}
+			if _, err := tx.PullStopped(string(cfg.Key)); err == nil {
+				continue
+			}
+			groups, err := tx.Groups(string(cfg.Key))
+			if err != nil {
+				return err
+			}
+			for _, g := range groups {
+				if g.Cancelled {
+					continue
+				}
+				for _, col := range cfg.PullCollections() {
+					st, err := tx.Pull(string(cfg.Key), g.UID, col)
+					switch {
+					case errors.Is(err, store.ErrNotFound):
+						st = store.Pull{Tenant: string(cfg.Key), GroupUID: g.UID, Collection: col, Full: true}
+					case err != nil:
+						return err
+					case st.Status == store.PullQueued || st.Status == store.PullStopped:
+						continue
+					case !st.LastPullAt.IsZero() && now.Sub(st.LastPullAt) < every:
+						continue
+					}
+					st.Status, st.DueAt, st.Attempts, st.UpdatedAt = store.PullQueued, now, 0, now
+					if err := tx.PutPull(st); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// ProcessDue runs every queued pull due now, Concurrency at a time, and
+// returns how many completed.
+func (p *Puller) ProcessDue(ctx context.Context) (int, error) {
+	p.init()
+	done := 0
+	seen := map[string]bool{}
+	for ctx.Err() == nil {
+		var due []store.Pull
+		if err := p.DB.View(func(tx *store.Tx) (err error) {
+			due, err = tx.PullsDue(p.now(), 32)
+			return err
+		}); err != nil {
+			return done, fmt.Errorf("pull queue: %w", err)
+		}
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			fresh int
+		)
+		sem := make(chan struct{}, orDefault(p.Concurrency, 2))
+		for _, st := range due {
+			k := st.Tenant + "\x00" + st.GroupUID + "\x00" + st.Collection
+			if seen[k] || ctx.Err() != nil {
+				continue
+			}
+			seen[k] = true
+			fresh++
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(st store.Pull) {
+				defer func() { <-sem; wg.Done() }()
+				if res := p.runQueued(ctx, st); res.Complete {
+					mu.Lock()
+					done++
+					mu.Unlock()
+				}
+			}(st)
+		}
+		wg.Wait()
+		if len(due) < 32 || fresh == 0 {
+			break
+		}
+	}
+	return done, nil
+}
+
+// runQueued runs one queued pull and reschedules it on failure.
+func (p *Puller) runQueued(ctx context.Context, st store.Pull) PullResult {
+	var cfg *tenant.Config
+	err := p.DB.View(func(tx *store.Tx) (err error) {
+		cfg, err = tenant.GetTx(tx, tenant.Key(st.Tenant))
+		return err
+	})
+	res := PullResult{Tenant: st.Tenant, GroupUID: st.GroupUID, Collection: st.Collection}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		res.Err = errors.New("tenant was removed")
+	case err != nil:
+		res.Err = err
+		return res // the store failed; the item stays queued
+	case !cfg.Enabled:
+		res.Err = errors.New("tenant is disabled")
+	case !cfg.ConnecEnabled():
+		res.Err = errors.New("tenant has no connec.host")
+	}
+	if res.Err != nil {
+		_ = p.DB.Update(func(tx *store.Tx) error {
+			cur, err := tx.Pull(st.Tenant, st.GroupUID, st.Collection)
+			if err != nil {
+				return nil
+			}
+			cur.Status, cur.LastError, cur.UpdatedAt = store.PullIdle, res.Err.Error(), p.now()
+			return tx.PutPull(cur)
+		})
+		return res
+	}
+	return p.pull(ctx, cfg, st.GroupUID, st.Collection, st.Full, false, nil)
+}
+
+// PullRequest selects what PullNow pulls: every tenant with Connec!
+// (Tenant ""), every active group (Group ""), each of its collections.
+type PullRequest struct {
+	Tenant string
+	Group  string
+	Full   bool // ask for every record, not only changes
+}
+
+// PullNow pulls at once (the CLI's `connec pull`, the GUI's Pull now),
+// retrying failed requests within the run. A tenant stopped by a 401 is
+// tried again. progress, when set, is called after each page.
+func (p *Puller) PullNow(ctx context.Context, req PullRequest, progress func(PullProgress)) ([]PullResult, error) {
+	type job struct {
+		cfg        *tenant.Config
+		group, col string
+	}
+	var jobs []job
+	err := p.DB.Update(func(tx *store.Tx) error {
+		var cfgs []*tenant.Config
+		if req.Tenant != "" {
+			cfg, err := tenant.GetTx(tx, tenant.Key(req.Tenant))
+			if err != nil {
+				return fmt.Errorf("tenant %q: %w", req.Tenant, err)
+			}
+			if !cfg.ConnecEnabled() {
+				return fmt.Errorf("tenant %q has no connec.host: nothing to pull", req.Tenant)
+			}
+			cfgs = []*tenant.Config{cfg}
+		} else {
+			all, err := listTenants(tx)
+			if err != nil {
+				return err
+			}
+			for _, cfg := range all {
+				if cfg.Enabled && cfg.ConnecEnabled() {
+					cfgs = append(cfgs, cfg)
+				}
+			}
+		}
+		for _, cfg := range cfgs {
+			var groups []string
+			if req.Group != "" {
+				g, err := tx.Group(string(cfg.Key), req.Group)
+				switch {
+				case errors.Is(err, store.ErrNotFound) && req.Tenant != "":
+					return fmt.Errorf("group %q of tenant %q: %w", req.Group, cfg.Key, err)
+				case errors.Is(err, store.ErrNotFound):
+					continue
+				case err != nil:
+					return err
+				case g.Cancelled:
+					return fmt.Errorf("group %q of tenant %q is cancelled", req.Group, cfg.Key)
+				}
+				groups = []string{g.UID}
+			} else {
+				gs, err := tx.Groups(string(cfg.Key))
+				if err != nil {
+					return err
+				}
+				for _, g := range gs {
+					if !g.Cancelled {
+						groups = append(groups, g.UID)
+					}
+				}
+			}
+			if err := tx.ResumePulls(string(cfg.Key)); err != nil {
+				return err
+			}
+			for _, g := range groups {
+				for _, col := range cfg.PullCollections() {
+					jobs = append(jobs, job{cfg: cfg, group: g, col: col})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connec pull: %w", err)
+	}
+	if req.Group != "" && len(jobs) == 0 {
+		return nil, fmt.Errorf("connec pull: group %q: %w", req.Group, store.ErrNotFound)
+	}
+	out := make([]PullResult, 0, len(jobs))
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			out = append(out, PullResult{Tenant: string(j.cfg.Key), GroupUID: j.group, Collection: j.col, Err: ctx.Err()})
+			continue
+		}
+		out = append(out, p.pull(ctx, j.cfg, j.group, j.col, req.Full, true, progress))
+	}
+	return out, nil
+}
+
+// pull runs (or resumes) the pull of one (tenant, group, collection) and
+// records its outcome. byHand: a pull asked for now, whose failure does not
+// count against the queue's attempts.
+func (p *Puller) pull(ctx context.Context, cfg *tenant.Config, group, col string, full, byHand bool, progress func(PullProgress)) PullResult {
+	defer p.lock(string(cfg.Key), group, col)()
+	res := PullResult{Tenant: string(cfg.Key), GroupUID: group, Collection: col}
+	st, err := p.begin(cfg, group, col, full, byHand)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	client := NewClient(cfg, p.HTTPClient)
+	res.Err = p.run(ctx, cfg, client, &st, progress)
+	res.Counts = st.Run
+	if ctx.Err() != nil && res.Err != nil {
+		return res // shutting down: the cursor is stored, the run resumes later
+	}
+	if err := p.finish(cfg, &st, res.Err, byHand); err != nil {
+		res.Err = errors.Join(res.Err, err)
+		return res
+	}
+	if res.Err == nil {
+		res.Complete, res.Counts = true, st.Last
+	}
+	return res
+}
+
+// begin starts a run or picks up the one a crash or failure left.
+func (p *Puller) begin(cfg *tenant.Config, group, col string, full, byHand bool) (store.Pull, error) {
+	now := p.now()
+	var st store.Pull
+	err := p.DB.Update(func(tx *store.Tx) error {
+		if s, err := tx.PullStopped(string(cfg.Key)); err == nil && !byHand {
+			return fmt.Errorf("%w (since %s)", ErrPullsStopped, s.At.Format(time.RFC3339))
+		}
+		var err error
+		st, err = tx.Pull(string(cfg.Key), group, col)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			st = store.Pull{Tenant: string(cfg.Key), GroupUID: group, Collection: col}
+		case err != nil:
+			return err
+		}
+		resume := !st.RunStartedAt.IsZero() && (st.Full || !full)
+		if !resume {
+			st.RunStartedAt, st.Cursor, st.Run = now, "", store.PullCounts{}
+			st.Full = full || st.LastPullAt.IsZero()
+			st.Since = time.Time{}
+			if !st.Full {
+				st.Since = st.LastPullAt.Add(-PullOverlap)
+			}
+		}
+		if st.Status != store.PullQueued {
+			st.Status = store.PullIdle
+		}
+		st.UpdatedAt = now
+		return tx.PutPull(st)
+	})
+	return st, err
+}
+
+// firstQuery is the query of a run's first page.
+func firstQuery(st *store.Pull) string {
+	q := "$top=" + fmt.Sprint(PageSize)
+	if !st.Full && !st.Since.IsZero() {
+		q += "&$filter=" + url.QueryEscape("updated_at gt '"+st.Since.UTC().Format(time.RFC3339)+"'")
+	}
+	return q
+}
+
+// run reads pages from st.Cursor on, storing each with the cursor after it.
+func (p *Puller) run(ctx context.Context, cfg *tenant.Config, client *Client, st *store.Pull, progress func(PullProgress)) error {
+	if err := p.flushLinks(ctx, cfg, client, st); err != nil {
+		return err
+	}
+	for {
+		query := st.Cursor
+		if query == "" {
+			query = firstQuery(st)
+		}
+		var page Page
+		err := p.retry(ctx, func() (err error) {
+			page, err = client.GetPage(ctx, st.GroupUID, st.Collection, query)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := p.storePage(cfg, st, page); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(PullProgress{Tenant: st.Tenant, GroupUID: st.GroupUID, Collection: st.Collection, Counts: st.Run, Total: page.Total})
+		}
+		if err := p.flushLinks(ctx, cfg, client, st); err != nil {
+			return err
+		}
+		if page.Next == "" {
+			return nil
+		}
+	}
+}
+
+// retry calls fn up to Tries times while it fails with a retryable error,
+// waiting the outbox's backoff between tries.
+func (p *Puller) retry(ctx context.Context, fn func() error) error {
+	tries := orDefault(p.Tries, 4)
+	for n := 1; ; n++ {
+		err := fn()
+		var ce *Error
+		if err == nil || n >= tries || !errors.As(err, &ce) || !ce.Retryable() || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(backoff(orDefault(p.RetryBase, time.Second), n))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// storePage applies one page in one transaction: its records through the
+// ingest rules, the links to send, the counts and the cursor after it.
+func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page) error {
+	now := p.now()
+	recs := make([]notified, len(page.Records))
+	bad := make([]error, len(page.Records))
+	for i, raw := range page.Records {
+		recs[i], bad[i] = decodePulled(cfg, st.Collection, st.GroupUID, raw)
+	}
+	var reasons []string
+	next := *st
+	err := p.DB.Update(func(tx *store.Tx) error {
+		next = *st
+		a := newApplier(tx, cfg, now)
+		a.queueInitial = false
+		reasons = reasons[:0]
+		for i := range recs {
+			if bad[i] != nil {
+				next.Run.Skipped++
+				reasons = append(reasons, fmt.Sprintf("record %d of page %d: %v", i+1, next.Run.Pages+1, bad[i]))
+				continue
+			}
+			rec := &recs[i]
+			out, err := a.applyOne(rec)
+			if err != nil {
+				return err
+			}
+			switch out {
+			case outcomeStored:
+				next.Run.Stored++
+			case outcomeUnchanged:
+				next.Run.Unchanged++
+			default:
+				next.Run.Skipped++
+				continue
+			}
+			if err := noteLink(tx, cfg, rec, a.row, now); err != nil {
+				return err
+			}
+		}
+		next.Run.Pages++
+		next.Cursor = page.Next
+		next.UpdatedAt = now
+		return tx.PutPull(next)
+	})
+	if err != nil {
+		return fmt.Errorf("store page %d of %s: %w", st.Run.Pages+1, st.Collection, err)
+	}
+	*st = next
+	for _, r := range reasons {
+		p.log().Warn("connec pull: record skipped", "tenant", st.Tenant, "group", st.GroupUID, "collection", st.Collection, "reason", r)
+	}
+	if len(reasons) > 0 {
+		_ = p.DB.Update(func(tx *store.Tx) error {
+			_, err := tx.AppendEvent(store.Event{At: now, Tenant: st.Tenant, Kind: store.EventConnec, Outcome: "failed", Reason: "pull",
+				Message: fmt.Sprintf("pull of %s for %s: %d malformed record(s) skipped: %s", st.Collection, st.GroupUID, len(reasons), clipN(strings.Join(reasons, "; "), 600))})
+			return err
+		})
+	}
+	return nil
+}
+
+// decodePulled decodes one record of a page; it must belong to the group.
+func decodePulled(cfg *tenant.Config, collection, group string, raw json.RawMessage) (notified, error) {
+	if firstByte(raw) != '{' {
+		return notified{}, errors.New("a record must be a JSON object")
+	}
+	rec, err := decodeRecord(json.NewDecoder(bytes.NewReader(raw)), cfg, collection)
+	if err != nil {
+		return notified{}, err
+	}
+	if rec.groupUID != group {
+		return notified{}, fmt.Errorf("record of group %q in a pull of %q", clip(rec.groupUID), group)
+	}
+	return rec, nil
+}
+
+// noteLink decides the link back of a pulled record with identity row
+// row: none when the row was linked before; none, but remembered, when
+// Connec! already carries our triplet; otherwise a pending link.
+func noteLink(tx *store.Tx, cfg *tenant.Config, rec *notified, row store.ConnectedObject, now time.Time) error {
+	if row.ID == 0 || !row.LinkedAt.IsZero() {
+		return nil
+	}
+	if rec.ids.Ours(cfg, rec.groupUID) != "" {
+		row.LinkedAt = now
+		_, err := tx.PutConnected(row)
+		return err
+	}
+	return tx.PutPendingLink(store.PendingLink{Tenant: row.Tenant, GroupUID: rec.groupUID, Collection: rec.entity,
+		ConnecID: rec.connecID, LocalID: row.LocalID, RowID: row.ID})
+}
+
+// flushLinks sends the pending links of st's (tenant, group, collection),
+// batches in parallel, and records the ones Connec! took.
+func (p *Puller) flushLinks(ctx context.Context, cfg *tenant.Config, client *Client, st *store.Pull) error {
+	for {
+		var links []store.PendingLink
+		if err := p.DB.View(func(tx *store.Tx) (err error) {
+			links, err = tx.PendingLinks(st.Tenant, st.GroupUID, st.Collection, 4*linkBatch)
+			return err
+		}); err != nil {
+			return err
+		}
+		if len(links) == 0 {
+			return nil
+		}
+		type batch struct {
+			links   []store.PendingLink
+			results []LinkResult
+			err     error
+		}
+		var batches []*batch
+		for i := 0; i < len(links); i += linkBatch {
+			batches = append(batches, &batch{links: links[i:min(i+linkBatch, len(links))]})
+		}
+		var wg sync.WaitGroup
+		for _, b := range batches {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ops := make([]LinkOp, len(b.links))
+				for i, l := range b.links {
+					ops[i] = LinkOp{ConnecID: l.ConnecID, Ours: OurRef(cfg, l.GroupUID, l.LocalID)}
+				}
+				b.err = p.retry(ctx, func() (err error) {
+					b.results, err = client.Link(ctx, st.GroupUID, st.Collection, ops)
+					return err
+				})
+			}()
+		}
+		wg.Wait()
+		now := p.now()
+		var (
+			firstErr error
+			run      store.PullCounts
+		)
+		err := p.DB.Update(func(tx *store.Tx) error {
+			linked := 0
+			for _, b := range batches {
+				if b.err != nil {
+					firstErr = cmpOr(firstErr, b.err)
+					continue
+				}
+				for i, l := range b.links {
+					r := b.results[i]
+					retryable := r.Status == 0 || r.Status >= 500 || r.Status == http.StatusTooManyRequests
+					if r.Status/100 != 2 && retryable {
+						firstErr = cmpOr(firstErr, fmt.Errorf("link %s %s: HTTP %d: %s", l.Collection, l.ConnecID, r.Status, r.Err))
+						continue
+					}
+					row, err := tx.Connected(l.RowID)
+					if err == nil {
+						if r.Status/100 == 2 {
+							row.LinkedAt, row.LastError = now, ""
+							linked++
+						} else {
+							row.LastError = fmt.Sprintf("link back refused: HTTP %d: %s", r.Status, r.Err)
+						}
+						row.UpdatedAt = now
+						if _, err := tx.PutConnected(row); err != nil {
+							return err
+						}
+					} else if !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+					if err := tx.DeletePendingLink(l); err != nil {
+						return err
+					}
+				}
+			}
+			cur, err := tx.Pull(st.Tenant, st.GroupUID, st.Collection)
+			if err != nil {
+				return err
+			}
+			cur.Run.Linked += linked
+			run = cur.Run
+			return tx.PutPull(cur)
+		})
+		if err != nil {
+			return fmt.Errorf("record links: %w", err)
+		}
+		st.Run = run
+		if firstErr != nil {
+			return firstErr
+		}
+	}
+}
+
+// listTenants reads every tenant's configuration.
+func listTenants(tx *store.Tx) ([]*tenant.Config, error) {
+	ts, err := tx.Tenants()
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	out := make([]*tenant.Config, 0, len(ts))
+	for _, t := range ts {
+		c, err := tenant.FromStored(t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func clipN(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// finish records the end of a run: on success the new last-pull time and
+// counts; on failure the error and, for the queue, when to try again.
+func (p *Puller) finish(cfg *tenant.Config, st *store.Pull, runErr error, byHand bool) error {
+	now := p.now()
+	return p.DB.Update(func(tx *store.Tx) error {
+		cur, err := tx.Pull(st.Tenant, st.GroupUID, st.Collection)
+		if err != nil {
+			return err
+		}
+		ev := store.Event{At: now, Tenant: st.Tenant, Kind: store.EventConnec, Reason: "pull"}
+		switch {
+		case runErr == nil:
+			cur.LastPullAt, cur.Last = cur.RunStartedAt, cur.Run
+			cur.RunStartedAt, cur.Cursor, cur.Run, cur.Full, cur.Since = time.Time{}, "", store.PullCounts{}, false, time.Time{}
+			cur.Status, cur.Attempts, cur.LastError = store.PullIdle, 0, ""
+			*st = cur
+			ev.Outcome = "ok"
+			ev.Message = fmt.Sprintf("pulled %s of group %s: %d stored, %d unchanged, %d skipped, %d linked back (%d pages)",
+				cur.Collection, cur.GroupUID, cur.Last.Stored, cur.Last.Unchanged, cur.Last.Skipped, cur.Last.Linked, cur.Last.Pages)
+		case errors.Is(runErr, ErrUnauthorized):
+			cur.Status, cur.LastError = store.PullStopped, runErr.Error()
+			if err := tx.StopPulls(store.PullStop{Tenant: st.Tenant, At: now, Reason: runErr.Error()}); err != nil {
+				return err
+			}
+			ev.Outcome = "failed"
+			ev.Message = fmt.Sprintf("pulls of tenant %s stopped: Connec! refused its credentials (401); fix api.id/api.key, then pull by hand: %v", st.Tenant, runErr)
+			p.log().Error("connec pulls stopped", "tenant", st.Tenant, "error", runErr)
+		case errors.Is(runErr, ErrPullsStopped):
+			cur.Status, cur.LastError = store.PullStopped, runErr.Error()
+			ev = store.Event{}
+		default:
+			cur.LastError = runErr.Error()
+			var ce *Error
+			retryable := !errors.As(runErr, &ce) || ce.Retryable()
+			if byHand {
+				if cur.Status != store.PullQueued {
+					cur.Status = store.PullFailed
+				}
+			} else {
+				cur.Attempts++
+				if retryable && cur.Attempts < orDefault(p.MaxAttempts, DefaultMaxAttempts) {
+					cur.Status, cur.DueAt = store.PullQueued, now.Add(backoff(orDefault(p.QueueBase, DefaultBaseBackoff), cur.Attempts))
+				} else {
+					cur.Status = store.PullFailed
+				}
+			}
+			ev.Outcome = "failed"
+			ev.Message = fmt.Sprintf("pull of %s for group %s failed after %d page(s); it resumes there: %v", cur.Collection, cur.GroupUID, cur.Run.Pages, runErr)
+			p.log().Warn("connec pull failed", "tenant", st.Tenant, "group", st.GroupUID, "collection", st.Collection, "error", runErr)
+		}
+		cur.UpdatedAt = now
+		if err := tx.PutPull(cur); err != nil {
+			return err
+		}
+		if ev.Kind != "" {
+			if _, err := tx.AppendEvent(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

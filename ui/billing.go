@@ -34,6 +34,7 @@ type billingScreen struct {
 	cancelBill *widget.Button
 	rebill     *widget.Button
 	selected   *admin.BillLine
+	selHint    *widget.Label
 	progress   *widget.ProgressBar
 	status     *widget.Label
 	lines      *dataTable[admin.BillLine]
@@ -140,9 +141,10 @@ func newBillingScreen(m *mainWindow) *billingScreen {
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewLabelWithStyle("Billing", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), periodBox),
 		container.NewHBox(s.preview, s.retry, s.cancel, s.run), nil)
-	selectHint := widget.NewLabel("Select a submitted bill to cancel it.")
-	selectHint.Importance = widget.LowImportance
-	lineActions := container.NewBorder(nil, nil, nil, container.NewHBox(s.rebill, s.cancelBill), selectHint)
+	s.selHint = widget.NewLabel(selectHintText)
+	s.selHint.Importance = widget.LowImportance
+	s.selHint.Truncation = fyne.TextTruncateEllipsis
+	lineActions := container.NewBorder(nil, nil, nil, container.NewHBox(s.rebill, s.cancelBill), s.selHint)
 	runBox := container.NewVBox(s.progress, s.status, lineActions)
 	upper := container.NewBorder(runBox, nil, nil, nil, s.lines)
 	lower := container.NewBorder(widget.NewLabelWithStyle("Run history", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), nil, nil, nil, s.history)
@@ -344,18 +346,27 @@ func (s *billingScreen) selectLine(l admin.BillLine) {
 	s.selected = nil
 	s.cancelBill.Disable()
 	s.rebill.Hide()
+	s.selHint.Importance = widget.LowImportance
+	s.selHint.SetText(selectHintText)
 	if l.GroupUID == "" || s.running {
 		return
 	}
 	s.selected = &l
+	who := fmt.Sprintf("%s (%s, tenant %s)", firstNonEmptyText(l.GroupName, l.GroupUID), l.GroupUID, l.Tenant)
 	switch {
 	case l.Status == store.BillSubmitted && l.RemoteID != "":
 		s.cancelBill.Enable()
+		s.selHint.Importance = widget.MediumImportance
+		s.selHint.SetText("Selected: bill " + l.RemoteID + " of " + who + ", submitted.")
 	case l.Action == billing.ActionCancelled:
 		s.rebill.SetText("Bill " + l.GroupUID + " again")
 		s.rebill.Show()
+		s.selHint.Importance = widget.MediumImportance
+		s.selHint.SetText("Selected: " + who + ", whose bill " + l.RemoteID + " was cancelled; runs leave it alone until you bill it again.")
 	}
 }
+
+const selectHintText = "Select a submitted bill to cancel it, or a cancelled one to bill it again."
 
 // confirmCancelBill asks, then cancels the selected bill at the tenant's
 // API off the UI goroutine; the ledger and the list follow.

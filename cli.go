@@ -88,7 +88,7 @@ const usage = `Usage: tenantdesk [global flags] [command]
 
 Commands:
   (none)                                   GUI and listener
-  serve                                    listener only, no display
+  serve [--admin-addr HOST:PORT]           listener only, no display; --admin-addr adds the admin API over TLS
   tenant import FILE|-                     add or update tenants from a marketplaces JSON file
   tenant list [--json]                     tenants, secrets masked
   tenant remove KEY                        remove a tenant (its records stay, orphaned)
@@ -101,6 +101,8 @@ Commands:
   bill run --period YYYY-MM [--tenant K] [--rebill UID[,UID…]]...
   bill cancel --period YYYY-MM --tenant K --group UID
   backup FILE                              consistent copy of the database
+  admin-token [--revoke]                   new bearer token for serve --admin-addr (the old one stops working)
+  admin-cert                               the admin address's certificate (PEM), for --server-ca
   demo-data                                fill the database with demonstration tenants and records
   version
 
@@ -150,6 +152,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdBill(ctx, g, cmdArgs, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, g, cmdArgs, stdout, stderr)
+	case "admin-token":
+		return cmdAdminToken(ctx, g, cmdArgs, stdout, stderr)
+	case "admin-cert":
+		return cmdAdminCert(ctx, g, cmdArgs, stdout, stderr)
 	case "demo-data":
 		return cmdDemoData(ctx, g, cmdArgs, stdout, stderr)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,8 +19,15 @@ import (
 // cmdServe runs the listener and the Connec! outbox worker until SIGINT or
 // SIGTERM, then lets in-flight requests finish and closes the database.
 func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
-	if len(args) != 0 {
-		return exitf(stderr, "serve: takes no arguments (global flags go before it)")
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	adminAddr := fs.String("admin-addr", envOr("TENANTDESK_ADMIN_ADDR", ""),
+		"also serve the admin API over TLS on HOST:PORT, for `--server` and the GUI's Connect to server (env TENANTDESK_ADMIN_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 0 {
+		return exitf(stderr, "serve: unexpected argument %q (global flags go before serve)", fs.Arg(0))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	db, code := openDB(g, stderr)
@@ -47,6 +55,16 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		}
 	}()
 	defer openDoor(ctx, g, svc, logger)()
+	if *adminAddr != "" {
+		wait, err := serveAdminAddr(ctx, g, *adminAddr, svc, logger)
+		if err != nil {
+			stop()
+			<-workerDone
+			<-syncDone
+			return exitf(stderr, "serve: %v", err)
+		}
+		defer wait()
+	}
 	srv := server.New(db, g.publicURL, logger)
 	err := srv.ListenAndServe(ctx, g.addr, func(net.Addr) {
 		fmt.Fprintf(stdout, "listening on %s\n", g.publicURL)

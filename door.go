@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -100,4 +101,35 @@ func openDoor(ctx context.Context, g globals, api admin.API, logger *slog.Logger
 			logger.Warn("control socket", "err", err)
 		}
 	}
+}
+
+// serveAdminAddr serves the admin API over TLS with the bearer token on
+// addr (`serve --admin-addr`) until ctx ends; the function returned waits
+// for it to stop. The certificate is the admin address's own, kept in the
+// data file (clients pin it, or trust it with --server-ca).
+func serveAdminAddr(ctx context.Context, g globals, addr string, svc *admin.Service, logger *slog.Logger) (wait func(), err error) {
+	cert, err := svc.AdminTLSCertificate()
+	if err != nil {
+		return nil, err
+	}
+	srv := &remote.AdminServer{
+		API:         svc,
+		Info:        ownerInfo(g),
+		Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		CheckToken:  svc.CheckAdminToken,
+		Logger:      logger,
+	}
+	ready, errc := make(chan net.Addr, 1), make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(ctx, addr, func(a net.Addr) { ready <- a }) }()
+	select {
+	case a := <-ready:
+		logger.Info("admin API listening", "url", "https://"+a.String(), "certificate_sha256", remote.Fingerprint(cert.Certificate[0]))
+	case err := <-errc:
+		return nil, err
+	}
+	return func() {
+		if err := <-errc; err != nil {
+			logger.Warn("admin API", "err", err)
+		}
+	}, nil
 }

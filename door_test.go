@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -196,5 +197,123 @@ func staleSocket(t *testing.T, path string) {
 	l.Close()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("no stale socket left: %v", err)
+	}
+}
+
+// adminServer runs `serve --admin-addr`'s admin API over svc on a free
+// loopback port and returns its URL and a --server-ca file.
+func adminServer(t *testing.T, svc *admin.Service) (string, string) {
+	t.Helper()
+	cert, err := svc.AdminTLSCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &remote.AdminServer{
+		API: svc, Info: remote.Info{Name: "test-server"},
+		Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		CheckToken:  svc.CheckAdminToken,
+		Logger:      slog.New(slog.DiscardHandler),
+	}
+	ready, errc := make(chan net.Addr, 1), make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(ctx, "127.0.0.1:0", func(a net.Addr) { ready <- a }) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-errc:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-errc })
+	pem, err := svc.AdminCertificatePEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "server.pem")
+	if err := os.WriteFile(ca, []byte(pem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "https://" + addr.String(), ca
+}
+
+func TestRemoteAdminWithAGoodWrongAndRevokedToken(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "td.db")
+	file := filepath.Join(t.TempDir(), "m.json")
+	if err := os.WriteFile(file, []byte(marketplaces(t, "acme", "globex")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
+		t.Fatal(errOut)
+	}
+	_, localList, _ := cli(t, "", "--db", db, "tenant", "list")
+	svc := owner(t, db)
+	url, ca := adminServer(t, svc)
+	token, err := svc.NewAdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	remoteCLI := func(token string, args ...string) (int, string, string) {
+		return cli(t, "", append([]string{"--db", filepath.Join(t.TempDir(), "unused.db"), "--server", url, "--token", token, "--server-ca", ca}, args...)...)
+	}
+	tenants := func() int {
+		list, err := svc.Tenants()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+
+	// Good token: the server's tenants, as a local list shows them.
+	code, out, errOut := remoteCLI(token, "tenant", "list")
+	if code != 0 || out != localList {
+		t.Fatalf("good token: exit %d, %q\n%s\nwant\n%s", code, errOut, out, localList)
+	}
+
+	// Wrong token: a clear error, non-zero exit, nothing removed.
+	for _, wrong := range []string{token + "x", "tdk_guess", strings.ToUpper(token)} {
+		code, out, errOut = remoteCLI(wrong, "tenant", "remove", "acme")
+		if code == 0 || out != "" || !strings.Contains(errOut, "refused the admin token") {
+			t.Fatalf("wrong token: exit %d, out %q, err %q", code, out, errOut)
+		}
+	}
+	if n := tenants(); n != 2 {
+		t.Fatalf("a wrong token changed the tenants: %d left", n)
+	}
+
+	// Without --server-ca the self-signed certificate is not trusted.
+	code, _, errOut = cli(t, "", "--server", url, "--token", token, "tenant", "list")
+	if code == 0 || !strings.Contains(errOut, "certificate") {
+		t.Fatalf("untrusted certificate: exit %d, %q", code, errOut)
+	}
+
+	// A new token revokes the old one.
+	newToken, err := svc.NewAdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut = remoteCLI(token, "tenant", "remove", "acme"); code == 0 || !strings.Contains(errOut, "refused") {
+		t.Fatalf("replaced token still works: exit %d, %q", code, errOut)
+	}
+	if n := tenants(); n != 2 {
+		t.Fatalf("a replaced token changed the tenants: %d left", n)
+	}
+	if code, out, errOut = remoteCLI(newToken, "tenant", "remove", "acme"); code != 0 || !strings.Contains(out, "removed tenant acme") {
+		t.Fatalf("new token: exit %d, %q %q", code, out, errOut)
+	}
+	if n := tenants(); n != 1 {
+		t.Fatalf("remove through the admin API left %d tenants", n)
+	}
+
+	// admin-token --revoke (here through the API itself): no token works.
+	if code, _, errOut = remoteCLI(newToken, "admin-token", "--revoke"); code != 0 {
+		t.Fatalf("revoke: %q", errOut)
+	}
+	if code, _, errOut = remoteCLI(newToken, "tenant", "remove", "globex"); code == 0 || !strings.Contains(errOut, "refused") {
+		t.Fatalf("revoked token still works: exit %d, %q", code, errOut)
+	}
+	if n := tenants(); n != 1 {
+		t.Fatalf("a revoked token changed the tenants: %d left", n)
+	}
+	if svc.CheckAdminToken("") {
+		t.Fatal("the empty token passes after a revoke")
 	}
 }

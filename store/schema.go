@@ -44,6 +44,7 @@ var (
 	bucketPullsDue         = []byte("pulls-due")         // index: be64 time + pulls key
 	bucketPullLinks        = []byte("pull-links")        // tenant\x00group\x00collection\x00connec id
 	bucketPullStops        = []byte("pull-stops")        // tenant
+	bucketAdminAccess      = []byte("admin-access")      // name: remote admin's token hash, TLS certificate
 )
 
 // allBuckets lists every bucket of the current schema; Open creates the
@@ -59,6 +60,7 @@ var allBuckets = [][]byte{
 	bucketOutbox, bucketOutboxDue, bucketOutboxStatus,
 	bucketEvents,
 	bucketPulls, bucketPullsDue, bucketPullLinks, bucketPullStops,
+	bucketAdminAccess,
 }
 
 // idmapIndexBuckets are derived entirely from the idmap bucket and can be

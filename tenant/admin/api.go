@@ -72,6 +72,11 @@ type API interface {
 	Export(tenantKey string) (ExportDoc, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	SeedDemo() (DemoSummary, error)
+
+	// The admin address's access (`admin-token`, `admin-cert`).
+	NewAdminToken() (string, error)
+	RevokeAdminToken() error
+	AdminCertificatePEM() (string, error)
 }
 
 var _ API = (*Service)(nil)

@@ -115,7 +115,14 @@ var methods = map[string]handler{
 	"Backup": raw(func(ctx context.Context, a admin.API, _ none, w io.Writer) (int64, error) {
 		return a.Backup(ctx, w)
 	}),
-	"SeedDemo": unary(func(_ context.Context, a admin.API, _ none) (admin.DemoSummary, error) { return a.SeedDemo() }),
+	"SeedDemo":      unary(func(_ context.Context, a admin.API, _ none) (admin.DemoSummary, error) { return a.SeedDemo() }),
+	"NewAdminToken": unary(func(_ context.Context, a admin.API, _ none) (string, error) { return a.NewAdminToken() }),
+	"RevokeAdminToken": unary(func(_ context.Context, a admin.API, _ none) (none, error) {
+		return none{}, a.RevokeAdminToken()
+	}),
+	"AdminCertificatePEM": unary(func(_ context.Context, a admin.API, _ none) (string, error) {
+		return a.AdminCertificatePEM()
+	}),
 }
 
 // Arguments and results of more than one value.
@@ -369,4 +376,14 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 }
 func (c *Client) SeedDemo() (admin.DemoSummary, error) {
 	return call[admin.DemoSummary](c, nil, "SeedDemo", none{})
+}
+func (c *Client) NewAdminToken() (string, error) {
+	return call[string](c, nil, "NewAdminToken", none{})
+}
+func (c *Client) RevokeAdminToken() error {
+	_, err := call[none](c, nil, "RevokeAdminToken", none{})
+	return err
+}
+func (c *Client) AdminCertificatePEM() (string, error) {
+	return call[string](c, nil, "AdminCertificatePEM", none{})
 }

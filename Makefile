@@ -12,7 +12,7 @@ RACE_PKGS    := ./store/... ./tenant/...
 RACE_CI_PKGS := . ./ui/...
 export LANG := en_US.UTF-8
 
-.PHONY: all deps build run test vet unit race gui-smoke bench package clean
+.PHONY: all deps build run test vet lint unit race gui-smoke bench package clean
 
 all: build
 
@@ -37,6 +37,11 @@ vet:
 	$(GO) vet -tags ci ./...
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed: $$fmt" >&2; exit 1; fi
 
+# staticcheck is pinned as a tool in go.mod: nothing to install by hand.
+lint:
+	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags ci ./...
+
 unit:
 	$(GO) test -count=1 ./...
 
@@ -47,7 +52,7 @@ race:
 gui-smoke: build
 	bash .ci/gui-smoke.sh $(BIN)
 
-test: deps vet unit race gui-smoke
+test: deps vet lint unit race gui-smoke
 	@echo "make test: all checks passed"
 
 # SPEC §11: each target's benchmark runs beside its baseline in the same run.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // The identity map (SPEC §8) is one primary bucket keyed by a big-endian
@@ -553,7 +554,7 @@ func lastBefore(b *bbolt.Bucket, end []byte) []byte {
 // that is seconds, where inserting row by row in random key order is minutes.
 func rebuildIdmapIndexes(btx *bbolt.Tx) error {
 	for _, name := range idmapIndexBuckets {
-		if err := btx.DeleteBucket(name); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
+		if err := btx.DeleteBucket(name); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return fmt.Errorf("drop %s: %w", name, err)
 		}
 		if _, err := btx.CreateBucket(name); err != nil {

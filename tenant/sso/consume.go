@@ -294,7 +294,7 @@ func checkAudience(sp *saml2.SAMLServiceProvider, a *types.Assertion, accepted [
 func inResponseTo(resp *types.Response, scd *types.SubjectConfirmationData) (string, error) {
 	switch {
 	case resp.InResponseTo != "" && scd.InResponseTo != "" && resp.InResponseTo != scd.InResponseTo:
-		return "", errors.New("Response and SubjectConfirmationData disagree on InResponseTo")
+		return "", errors.New("the Response and its SubjectConfirmationData disagree on InResponseTo")
 	case scd.InResponseTo != "":
 		return scd.InResponseTo, nil
 	case resp.InResponseTo != "" && !resp.SignatureValidated:

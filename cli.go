@@ -100,6 +100,8 @@ Commands:
   bill preview --period YYYY-MM [--tenant K]
   bill run --period YYYY-MM [--tenant K] [--rebill UID[,UID…]]...
   bill cancel --period YYYY-MM --tenant K --group UID
+  connec pull [--tenant K] [--group G] [--full]
+                                           pull records from Connec! now; counts per collection
   backup FILE                              consistent copy of the database
   admin-token [--revoke]                   new bearer token for serve --admin-addr (the old one stops working)
   admin-cert                               the admin address's certificate (PEM), for --server-ca
@@ -150,6 +152,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdExport(ctx, g, cmdArgs, stdout, stderr)
 	case "bill":
 		return cmdBill(ctx, g, cmdArgs, stdout, stderr)
+	case "connec":
+		return cmdConnec(ctx, g, cmdArgs, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, g, cmdArgs, stdout, stderr)
 	case "admin-token":

@@ -54,6 +54,15 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 			logger.Error("developer-platform re-sync not started", "err", err)
 		}
 	}()
+	// Connec! pulls: initial pulls, retries, delta pulls every
+	// connec.pull_interval; they end with ctx.
+	pullsDone := make(chan struct{})
+	go func() {
+		defer close(pullsDone)
+		if err := svc.RunPulls(ctx); err != nil {
+			logger.Error("connec pulls", "err", err)
+		}
+	}()
 	defer openDoor(ctx, g, svc, logger)()
 	if *adminAddr != "" {
 		wait, err := serveAdminAddr(ctx, g, *adminAddr, svc, logger)
@@ -72,6 +81,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	stop()
 	<-workerDone
 	<-syncDone
+	<-pullsDone
 	if err != nil {
 		return exitf(stderr, "serve: %v", err)
 	}

@@ -65,6 +65,13 @@ func Run(ctx context.Context, svc *admin.Service, opt Options) error {
 			m.log.Error("outbox", "err", err)
 		}
 	}()
+	// Connec! pulls (initial, retried, every connec.pull_interval) run
+	// for as long as the window lives.
+	go func() {
+		if err := svc.RunPulls(m.ctx); err != nil {
+			m.log.Error("connec pulls", "err", err)
+		}
+	}()
 	// Tenants are re-synced from the developer platform every
 	// devpl-refresh (off when unset) for as long as the window lives.
 	go func() {

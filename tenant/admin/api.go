@@ -6,6 +6,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/connec"
 )
 
 // API is the one admin service. The GUI, every CLI verb and remote clients
@@ -48,6 +49,10 @@ type API interface {
 	SaveInvoice(inv store.Invoice) (store.Invoice, error)
 	PushNow(ctx context.Context, invoiceID string) error
 	RetryPush(ctx context.Context, id uint64) error
+
+	// Connec! pulls.
+	PullConnec(ctx context.Context, req connec.PullRequest, progress func(connec.PullProgress)) ([]PullRow, error)
+	SyncStates(tenantKey string) ([]SyncState, error)
 
 	// Billing.
 	BillingRunning() bool

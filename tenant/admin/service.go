@@ -51,6 +51,7 @@ type Service struct {
 	listener  listenerState
 
 	outbox        *connec.Worker
+	puller        *connec.Puller
 	billingBusy   atomic.Bool  // set for the whole of a billing run
 	billingClient *http.Client // nil: billing's own pooled client
 
@@ -82,8 +83,10 @@ func New(db *store.DB, opt Options) *Service {
 	}
 	// The outbox client has no overall timeout: connec.timeout bounds each call.
 	outbox := &connec.Worker{DB: db, Logger: opt.Logger, Now: opt.Now}
+	puller := &connec.Puller{DB: db, Logger: opt.Logger, Now: opt.Now}
 	return &Service{
 		outbox:    outbox,
+		puller:    puller,
 		db:        db,
 		log:       opt.Logger,
 		client:    opt.HTTPClient,

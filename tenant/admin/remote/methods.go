@@ -10,6 +10,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/connec"
 )
 
 // methods is the server's table: one line per admin.API method, each the
@@ -93,6 +94,13 @@ var methods = map[string]handler{
 	}),
 	"CancelBill": unary(func(ctx context.Context, a admin.API, x cancelArgs) (store.Bill, error) {
 		return a.CancelBill(ctx, x.Period, x.Tenant, x.Group)
+	}),
+
+	"PullConnec": streamed(func(ctx context.Context, a admin.API, x connec.PullRequest, progress func(connec.PullProgress)) ([]admin.PullRow, error) {
+		return a.PullConnec(ctx, x, progress)
+	}),
+	"SyncStates": unary(func(_ context.Context, a admin.API, k string) ([]admin.SyncState, error) {
+		return a.SyncStates(k)
 	}),
 
 	"EventsAfter": unary(func(_ context.Context, a admin.API, x eventsArgs) ([]store.Event, error) {
@@ -328,6 +336,13 @@ func (c *Client) RunBilling(ctx context.Context, period, k string, progress func
 }
 func (c *Client) CancelBill(ctx context.Context, period, k, group string) (store.Bill, error) {
 	return call[store.Bill](c, ctx, "CancelBill", cancelArgs{period, k, group})
+}
+
+func (c *Client) PullConnec(ctx context.Context, req connec.PullRequest, progress func(connec.PullProgress)) ([]admin.PullRow, error) {
+	return callStream[[]admin.PullRow](c, ctx, "PullConnec", req, progress)
+}
+func (c *Client) SyncStates(k string) ([]admin.SyncState, error) {
+	return call[[]admin.SyncState](c, nil, "SyncStates", k)
 }
 
 func (c *Client) EventsAfter(seq uint64, limit int) ([]store.Event, error) {

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/connec/connectest"
+)
+
+func TestConnecPullCountsAndExitCodes(t *testing.T) {
+	emu := connectest.New("app-acme", secretKey+"-acme")
+	defer emu.Close()
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := 1; i <= 150; i++ {
+		emu.Add("cld-1", "invoices", connectest.Invoice(fmt.Sprintf("c-%03d", i), i, at))
+	}
+	db := filepath.Join(t.TempDir(), "td.db")
+	doc := strings.ReplaceAll(marketplaces(t, "acme"), "https://connec.acme.test", emu.URL)
+	file := filepath.Join(t.TempDir(), "m.json")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(func(tx *store.Tx) error { return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"}) })
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := cli(t, "", "--db", db, "connec", "pull")
+	if code != 0 || !strings.Contains(out, "invoices: 150 stored, 0 unchanged, 0 skipped") || !strings.Contains(out, "acme    cld-1  invoices    150") {
+		t.Fatalf("first pull: code %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = cli(t, "", "--db", db, "connec", "pull", "--tenant", "acme", "--group", "cld-1", "--full")
+	if code != 0 || !strings.Contains(out, "invoices: 0 stored, 150 unchanged, 0 skipped") {
+		t.Fatalf("second pull: code %d\n%s", code, out)
+	}
+	emu.FailPage("invoices", 100, http.StatusUnauthorized, 1)
+	code, out, errOut = cli(t, "", "--db", db, "connec", "pull", "--full")
+	if code == 0 || !strings.Contains(out, "incomplete") || !strings.Contains(errOut, "did not read every page") {
+		t.Fatalf("pull with a refused page exited %d\n%s\n%s", code, out, errOut)
+	}
+	for _, bad := range [][]string{{"connec"}, {"connec", "pull", "--tenant", "Not A Key"}, {"connec", "pull", "--group", "cld 1"}, {"connec", "pull", "--tenant", "nope"}} {
+		if code, _, errOut := cli(t, "", append([]string{"--db", db}, bad...)...); code == 0 || errOut == "" {
+			t.Errorf("%v: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+}

@@ -4,35 +4,88 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"go.etcd.io/bbolt"
 )
 
-// EventLogLimit is how many of the newest activity events are kept.
+// EventLogLimit is how many of the newest events each class of the activity
+// log keeps: real events (logins, webhooks, billing, outbox) and security
+// events (refused logins, bad credentials, request errors) are trimmed
+// separately, so a flood of the second never pushes the first out.
 const EventLogLimit = 10000
 
-// AppendEvent adds e to the activity log with the next sequence number and
-// drops the entries that fall out of the newest EventLogLimit.
+// Security reports whether e belongs to the security class of the log:
+// failures that outsiders can cause without credentials.
+func (e Event) Security() bool {
+	return e.Outcome == "failed" && (e.Kind == EventLogin || e.Kind == EventAuth || e.Kind == EventError)
+}
+
+// AppendEvent adds e to the activity log with the next sequence number (one
+// sequence for both classes) and drops the oldest entry of e's class when
+// that class holds more than EventLogLimit.
 func (tx *Tx) AppendEvent(e Event) (uint64, error) {
-	b := tx.bucket(bucketEvents)
-	seq, err := b.NextSequence()
+	real := tx.bucket(bucketEvents)
+	seq, err := real.NextSequence()
 	if err != nil {
 		return 0, fmt.Errorf("append event: %w", err)
 	}
 	e.Seq = seq
+	b, countKey := real, metaEventsCount
+	if e.Security() {
+		b, countKey = tx.bucket(bucketSecurityEvents), metaSecurityEventsCount
+	}
 	if err := put(b, be64(seq), e); err != nil {
 		return 0, fmt.Errorf("append event: %w", err)
 	}
-	// Sequences are dense, so everything at or below seq-limit is surplus;
-	// usually that is exactly one key, which keeps this O(1).
-	if seq > EventLogLimit {
-		cutoff := seq - EventLogLimit
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= cutoff; k, _ = c.First() {
-			if err := c.Delete(); err != nil {
-				return 0, fmt.Errorf("trim event log: %w", err)
-			}
-		}
+	if err := tx.trimEvents(b, countKey); err != nil {
+		return 0, fmt.Errorf("trim event log: %w", err)
 	}
 	return seq, nil
+}
+
+// trimEvents keeps b at EventLogLimit entries. The count lives in meta so
+// that each append stays O(1); a file from before the count is counted once.
+func (tx *Tx) trimEvents(b *bbolt.Bucket, countKey []byte) error {
+	meta := tx.bucket(bucketMeta)
+	var n uint64
+	if v := meta.Get(countKey); len(v) == 8 {
+		n = binary.BigEndian.Uint64(v) + 1
+	} else {
+		_ = b.ForEach(func(_, _ []byte) error { n++; return nil })
+	}
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && n > EventLogLimit; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		n--
+	}
+	return meta.Put(countKey, be64(n))
+}
+
+// eventCursors walks both classes of the log as one sequence.
+type eventCursors [2]*bbolt.Cursor
+
+func (tx *Tx) eventCursors() eventCursors {
+	return eventCursors{tx.bucket(bucketEvents).Cursor(), tx.bucket(bucketSecurityEvents).Cursor()}
+}
+
+// merge picks, of the two cursor positions, the lower (up) or higher key.
+func pick(ks [2][]byte, up bool) int {
+	switch {
+	case ks[0] == nil:
+		if ks[1] == nil {
+			return -1
+		}
+		return 1
+	case ks[1] == nil:
+		return 0
+	}
+	a, b := binary.BigEndian.Uint64(ks[0]), binary.BigEndian.Uint64(ks[1])
+	if (a < b) == up {
+		return 0
+	}
+	return 1
 }
 
 // EventsAfter returns up to limit events with a sequence above seq, oldest
@@ -41,28 +94,41 @@ func (tx *Tx) EventsAfter(seq uint64, limit int) ([]Event, error) {
 	if seq == math.MaxUint64 {
 		return nil, nil
 	}
-	c := tx.bucket(bucketEvents).Cursor()
-	var out []Event
-	for k, v := c.Seek(be64(seq + 1)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
-		var e Event
-		if err := decodeValue(v, &e); err != nil {
-			return out, fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
-		}
-		out = append(out, e)
+	cs := tx.eventCursors()
+	var ks, vs [2][]byte
+	for i, c := range cs {
+		ks[i], vs[i] = c.Seek(be64(seq + 1))
 	}
-	return out, nil
+	return collect(cs, ks, vs, limit, true)
 }
 
 // RecentEvents returns up to limit events, newest first (limit <= 0: all).
 func (tx *Tx) RecentEvents(limit int) ([]Event, error) {
-	c := tx.bucket(bucketEvents).Cursor()
+	cs := tx.eventCursors()
+	var ks, vs [2][]byte
+	for i, c := range cs {
+		ks[i], vs[i] = c.Last()
+	}
+	return collect(cs, ks, vs, limit, false)
+}
+
+func collect(cs eventCursors, ks, vs [2][]byte, limit int, up bool) ([]Event, error) {
 	var out []Event
-	for k, v := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+	for limit <= 0 || len(out) < limit {
+		i := pick(ks, up)
+		if i < 0 {
+			break
+		}
 		var e Event
-		if err := decodeValue(v, &e); err != nil {
-			return out, fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(k), err)
+		if err := decodeValue(vs[i], &e); err != nil {
+			return out, fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(ks[i]), err)
 		}
 		out = append(out, e)
+		if up {
+			ks[i], vs[i] = cs[i].Next()
+		} else {
+			ks[i], vs[i] = cs[i].Prev()
+		}
 	}
 	return out, nil
 }

@@ -252,6 +252,9 @@ const (
 	// EventDevPlatform is a developer-platform sync that changed tenants
 	// or failed.
 	EventDevPlatform = "devpl"
+	// EventAuth is a Basic-auth failure (bad credentials, unknown or
+	// disabled tenant on a Basic route), counted per minute.
+	EventAuth = "auth"
 )
 
 // Event is one activity-log entry the GUI shows. The log is bounded.
@@ -263,6 +266,9 @@ type Event struct {
 	Outcome string    `json:"outcome,omitempty"` // "ok" or "failed"
 	Reason  string    `json:"reason,omitempty"`
 	Message string    `json:"message"`
+	// Count is how many failures an aggregated event stands for (SPEC §12:
+	// one event per tenant, reason and minute); 0 for a single event.
+	Count int `json:"count,omitempty"`
 	// UserUID and GroupUID name who signed in (login events).
 	UserUID  string `json:"user_uid,omitempty"`
 	GroupUID string `json:"group_uid,omitempty"`

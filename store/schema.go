@@ -39,7 +39,8 @@ var (
 	bucketOutbox           = []byte("outbox")            // be64 id
 	bucketOutboxDue        = []byte("outbox-due")        // index: be64 time\x00... see outboxDueKey
 	bucketOutboxStatus     = []byte("outbox-status")     // index: status\x00be64 id
-	bucketEvents           = []byte("events")            // be64 seq
+	bucketEvents           = []byte("events")            // be64 seq; the sequence of both event classes
+	bucketSecurityEvents   = []byte("events-security")   // be64 seq: refused logins, bad credentials, errors
 	bucketPulls            = []byte("pulls")             // tenant\x00group\x00collection
 	bucketPullsDue         = []byte("pulls-due")         // index: be64 time + pulls key
 	bucketPullLinks        = []byte("pull-links")        // tenant\x00group\x00collection\x00connec id
@@ -58,7 +59,7 @@ var allBuckets = [][]byte{
 	bucketIdmapName, bucketIdmapTenantName, bucketIdmapGroup, bucketIdmapCounts,
 	bucketBills, bucketBillByPeriod, bucketBillingRuns,
 	bucketOutbox, bucketOutboxDue, bucketOutboxStatus,
-	bucketEvents,
+	bucketEvents, bucketSecurityEvents,
 	bucketPulls, bucketPullsDue, bucketPullLinks, bucketPullStops,
 	bucketAdminAccess,
 }
@@ -72,6 +73,9 @@ var idmapIndexBuckets = [][]byte{
 
 var (
 	metaSchemaVersion = []byte("schema-version")
+	// counts of the two event classes (events.go)
+	metaEventsCount         = []byte("events-count")
+	metaSecurityEventsCount = []byte("events-security-count")
 )
 
 // SchemaVersion is the layout this code reads and writes.

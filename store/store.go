@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -39,8 +40,9 @@ const DefaultLockTimeout = time.Second
 
 // DB is one open Tenantdesk data file.
 type DB struct {
-	bolt *bbolt.DB
-	path string
+	bolt    *bbolt.DB
+	path    string
+	commits atomic.Int64
 }
 
 // Options tune Open; the zero value is what the app uses.
@@ -110,8 +112,15 @@ func (db *DB) View(fn func(*Tx) error) error {
 
 // Update runs fn in a read-write transaction, committed when fn returns nil.
 func (db *DB) Update(fn func(*Tx) error) error {
-	return db.bolt.Update(func(btx *bbolt.Tx) error { return runWrite(btx, fn) })
+	return db.bolt.Update(func(btx *bbolt.Tx) error {
+		btx.OnCommit(func() { db.commits.Add(1) })
+		return runWrite(btx, fn)
+	})
 }
+
+// Commits is how many transactions Update has committed since Open: each
+// one is an fsync (benchmarks and tests of what traffic costs).
+func (db *DB) Commits() int64 { return db.commits.Load() }
 
 // Batch is Update with group commit for concurrent small writes; fn may be
 // called more than once and must be idempotent.

@@ -403,6 +403,48 @@ func TestEventLogIsBounded(t *testing.T) {
 	})
 }
 
+// Security events (refused logins, bad credentials) have their own
+// retention: however many arrive, the real events stay, and both classes
+// read back as one log in sequence order.
+func TestSecurityEventsKeepTheirOwnRetention(t *testing.T) {
+	db := openTemp(t)
+	update(t, db, func(tx *store.Tx) error {
+		if _, err := tx.AppendEvent(store.Event{At: t0, Kind: store.EventLogin, Outcome: "ok", Message: "real login"}); err != nil {
+			return err
+		}
+		for i := range store.EventLogLimit + 50 {
+			kind := []string{store.EventLogin, store.EventAuth, store.EventError}[i%3]
+			if _, err := tx.AppendEvent(store.Event{At: t0, Kind: kind, Outcome: "failed", Message: fmt.Sprint("flood ", i)}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.AppendEvent(store.Event{At: t0, Kind: store.EventWebhook, Outcome: "ok", Message: "real webhook"})
+		return err
+	})
+	view(t, db, func(tx *store.Tx) error {
+		all, err := tx.RecentEvents(0)
+		if err != nil {
+			return err
+		}
+		if len(all) != store.EventLogLimit+2 {
+			t.Fatalf("kept %d events, want %d security + 2 real", len(all), store.EventLogLimit)
+		}
+		if all[0].Message != "real webhook" || all[len(all)-1].Message != "real login" {
+			t.Errorf("newest %q, oldest %q; want the two real events at the ends", all[0].Message, all[len(all)-1].Message)
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i].Seq >= all[i-1].Seq {
+				t.Fatalf("not newest first at %d: %d then %d", i, all[i-1].Seq, all[i].Seq)
+			}
+		}
+		first, _ := tx.EventsAfter(0, 2)
+		if len(first) != 2 || first[0].Message != "real login" || first[1].Message != "flood 50" {
+			t.Errorf("EventsAfter(0, 2) = %+v", first)
+		}
+		return nil
+	})
+}
+
 func TestNextInvoiceID(t *testing.T) {
 	db := openTemp(t)
 	var ids []string

@@ -12,6 +12,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
+	"github.com/tenantdesk/tenantdesk/tenant/guard"
 )
 
 // tenantHandler serves one route of a known, enabled (and, for Basic routes,
@@ -71,12 +72,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, t *tenantEntry, er
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	s.log.Log(r.Context(), level, "request failed", "route", r.Pattern, "status", status, "err", err)
+	s.log.Log(r.Context(), level, "request failed", "route", r.Pattern, "status", status, "err", guard.Clip(err.Error()))
 	if t != nil {
 		s.event(store.Event{
 			Tenant: string(t.key), Kind: store.EventError, Outcome: "failed",
 			Reason:  http.StatusText(status),
-			Message: fmt.Sprintf("%s %s: %s", r.Method, r.Pattern, msg),
+			Message: fmt.Sprintf("%s %s: %s", r.Method, r.Pattern, guard.Clip(msg)),
 		})
 	}
 }
@@ -123,12 +124,23 @@ func (s *Server) tenantRoute(limit int64, basic bool, h tenantHandler) http.Hand
 			s.fail(w, r, nil, errEncodedPath)
 			return
 		}
-		key, err := tenant.ParseKey(r.PathValue("tenant"))
-		if err != nil {
-			s.fail(w, r, nil, errUnknownTenant)
+		addr := s.clientAddr(r)
+		if s.backedOff(w, r, addr) {
 			return
 		}
-		t, err := s.tenants.lookup(s.db, key)
+		key, err := tenant.ParseKey(r.PathValue("tenant"))
+		if err != nil {
+			err = errUnknownTenant
+		}
+		var t *tenantEntry
+		if err == nil {
+			t, err = s.tenants.lookup(s.db, key)
+		}
+		if errors.Is(err, errUnknownTenant) && basic {
+			s.abuse.nobody.authenticate(r) // cost what a real check costs
+			s.refuseCredentials(w, r, addr, "", reasonUnknownTenant)
+			return
+		}
 		if err != nil {
 			s.fail(w, r, nil, err)
 			return
@@ -137,11 +149,18 @@ func (s *Server) tenantRoute(limit int64, basic bool, h tenantHandler) http.Hand
 			rec.tenant = string(t.key)
 		}
 		if !t.cfg.Enabled {
-			s.fail(w, r, t, errTenantOff)
+			if basic {
+				s.abuse.nobody.authenticate(r)
+				s.refuseCredentials(w, r, addr, t.key, reasonTenantDisabled)
+				return
+			}
+			// Counted, not written one by one: anyone can send these.
+			s.abuse.failures.Add(string(t.key), store.EventError, reasonTenantDisabled, r.Method+" "+r.Pattern+": tenant disabled")
+			s.fail(w, r, nil, errTenantOff)
 			return
 		}
 		if basic && !t.authenticate(r) {
-			s.fail(w, r, t, errCredentials)
+			s.refuseCredentials(w, r, addr, t.key, reasonBadCredentials)
 			return
 		}
 		if err := h(w, r, t); err != nil {

@@ -64,6 +64,7 @@ type Server struct {
 	// write runs a small write in a group-committed transaction
 	// (commits.do; benchmarks swap in the alternatives).
 	write func(func(*store.Tx) error) error
+	abuse abuse
 }
 
 // New builds the listener and its SSO service. publicURL is the base URL
@@ -73,13 +74,17 @@ func New(db *store.DB, publicURL string, logger *slog.Logger) *Server {
 		logger = slog.Default()
 	}
 	publicURL = strings.TrimRight(publicURL, "/")
+	ssoService := sso.New(db, publicURL, logger)
 	s := &Server{
 		db:        db,
 		publicURL: publicURL,
 		log:       logger,
-		sso:       sso.New(db, publicURL, logger),
+		sso:       ssoService,
 		now:       time.Now,
 	}
+	// One aggregator for refused logins and bad credentials: one flush
+	// transaction a minute carries both.
+	s.abuse.init(ssoService.Failures())
 	s.tenants.publicURL = publicURL
 	s.commits.db = db
 	s.write = s.commits.do
@@ -101,7 +106,7 @@ func (s *Server) routes() http.Handler {
 	table := map[tenant.Route]entry{
 		tenant.RouteMetadata:      {limitOther, true, s.metadata},
 		tenant.RouteSAMLInit:      {limitOther, false, s.ssoHandler(ssoRoutes.Initialize)},
-		tenant.RouteSAMLConsume:   {limitSAML, false, s.ssoHandler(ssoRoutes.Consume)},
+		tenant.RouteSAMLConsume:   {limitSAML, false, s.consume},
 		tenant.RouteSPMetadata:    {limitOther, false, s.ssoHandler(ssoRoutes.SPMetadata)},
 		tenant.RouteSession:       {limitOther, false, s.ssoHandler(ssoRoutes.Session)},
 		tenant.RouteGroup:         {limitOther, true, s.groupDeleted},
@@ -131,6 +136,17 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 	srv := s.httpServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// Failure counts are written once a minute, and once more at the end.
+	fctx, stopFailures := context.WithCancel(context.WithoutCancel(ctx))
+	failuresDone := make(chan struct{})
+	go func() {
+		defer close(failuresDone)
+		s.abuse.failures.Run(fctx)
+	}()
+	defer func() {
+		stopFailures()
+		<-failuresDone
+	}()
 	s.log.Info("listener started", "addr", ln.Addr().String(), "public_url", s.publicURL)
 	if ready != nil {
 		ready(ln.Addr())
@@ -181,6 +197,14 @@ func (s *Server) ssoHandler(m func(ssoRoutes, http.ResponseWriter, *http.Request
 		m(s.sso, w, r, t.cfg)
 		return nil
 	}
+}
+
+// consume is the SSO consume route; a refused login counts against the
+// address it came from.
+func (s *Server) consume(w http.ResponseWriter, r *http.Request, t *tenantEntry) error {
+	s.sso.Consume(w, r, t.cfg)
+	s.countRefusedLogin(w, r)
+	return nil
 }
 
 // metadata answers the tenant's metadata document (SPEC §3.3).

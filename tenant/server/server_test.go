@@ -140,20 +140,45 @@ func TestEveryRouteIsCovered(t *testing.T) {
 	}
 }
 
+// Routes without credentials tell an unknown tenant (404) from a disabled
+// one (403). Basic-auth routes answer both exactly like bad credentials
+// (SPEC §12): same status, body and headers, so they reveal no tenant.
 func TestUnknownAndDisabledTenant(t *testing.T) {
+	acme := tenantCfg(t, "acme")
 	off := tenantCfg(t, "initech")
 	off.Enabled = false
-	e := newEnv(t, tenantCfg(t, "acme"), off)
+	e := newEnv(t, acme, off)
 	for _, rc := range allRoutes() {
 		t.Run(rc.route.Label(), func(t *testing.T) {
+			if rc.basic {
+				wrong := [2]string{acme.API.ID, "wrong"}
+				bad := e.do(rc.method, rc.path(acme.Key), &wrong, strings.NewReader(rc.body))
+				if bad.status != http.StatusUnauthorized {
+					t.Fatalf("bad credentials: %d %s", bad.status, bad.body)
+				}
+				c := creds(off)
+				for _, call := range []struct {
+					what string
+					key  tenant.Key
+					auth *[2]string
+				}{{"unknown tenant", "nosuch", &wrong}, {"unknown tenant", "zz-9", nil}, {"disabled tenant", off.Key, &c}} {
+					res := e.do(rc.method, rc.path(call.key), call.auth, strings.NewReader(rc.body))
+					if res.status != bad.status || string(res.body) != string(bad.body) ||
+						res.header.Get("WWW-Authenticate") != bad.header.Get("WWW-Authenticate") ||
+						res.header.Get("Content-Type") != bad.header.Get("Content-Type") {
+						t.Errorf("%s %s: %d %s %v; want exactly the bad-credentials answer %d %s %v",
+							call.what, rc.path(call.key), res.status, res.body, res.header, bad.status, bad.body, bad.header)
+					}
+				}
+				return
+			}
 			for _, key := range []tenant.Key{"nosuch", "zz-9"} {
 				res := e.do(rc.method, rc.path(key), nil, strings.NewReader(rc.body))
 				if res.status != http.StatusNotFound || res.json(t)["error"] != "unknown tenant" {
 					t.Errorf("%s %s: %d %s", rc.method, rc.path(key), res.status, res.body)
 				}
 			}
-			c := creds(off)
-			res := e.do(rc.method, rc.path(off.Key), &c, strings.NewReader(rc.body))
+			res := e.do(rc.method, rc.path(off.Key), nil, strings.NewReader(rc.body))
 			if res.status != http.StatusForbidden || res.json(t)["error"] == nil {
 				t.Errorf("disabled tenant: %d %s", res.status, res.body)
 			}
@@ -174,7 +199,8 @@ func TestTrickyTenantKeysAreRefused(t *testing.T) {
 		"/mno-enterprise/" + strings.Repeat("a", 65) + "/metadata",
 	} {
 		res := e.do("GET", path, &c, nil)
-		if res.status != http.StatusNotFound && res.status != http.StatusBadRequest {
+		// 401: a key that is no tenant's answers like bad credentials.
+		if res.status != http.StatusUnauthorized && res.status != http.StatusBadRequest {
 			t.Errorf("%s: %d %s", path, res.status, res.body)
 		}
 		if res.status == http.StatusOK {

@@ -18,6 +18,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/account"
+	"github.com/tenantdesk/tenantdesk/tenant/guard"
 )
 
 // login is a response that passed every check that needs no store access.
@@ -60,25 +61,21 @@ func (s *Service) Consume(w http.ResponseWriter, r *http.Request, cfg *tenant.Co
 	http.Redirect(w, r, cfg.PostLoginURL(s.publicURL), http.StatusFound)
 }
 
-// refuse answers a failed login and records it in its own transaction: the
-// login's transaction, if any, has already been rolled back.
-func (s *Service) refuse(w http.ResponseWriter, r *http.Request, cfg *tenant.Config, lerr *loginError, now time.Time, log *slog.Logger) {
+// refuse answers a failed login. The failure is counted (guard.Failures),
+// not written: the audit log gets one event per tenant, reason and minute,
+// so a flood of bad responses costs no fsync each. The login's
+// transaction, if any, has already been rolled back.
+func (s *Service) refuse(w http.ResponseWriter, r *http.Request, cfg *tenant.Config, lerr *loginError, _ time.Time, log *slog.Logger) {
 	level := slog.LevelWarn
 	if lerr.reason.HTTPStatus() >= 500 {
 		level = slog.LevelError
 	}
-	log.Log(r.Context(), level, "sso login refused", "outcome", "failed", "reason", lerr.reason, "err", lerr.err)
-	ev := store.Event{
-		At:      now,
-		Tenant:  string(cfg.Key),
-		Kind:    store.EventLogin,
-		Outcome: "failed",
-		Reason:  lerr.reason.String(),
-		Message: "SSO login refused: " + lerr.reason.Message(),
+	detail := ""
+	if lerr.err != nil {
+		detail = guard.Clip(lerr.err.Error())
 	}
-	if err := s.db.Update(func(tx *store.Tx) error { _, err := tx.AppendEvent(ev); return err }); err != nil {
-		log.Error("record failed login", "err", err)
-	}
+	log.Log(r.Context(), level, "sso login refused", "outcome", "failed", "reason", lerr.reason, "err", detail)
+	s.failures.Load().Add(string(cfg.Key), store.EventLogin, lerr.reason.String(), "SSO login refused: "+lerr.reason.Message())
 	writeErrorPage(w, lerr.reason)
 }
 

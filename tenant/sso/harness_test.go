@@ -301,6 +301,9 @@ func readBody(t testing.TB, resp *http.Response) string {
 // lastEvent is the newest activity-log entry.
 func (h *harness) lastEvent() store.Event {
 	h.t.Helper()
+	if err := h.svc.Failures().Flush(); err != nil {
+		h.t.Fatal(err)
+	}
 	var ev store.Event
 	err := h.db.View(func(tx *store.Tx) error {
 		evs, err := tx.RecentEvents(1)

@@ -24,6 +24,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/account"
+	"github.com/tenantdesk/tenantdesk/tenant/guard"
 )
 
 const (
@@ -58,6 +59,7 @@ type Service struct {
 	publicURL string
 	log       *slog.Logger
 	clock     atomic.Pointer[func() time.Time]
+	failures  atomic.Pointer[guard.Failures]
 
 	mu  sync.Mutex
 	sps map[tenant.Key]cachedSP
@@ -85,8 +87,16 @@ func New(db *store.DB, publicURL string, logger *slog.Logger) *Service {
 		sps:       map[tenant.Key]cachedSP{},
 	}
 	s.SetClock(time.Now)
+	s.failures.Store(guard.NewFailures(db, s.now, logger))
 	return s
 }
+
+// UseFailures makes refused logins count in f, the listener's aggregator,
+// instead of the service's own.
+func (s *Service) UseFailures(f *guard.Failures) { s.failures.Store(f) }
+
+// Failures is the aggregator refused logins are counted in.
+func (s *Service) Failures() *guard.Failures { return s.failures.Load() }
 
 // SetClock replaces the time source (tests). It is safe to call while
 // serving; gosaml2's checks use it too.

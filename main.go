@@ -7,9 +7,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+
+	"github.com/tenantdesk/tenantdesk/tenant"
 )
 
 func main() {
+	tenant.AppVersion = version() // api.version of the metadata document
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -27,6 +27,14 @@ func (tx *Tx) Session(id string) (Session, error) {
 	return s, nil
 }
 
+// DeleteSession ends a browser session; an unknown id is not an error.
+func (tx *Tx) DeleteSession(id string) error {
+	if id == "" {
+		return nil
+	}
+	return tx.bucket(bucketSessions).Delete([]byte(id))
+}
+
 // PutAuthnRequest records an AuthnRequest a tenant issued.
 func (tx *Tx) PutAuthnRequest(r AuthnRequest) error {
 	if err := checkPart("authn request tenant", r.Tenant, true); err != nil {

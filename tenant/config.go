@@ -22,6 +22,9 @@ type Config struct {
 	SSO         SSO     `json:"sso"`
 	Connec      Connec  `json:"connec"`
 	Billing     Billing `json:"billing"`
+	// Hooks are the webhook paths registered on the developer platform
+	// (webhooks{} of the marketplaces document), served as aliases.
+	Hooks Hooks `json:"webhooks,omitzero"`
 }
 
 // App is app{}: the app's own host as the developer platform knows it.
@@ -48,6 +51,30 @@ type SSO struct {
 	Audience          Audiences `json:"audience,omitempty"`
 	AllowIdPInitiated bool      `json:"allow_idp_initiated,omitempty"`
 	PostLoginURL      string    `json:"post_login_url,omitempty"`
+	// IdM, InitPath and ConsumePath are what the vendor registered on the
+	// developer platform: the hub sends browsers to IdM+InitPath and posts
+	// responses to IdM+ConsumePath; the listener serves both (routes.go).
+	IdM         string `json:"idm,omitempty"`
+	InitPath    string `json:"init_path,omitempty"`
+	ConsumePath string `json:"consume_path,omitempty"`
+}
+
+// Hooks is webhooks{}: the paths the hub calls on app.host, with `:id` and
+// `:group_id` placeholders and perhaps a query telling tenants apart.
+type Hooks struct {
+	Account AccountHooks `json:"account,omitzero"`
+	Connec  ConnecHooks  `json:"connec,omitzero"`
+}
+
+// AccountHooks is webhooks.account{}.
+type AccountHooks struct {
+	GroupPath     string `json:"group_path,omitempty"`
+	GroupUserPath string `json:"group_user_path,omitempty"`
+}
+
+// ConnecHooks is webhooks.connec{} (external_ids maps onto connec{}).
+type ConnecHooks struct {
+	NotificationPath string `json:"notification_path,omitempty"`
 }
 
 // Connec is connec{}: the tenant's Connec! data-sharing API.

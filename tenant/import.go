@@ -97,6 +97,7 @@ func ParseImport(data []byte, now time.Time, publicURL string) ([]Config, error)
 
 	var problems []Problem
 	configs := make([]Config, 0, len(entries))
+	index := make([]int, 0, len(entries)) // configs[i] is entries[index[i]]
 	seen := make(map[Key]int, len(entries))
 	for i, raw := range entries {
 		pre := prefix(i)
@@ -114,7 +115,9 @@ func ParseImport(data []byte, now time.Time, publicURL string) ([]Config, error)
 			problems = append(problems, Problem{Field: pre + e.Field, Message: e.Message})
 		}
 		configs = append(configs, c)
+		index = append(index, i)
 	}
+	problems = append(problems, PathConflicts(configs, func(i int) string { return prefix(index[i]) })...)
 	if len(problems) > 0 {
 		return nil, &ImportError{Problems: problems}
 	}
@@ -370,6 +373,9 @@ func decodeMarketplace(raw json.RawMessage, path string) (Config, []Problem) {
 		CreationMode:    sso.str("creation_mode"),
 		Audience:        sso.audiences("audience"),
 		PostLoginURL:    sso.str("post_login_url"),
+		IdM:             sso.str("idm"),
+		InitPath:        sso.str("init_path"),
+		ConsumePath:     sso.str("consume_path"),
 	}
 	if b := sso.boolean("allow_idp_initiated"); b != nil {
 		c.SSO.AllowIdPInitiated = *b
@@ -384,7 +390,11 @@ func decodeMarketplace(raw json.RawMessage, path string) (Config, []Problem) {
 		Collections:  connec.strings("collections"),
 		PullInterval: connec.duration("pull_interval"),
 	}
-	hookIDs := m.sub("webhooks").sub("connec").boolean("external_ids")
+	hooks := m.sub("webhooks")
+	c.Hooks.Account.GroupPath = hooks.sub("account").str("group_path")
+	c.Hooks.Account.GroupUserPath = hooks.sub("account").str("group_user_path")
+	c.Hooks.Connec.NotificationPath = hooks.sub("connec").str("notification_path")
+	hookIDs := hooks.sub("connec").boolean("external_ids")
 	switch {
 	case hookIDs == nil:
 	case c.Connec.ExternalIDs == nil:

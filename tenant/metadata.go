@@ -1,11 +1,21 @@
 package tenant
 
-import "strings"
+import (
+	"runtime"
+	"strings"
+)
+
+// AppVersion is this build's version, sent as api.version (main sets it
+// at start from FyneApp.toml).
+var AppVersion = "dev"
 
 // MetadataDoc is what GET /mno-enterprise/{tenant}/metadata answers
 // (SPEC §3.3): the configuration a tenant needs to call us. It has no field
-// that could hold api.key.
+// that could hold api.key. It carries what Ruby's and Java's SDKs emitted
+// (Java's Preset.toMetadataHash: marketplace, api.version/lang/lang_version,
+// sso.x509_certificate), so a hub written for either reads it.
 type MetadataDoc struct {
+	Marketplace string         `json:"marketplace"`
 	Environment string         `json:"environment"`
 	App         MetadataApp    `json:"app"`
 	API         MetadataAPI    `json:"api"`
@@ -20,11 +30,15 @@ type MetadataApp struct {
 	Host string `json:"host"`
 }
 
-// MetadataAPI is api{id, host, base}, without the key.
+// MetadataAPI is api{id, version, lang, lang_version, host, base}, without
+// the key.
 type MetadataAPI struct {
-	ID   string `json:"id"`
-	Host string `json:"host"`
-	Base string `json:"base"`
+	ID          string `json:"id"`
+	Version     string `json:"version"`
+	Lang        string `json:"lang"`
+	LangVersion string `json:"lang_version"`
+	Host        string `json:"host"`
+	Base        string `json:"base"`
 }
 
 // MetadataSSO tells the IdP where our SSO routes are.
@@ -34,6 +48,7 @@ type MetadataSSO struct {
 	IdM             string `json:"idm"`
 	IdP             string `json:"idp"`
 	X509Fingerprint string `json:"x509_fingerprint"`
+	X509Certificate string `json:"x509_certificate"`
 	CreationMode    string `json:"creation_mode"`
 }
 
@@ -43,19 +58,28 @@ type MetadataConnec struct {
 	BasePath string `json:"base_path"`
 }
 
-// Webhook is the Ruby SDK spelling of our webhook paths.
+// Webhook is the `webhook` block. Ruby's SDK wrote the paths there as
+// groups_path, group_users_path and notifications_path; Java's
+// Preset.toMetadataHash writes the same block name with group_path,
+// group_user_path, notification_path and external_ids. Both spellings are
+// here, so either reader finds its own.
 type Webhook struct {
 	Account struct {
 		GroupsPath     string `json:"groups_path"`
 		GroupUsersPath string `json:"group_users_path"`
+		GroupPath      string `json:"group_path"`
+		GroupUserPath  string `json:"group_user_path"`
 	} `json:"account"`
 	Connec struct {
 		NotificationsPath string          `json:"notifications_path"`
 		Subscriptions     map[string]bool `json:"subscriptions"`
+		NotificationPath  string          `json:"notification_path"`
+		ExternalIDs       bool            `json:"external_ids"`
 	} `json:"connec"`
 }
 
-// Webhooks is the Java, PHP and developer-platform spelling of the same paths.
+// Webhooks is the `webhooks` block of PHP's SDK and of the developer
+// platform's marketplaces document: the Java names under the plural block.
 type Webhooks struct {
 	Account struct {
 		GroupPath     string `json:"group_path"`
@@ -75,35 +99,46 @@ func Subscriptions() map[string]bool {
 	return map[string]bool{"invoices": true, "organizations": true, "items": true, "tax_codes": true}
 }
 
-// Metadata builds the metadata document. Every path comes from the Route
-// functions; the IdM and app host are the public URL.
+// Metadata builds the metadata document. Every path comes from the route
+// table: a path registered on the developer platform where there is one,
+// else our /mno-enterprise/ path; the IdM is the registered sso.idm or the
+// public URL, and the app host the public URL.
 func (c *Config) Metadata(publicURL string) MetadataDoc {
 	base := strings.TrimRight(publicURL, "/")
 	env := c.Environment
 	if env == "" {
 		env = string(c.Key) // as the developer platform does
 	}
+	idm := base
+	if c.SSO.IdM != "" && (RouteSAMLInit.RegisteredPath(c) != "" || RouteSAMLConsume.RegisteredPath(c) != "") {
+		idm = c.SSO.IdM
+	}
 	d := MetadataDoc{
+		Marketplace: string(c.Key),
 		Environment: env,
 		App:         MetadataApp{Host: base},
-		API:         MetadataAPI{ID: c.API.ID, Host: c.API.Host, Base: c.APIBase()},
+		API: MetadataAPI{ID: c.API.ID, Version: AppVersion, Lang: "go", LangVersion: runtime.Version(),
+			Host: c.API.Host, Base: c.APIBase()},
 		SSO: MetadataSSO{
-			InitPath:        RouteSAMLInit.Path(c.Key),
-			ConsumePath:     RouteSAMLConsume.Path(c.Key),
-			IdM:             base,
+			InitPath:        RouteSAMLInit.TenantPath(c),
+			ConsumePath:     RouteSAMLConsume.TenantPath(c),
+			IdM:             idm,
 			IdP:             c.SSO.IdP,
 			X509Fingerprint: c.Fingerprint(),
+			X509Certificate: c.SSO.X509Certificate,
 			CreationMode:    c.CreationMode(),
 		},
 		Connec: MetadataConnec{Host: c.Connec.Host, BasePath: c.ConnecBasePath()},
 	}
-	d.Webhook.Account.GroupsPath = RouteGroup.Path(c.Key)
-	d.Webhook.Account.GroupUsersPath = RouteGroupUser.Path(c.Key)
-	d.Webhook.Connec.NotificationsPath = RouteConnecReceive.Path(c.Key)
+	group, groupUser, notif := RouteGroup.TenantPath(c), RouteGroupUser.TenantPath(c), RouteConnecReceive.TenantPath(c)
+	d.Webhook.Account.GroupsPath, d.Webhook.Account.GroupPath = group, group
+	d.Webhook.Account.GroupUsersPath, d.Webhook.Account.GroupUserPath = groupUser, groupUser
+	d.Webhook.Connec.NotificationsPath, d.Webhook.Connec.NotificationPath = notif, notif
 	d.Webhook.Connec.Subscriptions = Subscriptions()
-	d.Webhooks.Account.GroupPath = RouteGroup.Path(c.Key)
-	d.Webhooks.Account.GroupUserPath = RouteGroupUser.Path(c.Key)
-	d.Webhooks.Connec.NotificationPath = RouteConnecReceive.Path(c.Key)
+	d.Webhook.Connec.ExternalIDs = c.ExternalIDs()
+	d.Webhooks.Account.GroupPath = group
+	d.Webhooks.Account.GroupUserPath = groupUser
+	d.Webhooks.Connec.NotificationPath = notif
 	d.Webhooks.Connec.ExternalIDs = c.ExternalIDs()
 	return d
 }

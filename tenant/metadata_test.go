@@ -55,6 +55,12 @@ func TestMetadataDocument(t *testing.T) {
 		"webhooks.account.group_user_path":      "/mno-enterprise/acme/account/group/:group_id/user/:id",
 		"webhooks.connec.notification_path":     "/mno-enterprise/acme/connec/receive",
 		"webhooks.connec.external_ids":          true,
+		"marketplace":                           "acme",
+		"api.lang":                              "go",
+		"api.version":                           AppVersion,
+		"sso.x509_certificate":                  c.SSO.X509Certificate,
+		"webhook.account.group_path":            "/mno-enterprise/acme/account/group/:id",
+		"webhook.connec.notification_path":      "/mno-enterprise/acme/connec/receive",
 	}
 	for path, w := range want {
 		if got := get(path); got != w {
@@ -83,5 +89,23 @@ func TestMetadataFingerprintAndDefaults(t *testing.T) {
 	c.SSO.X509Fingerprint = strings.ToUpper(FingerprintSHA256(certs.Valid.Cert))
 	if d := c.Metadata(testPublicURL); d.SSO.X509Fingerprint != c.SSO.X509Fingerprint {
 		t.Errorf("configured fingerprint not used: %q", d.SSO.X509Fingerprint)
+	}
+}
+
+// TestMetadataNamesRegisteredPaths: what the vendor registered on the
+// developer platform is what the document says the hub calls.
+func TestMetadataNamesRegisteredPaths(t *testing.T) {
+	c := validConfig(t, newCerts(t).Valid)
+	c.SSO.IdM = "https://app.example.com"
+	c.SSO.InitPath = "/maestrano/auth/saml/init?marketplace=acme"
+	c.Hooks.Account.GroupPath = "/maestrano/account/groups/:id/acme"
+	d := c.Metadata(testPublicURL)
+	if d.SSO.IdM != "https://app.example.com" || d.SSO.InitPath != c.SSO.InitPath ||
+		d.SSO.ConsumePath != RouteSAMLConsume.Path("acme") ||
+		d.Webhooks.Account.GroupPath != c.Hooks.Account.GroupPath || d.Webhook.Account.GroupsPath != c.Hooks.Account.GroupPath {
+		t.Errorf("metadata with registered paths: %+v", d)
+	}
+	if got := RouteSAMLInit.TenantURL(&c, testPublicURL); got != "https://app.example.com/maestrano/auth/saml/init?marketplace=acme" {
+		t.Errorf("init URL %q", got)
 	}
 }

@@ -20,6 +20,7 @@ type PublicConfig struct {
 	SSO          PublicSSO           `json:"sso"`
 	Connec       Connec              `json:"connec"`
 	Billing      Billing             `json:"billing"`
+	Hooks        Hooks               `json:"webhooks,omitzero"`
 	Certificates []PublicCertificate `json:"certificates"`
 }
 
@@ -42,6 +43,9 @@ type PublicSSO struct {
 	Audience          []string `json:"audience"` // the accepted values, defaults included
 	AllowIdPInitiated bool     `json:"allow_idp_initiated"`
 	PostLoginURL      string   `json:"post_login_url,omitempty"`
+	IdM               string   `json:"idm,omitempty"`
+	InitPath          string   `json:"init_path,omitempty"`
+	ConsumePath       string   `json:"consume_path,omitempty"`
 }
 
 // PublicCertificate summarises one IdP certificate.
@@ -69,7 +73,11 @@ func (c *Config) Public() PublicConfig {
 			Audience:          c.Audiences(""),
 			AllowIdPInitiated: c.SSO.AllowIdPInitiated,
 			PostLoginURL:      c.SSO.PostLoginURL,
+			IdM:               c.SSO.IdM,
+			InitPath:          c.SSO.InitPath,
+			ConsumePath:       c.SSO.ConsumePath,
 		},
+		Hooks:        c.Hooks,
 		Connec:       c.Connec,
 		Billing:      c.Billing,
 		Certificates: []PublicCertificate{},

@@ -126,15 +126,14 @@ func (c Changes) Changed() bool { return len(c.Added)+len(c.Updated) > 0 }
 func (r Registry) SaveAllChanges(cs []Config) (Changes, error) {
 	now := r.now()
 	docs := make([]store.Tenant, len(cs))
+	normalized := make([]Config, len(cs))
 	var problems []Problem
 	seen := make(map[Key]int, len(cs))
 	for i := range cs {
 		c := cs[i]
 		c.Normalize()
-		prefix := fmt.Sprintf("tenants[%d].", i)
-		if len(cs) == 1 {
-			prefix = ""
-		}
+		normalized[i] = c
+		prefix := savePrefix(i, len(cs))
 		if j, dup := seen[c.Key]; dup {
 			problems = append(problems, Problem{Field: prefix + "key", Message: fmt.Sprintf("%q repeats tenants[%d]", c.Key, j)})
 		}
@@ -161,6 +160,9 @@ func (r Registry) SaveAllChanges(cs []Config) (Changes, error) {
 	var ch Changes
 	err := r.DB.Update(func(tx *store.Tx) error {
 		ch = Changes{}
+		if err := checkPathClaims(tx, normalized); err != nil {
+			return err
+		}
 		for _, d := range docs {
 			old, err := tx.Tenant(d.Key)
 			switch {
@@ -185,6 +187,48 @@ func (r Registry) SaveAllChanges(cs []Config) (Changes, error) {
 		return Changes{}, err
 	}
 	return ch, nil
+}
+
+func savePrefix(i, n int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf("tenants[%d].", i)
+}
+
+// checkPathClaims refuses registered paths that another tenant, stored or
+// saved alongside, already claims (SPEC §3.2). It runs inside the saving
+// transaction, so two imports cannot both claim one path.
+func checkPathClaims(tx *store.Tx, cs []Config) error {
+	saving := make(map[Key]bool, len(cs))
+	for _, c := range cs {
+		saving[c.Key] = true
+	}
+	ts, err := tx.Tenants()
+	if err != nil {
+		return fmt.Errorf("read tenants: %w", err)
+	}
+	var all []Config
+	for _, t := range ts {
+		if saving[Key(t.Key)] {
+			continue
+		}
+		if c, err := FromStored(t); err == nil {
+			all = append(all, *c)
+		}
+	}
+	stored := len(all)
+	all = append(all, cs...)
+	probs := PathConflicts(all, func(i int) string {
+		if i < stored {
+			return "tenant " + string(all[i].Key) + ": "
+		}
+		return savePrefix(i-stored, len(cs))
+	})
+	if len(probs) > 0 {
+		return &ImportError{Problems: probs}
+	}
+	return nil
 }
 
 // Remove deletes a tenant's configuration. Its users, groups, invoices and

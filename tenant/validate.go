@@ -109,7 +109,8 @@ func (c *Config) Normalize() {
 	trim(&c.DisplayName, &c.Environment, &c.App.Host,
 		&c.API.ID, &c.API.Host, &c.API.Base,
 		&c.SSO.IdP, &c.SSO.SSOURL, &c.SSO.IdPIssuer, &c.SSO.X509Certificate, &c.SSO.X509Fingerprint,
-		&c.SSO.CreationMode, &c.SSO.PostLoginURL,
+		&c.SSO.CreationMode, &c.SSO.PostLoginURL, &c.SSO.IdM, &c.SSO.InitPath, &c.SSO.ConsumePath,
+		&c.Hooks.Account.GroupPath, &c.Hooks.Account.GroupUserPath, &c.Hooks.Connec.NotificationPath,
 		&c.Connec.Host, &c.Connec.BasePath,
 		&c.Billing.Currency, &c.Billing.Description)
 	var aud Audiences
@@ -124,7 +125,7 @@ func (c *Config) Normalize() {
 	c.SSO.CreationMode = strings.ToLower(c.SSO.CreationMode)
 	c.SSO.X509Fingerprint = strings.ToLower(c.SSO.X509Fingerprint)
 	c.Billing.Currency = strings.ToUpper(c.Billing.Currency)
-	for _, h := range []*string{&c.App.Host, &c.API.Host, &c.SSO.IdP, &c.Connec.Host} {
+	for _, h := range []*string{&c.App.Host, &c.API.Host, &c.SSO.IdP, &c.SSO.IdM, &c.Connec.Host} {
 		*h = strings.TrimRight(*h, "/")
 	}
 	if c.DisplayName == "" {
@@ -201,6 +202,16 @@ func (c *Config) Validate(now time.Time, publicURL string) Problems {
 		p.errorf("sso.audience", "must list at most %d values", MaxAudiences)
 	} else {
 		p.audiences(c.SSO.Audience)
+	}
+	if c.SSO.IdM != "" {
+		p.url("sso.idm", c.SSO.IdM, false)
+	}
+	for _, r := range Routes() {
+		if path := r.RegisteredPath(c); path != "" {
+			if _, err := parseAlias(c.Key, r, path); err != nil {
+				p.errorf(r.Field(), "%v", err)
+			}
+		}
 	}
 	if l := c.SSO.PostLoginURL; l != "" {
 		if strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//") && !strings.HasPrefix(l, "/\\") {

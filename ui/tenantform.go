@@ -35,6 +35,9 @@ type tenantForm struct {
 	rows                               []fyne.CanvasObject
 	environment                        string // kept from the loaded config (not edited here)
 	appHost                            string
+	// registered paths (developer platform), kept from the loaded config
+	idm, initPath, consumePath string
+	hooks                      tenant.Hooks
 }
 
 // field paths as Validate names them.
@@ -147,6 +150,7 @@ func (f *tenantForm) load(c tenant.Config, isNew bool) {
 	f.name.SetText(c.DisplayName)
 	f.enabled.SetChecked(c.Enabled || isNew)
 	f.environment, f.appHost = c.Environment, c.App.Host
+	f.idm, f.initPath, f.consumePath, f.hooks = c.SSO.IdM, c.SSO.InitPath, c.SSO.ConsumePath, c.Hooks
 	f.apiID.SetText(c.API.ID)
 	f.apiKey.SetText(c.API.Key.Reveal())
 	f.apiKey.Password = true
@@ -189,7 +193,9 @@ func (f *tenantForm) config() (tenant.Config, []tenant.Problem) {
 		API: tenant.API{ID: f.apiID.Text, Key: tenant.Secret(f.apiKey.Text), Host: f.apiHost.Text, Base: f.apiBase.Text},
 		SSO: tenant.SSO{IdP: f.idp.Text, SSOURL: f.ssoURL.Text, IdPIssuer: f.idpIssuer.Text,
 			X509Certificate: f.cert.Text, X509Fingerprint: f.fingerprint.Text, CreationMode: f.mode.Selected,
-			Audience: tenant.ParseAudiences(f.audience.Text), AllowIdPInitiated: f.allowIdP.Checked, PostLoginURL: f.postLogin.Text},
+			Audience: tenant.ParseAudiences(f.audience.Text), AllowIdPInitiated: f.allowIdP.Checked, PostLoginURL: f.postLogin.Text,
+			IdM: f.idm, InitPath: f.initPath, ConsumePath: f.consumePath},
+		Hooks:   f.hooks,
 		Connec:  tenant.Connec{Host: f.connecHost.Text, BasePath: f.connecBase.Text},
 		Billing: tenant.Billing{Currency: f.currency.Text, Description: f.description.Text},
 	}

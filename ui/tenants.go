@@ -259,9 +259,25 @@ func (s *tenantsScreen) refreshURLs() {
 		s.urls.Add(l)
 		return
 	}
-	for _, u := range s.m.svc.RegistrationURLs(key) {
+	urls := s.m.svc.RegistrationURLs(key)
+	heading := func(text string) {
+		h := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+		h.Importance = widget.LowImportance
+		s.urls.Add(h)
+	}
+	for i, u := range urls {
+		switch {
+		case i == 0 && u.Registered:
+			heading("Registered on the developer platform — what the hub calls:")
+		case i > 0 && urls[i-1].Registered && !u.Registered:
+			heading("Also served here (the registered ones above take precedence at the hub):")
+		}
 		url := u.URL
-		label := widget.NewLabelWithStyle(u.Label+"  ·  "+u.Method, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		title := u.Label + "  ·  " + u.Method
+		if u.Alternative {
+			title += "  ·  alternative"
+		}
+		label := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		value := widget.NewLabel(url)
 		value.Wrapping = fyne.TextWrapBreak
 		value.TextStyle = fyne.TextStyle{Monospace: true}

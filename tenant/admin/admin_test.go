@@ -187,6 +187,37 @@ func TestRegistrationURLsComeFromTheRoutes(t *testing.T) {
 	}
 }
 
+// TestRegistrationURLsShowRegisteredPathsFirst: what the hub will call
+// (sso.idm + init/consume paths, app.host + webhook paths) comes first, our
+// /mno-enterprise/ URLs follow as alternatives.
+func TestRegistrationURLsShowRegisteredPathsFirst(t *testing.T) {
+	s := newService(t)
+	cfg := validConfig(t, "acme", "https://api.acme.test")
+	cfg.App.Host = "https://app.example.com"
+	cfg.SSO.IdM = "https://sso.example.com"
+	cfg.SSO.ConsumePath = "/maestrano/auth/saml/consume?marketplace=acme"
+	cfg.Hooks.Account.GroupPath = "/maestrano/account/groups/:id/acme"
+	if _, err := s.SaveTenant(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	urls := s.RegistrationURLs("acme")
+	if len(urls) != len(tenant.Routes())+2 {
+		t.Fatalf("got %d URLs, want every route plus the 2 registered: %+v", len(urls), urls)
+	}
+	if u := urls[0]; !u.Registered || u.URL != "https://sso.example.com/maestrano/auth/saml/consume?marketplace=acme" || u.Method != http.MethodPost {
+		t.Errorf("first URL %+v, want the registered consume URL", u)
+	}
+	if u := urls[1]; !u.Registered || u.URL != "https://app.example.com/maestrano/account/groups/:id/acme" {
+		t.Errorf("second URL %+v, want the registered group URL", u)
+	}
+	for _, u := range urls[2:] {
+		wantAlt := u.Label == tenant.RouteSAMLConsume.Label() || u.Label == tenant.RouteGroup.Label()
+		if u.Registered || u.Alternative != wantAlt || !strings.Contains(u.URL, "/mno-enterprise/acme/") {
+			t.Errorf("own URL %+v: alternative should be %v", u, wantAlt)
+		}
+	}
+}
+
 func TestIdmapCountsPagesAndExports(t *testing.T) {
 	s := seeded(t)
 	all, err := s.CountConnected(context.Background(), IdmapFilter{})

@@ -203,16 +203,30 @@ type RegistrationURL struct {
 	Label  string
 	Method string
 	URL    string
+	// Registered marks a path the tenant registered on the developer
+	// platform: what the hub calls. Alternative marks our /mno-enterprise/
+	// URL of a route that has a registered one: it answers too.
+	Registered, Alternative bool
 }
 
-// RegistrationURLs lists every route of a tenant under the public URL, for
-// the vendor to register with the marketplace.
+// RegistrationURLs lists the URLs to register with the marketplace for a
+// stored tenant: the registered paths first (SPEC §4, what the hub will
+// call), then every route's /mno-enterprise/ URL under the public URL,
+// those of registered routes marked as alternatives. All of them come
+// from the route table. An unknown key lists the /mno-enterprise/ URLs.
 func (s *Service) RegistrationURLs(key tenant.Key) []RegistrationURL {
 	pub := s.PublicURL()
-	routes := tenant.Routes()
-	out := make([]RegistrationURL, len(routes))
-	for i, r := range routes {
-		out[i] = RegistrationURL{Label: r.Label(), Method: r.Method(), URL: r.URL(pub, key)}
+	cfg, err := s.Tenant(key)
+	var registered, own []RegistrationURL
+	for _, r := range tenant.Routes() {
+		u := RegistrationURL{Label: r.Label(), Method: r.Method(), URL: r.URL(pub, key)}
+		if err == nil {
+			if reg := r.RegisteredURL(&cfg, pub); reg != "" {
+				registered = append(registered, RegistrationURL{Label: r.Label(), Method: r.Method(), URL: reg, Registered: true})
+				u.Alternative = true
+			}
+		}
+		own = append(own, u)
 	}
-	return out
+	return append(registered, own...)
 }

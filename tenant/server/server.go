@@ -49,6 +49,7 @@ type ssoRoutes interface {
 	Consume(w http.ResponseWriter, r *http.Request, cfg *tenant.Config)
 	SPMetadata(w http.ResponseWriter, r *http.Request, cfg *tenant.Config)
 	Session(w http.ResponseWriter, r *http.Request, cfg *tenant.Config)
+	Logout(w http.ResponseWriter, r *http.Request, cfg *tenant.Config)
 }
 
 // Server is the listener of one process: one store, one public URL.
@@ -61,6 +62,7 @@ type Server struct {
 	now       func() time.Time
 	handler   http.Handler
 	commits   groupCommit
+	aliases   aliasTable
 	// write runs a small write in a group-committed transaction
 	// (commits.do; benchmarks swap in the alternatives).
 	write func(func(*store.Tx) error) error
@@ -112,14 +114,19 @@ func (s *Server) routes() http.Handler {
 		tenant.RouteGroup:         {limitOther, true, s.groupDeleted},
 		tenant.RouteGroupUser:     {limitOther, true, s.memberRemoved},
 		tenant.RouteConnecReceive: {limitConnec, true, s.connecReceive},
+		tenant.RouteLogout:        {limitOther, false, s.ssoHandler(ssoRoutes.Logout)},
 	}
+	handlers := make(map[tenant.Route]http.Handler, len(table))
 	for _, rt := range tenant.Routes() {
 		e, ok := table[rt]
 		if !ok {
 			panic(fmt.Sprintf("server: route %s has no handler", rt.Pattern()))
 		}
-		mux.Handle(rt.Pattern(), s.tenantRoute(e.limit, e.basic, e.h))
+		handlers[rt] = s.tenantRoute(e.limit, e.basic, e.h)
+		mux.Handle(rt.Pattern(), handlers[rt])
 	}
+	// Registered paths (SPEC §3.2): whatever no pattern above took.
+	mux.Handle("/", s.registered(handlers))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return s.recoverAndLog(mux)
 }

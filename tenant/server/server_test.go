@@ -125,6 +125,7 @@ func allRoutes() []routeCall {
 		{tenant.RouteGroup, true, "DELETE", p(tenant.RouteGroup, ":id", "cld-1"), ""},
 		{tenant.RouteGroupUser, true, "DELETE", p(tenant.RouteGroupUser, ":group_id", "cld-1", ":id", "usr-1"), ""},
 		{tenant.RouteConnecReceive, true, "POST", p(tenant.RouteConnecReceive), notification(inv("c-1", "cld-1", "2026-01-01T00:00:00Z", "INV-1"))},
+		{tenant.RouteLogout, false, "GET", p(tenant.RouteLogout), ""},
 	}
 }
 

@@ -34,7 +34,7 @@ func withHub(t *testing.T, h *harness, edit func(*tenant.Config)) *hubtest.Hub {
 	return hub
 }
 
-func (h *harness) browser() hubtest.Browser { return hubtest.Browser{Client: h.client} }
+func (h *harness) browser() *hubtest.Browser { return &hubtest.Browser{Client: h.client} }
 
 // TestHubLoginAsTheSandboxSends signs in with exactly what the sandbox
 // sends: Issuer = the request URL with its query, Audience = our origin

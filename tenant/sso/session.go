@@ -145,3 +145,66 @@ func (s *Service) cookiePath(key tenant.Key) string {
 	}
 	return dir
 }
+
+// Logout ends this tenant's session of the browser (GET …/logout), clears
+// the cookie and sends the browser to the hub's sign-out page,
+// {api.host}/app_logout?user_uid=…, as the SDKs' logout_url does, so that
+// the user leaves the marketplace too (single logout).
+func (s *Service) Logout(w http.ResponseWriter, r *http.Request, cfg *tenant.Config) {
+	now := s.now()
+	key := string(cfg.Key)
+	var userUID string
+	err := s.db.Update(func(tx *store.Tx) error {
+		for _, c := range r.Cookies() {
+			if c.Name != CookieName || len(c.Value) != 64 {
+				continue
+			}
+			sess, err := tx.Session(c.Value)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return fmt.Errorf("load session: %w", err)
+			}
+			if sess.Tenant != key {
+				continue
+			}
+			if err := tx.DeleteSession(sess.ID); err != nil {
+				return fmt.Errorf("delete session: %w", err)
+			}
+			userUID = sess.UserUID
+			if u, err := tx.User(key, sess.UserUID); err == nil && u.RealUID != "" {
+				userUID = u.RealUID
+			}
+			_, err = tx.AppendEvent(store.Event{At: now, Tenant: key, Kind: store.EventLogin, Outcome: "ok",
+				Reason: "logout", Message: userUID + " signed out"})
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("logout", "tenant", cfg.Key, "route", "logout", "err", err)
+		writeJSON(w, http.StatusInternalServerError, sessionError{"Internal error"})
+		return
+	}
+	s.clearCookie(w, cfg)
+	target := strings.TrimRight(cfg.API.Host, "/") + "/app_logout"
+	if userUID != "" {
+		target += "?user_uid=" + url.QueryEscape(userUID)
+	}
+	s.log.Info("sso logout", "tenant", cfg.Key, "user", userUID)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// clearCookie tells the browser to forget the session cookie.
+func (s *Service) clearCookie(w http.ResponseWriter, cfg *tenant.Config) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     CookieName,
+		Value:    "",
+		Path:     s.cookiePath(cfg.Key),
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   strings.HasPrefix(s.publicURL, "https://"),
+		SameSite: http.SameSiteLaxMode,
+	})
+}

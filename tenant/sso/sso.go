@@ -202,6 +202,9 @@ func (s *Service) buildSP(cfg *tenant.Config, clock interface{ Now() time.Time }
 	}, nil
 }
 
+// consumeURL is the ACS URL the hub knows: the registered sso.idm +
+// consume_path when there is one, else our /mno-enterprise/ consume URL.
+// The AuthnRequest names it, and Destination and Recipient must equal it.
 func (s *Service) consumeURL(cfg *tenant.Config) string {
-	return tenant.RouteSAMLConsume.URL(s.publicURL, cfg.Key)
+	return tenant.RouteSAMLConsume.TenantURL(cfg, s.publicURL)
 }

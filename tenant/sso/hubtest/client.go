@@ -17,6 +17,8 @@ import (
 // redirects by itself.
 type Browser struct {
 	Client *http.Client
+	// IdPURL and ACS are where the last sign-in was redirected and posted.
+	IdPURL, ACS string
 }
 
 var (
@@ -26,7 +28,7 @@ var (
 
 // SignIn GETs initURL, follows the redirect to the hub and posts the hub's
 // form to the ACS it names. It returns the ACS's answer (body unread).
-func (b Browser) SignIn(initURL string) (*http.Response, error) {
+func (b *Browser) SignIn(initURL string) (*http.Response, error) {
 	resp, err := b.Client.Get(initURL)
 	if err != nil {
 		return nil, err
@@ -36,6 +38,7 @@ func (b Browser) SignIn(initURL string) (*http.Response, error) {
 		return nil, fmt.Errorf("init %s: status %d, want 302", initURL, resp.StatusCode)
 	}
 	idp := resp.Header.Get("Location")
+	b.IdPURL = idp
 	resp, err = b.Client.Get(idp)
 	if err != nil {
 		return nil, err
@@ -50,13 +53,14 @@ func (b Browser) SignIn(initURL string) (*http.Response, error) {
 
 // PostForm submits the hub's auto-posting form. A browser submits the
 // value's line breaks as CRLF (HTML form submission normalises them).
-func (b Browser) PostForm(page string) (*http.Response, error) {
+func (b *Browser) PostForm(page string) (*http.Response, error) {
 	action, value := reAction.FindStringSubmatch(page), reValue.FindStringSubmatch(page)
 	if action == nil || value == nil {
 		return nil, errors.New("the hub answered no SAML form: " + clip(page))
 	}
 	saml := strings.ReplaceAll(html.UnescapeString(value[1]), "\n", "\r\n")
-	return b.Client.PostForm(html.UnescapeString(action[1]), url.Values{"SAMLResponse": {saml}})
+	b.ACS = html.UnescapeString(action[1])
+	return b.Client.PostForm(b.ACS, url.Values{"SAMLResponse": {saml}})
 }
 
 func clip(s string) string {

@@ -374,7 +374,9 @@ func uuid() string {
 }
 
 // show is the session check, GET /api/v1/auth/saml/{id}?session=…: the uid
-// is the part of id before the first '.'; recheck is now + 3 minutes.
+// is the part of id before the first '.'; recheck is now + Recheck (the
+// sandbox: 3 minutes). The sandbox asks for no credentials; the count of
+// calls that brought the app's own is kept for tests.
 func (h *Hub) show(w http.ResponseWriter, r *http.Request) {
 	h.checks.Add(1)
 	if id, key, ok := r.BasicAuth(); ok {
@@ -398,7 +400,7 @@ func (h *Hub) show(w http.ResponseWriter, r *http.Request) {
 	valid := uid != "" && session != "" && u != nil && u.ssoSession == session
 	h.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"valid": valid, "recheck": iso8601(h.now().Add(3 * time.Minute))})
+	_ = json.NewEncoder(w).Encode(map[string]any{"valid": valid, "recheck": iso8601(h.now().Add(h.Recheck))})
 }
 
 // appLogout is the hub's sign-out: the user's hub session ends, so every

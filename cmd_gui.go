@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
 	"github.com/tenantdesk/tenantdesk/ui"
 	_ "github.com/tenantdesk/tenantdesk/ui/locale" // before Fyne reads the locale
 )
@@ -21,6 +22,18 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 		return exitf(stderr, "no display found (DISPLAY and WAYLAND_DISPLAY are unset): the window needs a desktop session; `tenantdesk serve` runs the listener alone")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// Another Tenantdesk (serve, or a first window) owns the file: this
+	// window becomes its client, through the control socket.
+	if c, err := remote.DialSocket(ctx, g.db); err == nil {
+		defer c.Close()
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		logger.Info("the data file is open in another Tenantdesk process: working through it", "db", g.db)
+		if err := ui.Run(ctx, c, ui.Options{Logger: logger, Server: "the running instance on " + g.db}); err != nil {
+			return exitf(stderr, "%v", err)
+		}
+		return 0
+	}
 	db, code := openDB(g, stderr)
 	if db == nil {
 		return code

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
-	"github.com/tenantdesk/tenantdesk/tenant/server"
 )
 
 // cmdServe runs the listener and the Connec! outbox worker until SIGINT or
@@ -74,10 +73,16 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		}
 		defer wait()
 	}
-	srv := server.New(db, g.publicURL, logger)
-	err := srv.ListenAndServe(ctx, g.addr, func(net.Addr) {
+	// The listener runs under the admin service, as in the GUI, so that
+	// its state reads the same to every client of this process.
+	err := svc.StartListener()
+	if err == nil {
 		fmt.Fprintf(stdout, "listening on %s\n", g.publicURL)
-	})
+		<-ctx.Done()
+		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = svc.StopListener(stopCtx)
+		cancel()
+	}
 	stop()
 	<-workerDone
 	<-syncDone

@@ -39,12 +39,19 @@ type Options struct {
 	// the last screen used.
 	Screen string
 	Logger *slog.Logger
+	// Server names the Tenantdesk process svc talks to when it is not
+	// this one (the owner of the data file, or a remote server): the
+	// window shows it in its title and status bar, and neither starts nor
+	// stops a listener of its own.
+	Server string
+
+	secondary bool // a window opened by Connect to server…
 }
 
 // Run shows the main window and blocks until the app quits, or until ctx
 // ends (SIGINT/SIGTERM in main), which quits it cleanly. The listener is
 // stopped gracefully before Run returns.
-func Run(ctx context.Context, svc *admin.Service, opt Options) error {
+func Run(ctx context.Context, svc admin.API, opt Options) error {
 	a := app.NewWithID(AppID)
 	a.SetIcon(appIcon)
 	if opt.Screen == "" {
@@ -59,26 +66,29 @@ func Run(ctx context.Context, svc *admin.Service, opt Options) error {
 			}
 		}()
 	}
-	// Queued Connec! pushes are delivered for as long as the window lives.
-	go func() {
-		if err := svc.RunOutbox(m.ctx); err != nil {
-			m.log.Error("outbox", "err", err)
-		}
-	}()
-	// Connec! pulls (initial, retried, every connec.pull_interval) run
-	// for as long as the window lives.
-	go func() {
-		if err := svc.RunPulls(m.ctx); err != nil {
-			m.log.Error("connec pulls", "err", err)
-		}
-	}()
-	// Tenants are re-synced from the developer platform every
-	// devpl-refresh (off when unset) for as long as the window lives.
-	go func() {
-		if err := svc.RunDevPlatformSync(m.ctx); err != nil {
-			m.log.Error("developer-platform re-sync", "err", err)
-		}
-	}()
+	// The owner of the data file does its background work for as long as
+	// the window lives; a client window leaves it to its server.
+	if owner, ok := svc.(*admin.Service); ok {
+		// Queued Connec! pushes are delivered.
+		go func() {
+			if err := owner.RunOutbox(m.ctx); err != nil {
+				m.log.Error("outbox", "err", err)
+			}
+		}()
+		// Connec! pulls (initial, retried, every connec.pull_interval).
+		go func() {
+			if err := owner.RunPulls(m.ctx); err != nil {
+				m.log.Error("connec pulls", "err", err)
+			}
+		}()
+		// Tenants are re-synced from the developer platform every
+		// devpl-refresh (off when unset).
+		go func() {
+			if err := owner.RunDevPlatformSync(m.ctx); err != nil {
+				m.log.Error("developer-platform re-sync", "err", err)
+			}
+		}()
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -88,6 +98,9 @@ func Run(ctx context.Context, svc *admin.Service, opt Options) error {
 	}()
 	m.win.ShowAndRun()
 	m.stop()
+	if opt.Server != "" {
+		return nil // the listener is the server's, not this window's
+	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return svc.StopListener(stopCtx)
@@ -116,8 +129,16 @@ type screenEntry struct {
 type mainWindow struct {
 	app fyne.App
 	win fyne.Window
-	svc *admin.Service
+	svc admin.API
 	log *slog.Logger
+	// server names the Tenantdesk process this window works on when it
+	// is not this one (Connect to server…, or the owner of the data
+	// file): shown in the title and the status bar.
+	server string
+	// secondary windows (Connect to server…) close alone; the first
+	// window's close quits the app.
+	secondary bool
+	onClose   func() // a secondary window's clean-up (drop its connection)
 
 	// ctx ends when the window goes away; every poller of the UI stops on it.
 	ctx  context.Context
@@ -146,13 +167,14 @@ const (
 	prefTheme  = "theme"
 )
 
-func newMainWindow(a fyne.App, svc *admin.Service, opt Options) *mainWindow {
+func newMainWindow(a fyne.App, svc admin.API, opt Options) *mainWindow {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	m := &mainWindow{app: a, svc: svc, log: opt.Logger, ctx: ctx, stop: stop, current: -1}
-	m.win = a.NewWindow("Tenantdesk")
+	m := &mainWindow{app: a, svc: svc, log: opt.Logger, ctx: ctx, stop: stop, current: -1,
+		server: opt.Server, secondary: opt.secondary}
+	m.win = a.NewWindow(windowTitle(opt.Server))
 	applyTheme(a, a.Preferences().StringWithFallback(prefTheme, themeSystem))
 
 	m.tenants = newTenantsScreen(m)
@@ -192,9 +214,11 @@ func newMainWindow(a fyne.App, svc *admin.Service, opt Options) *mainWindow {
 	m.win.SetMainMenu(m.mainMenu())
 	m.addShortcuts()
 	m.win.SetCloseIntercept(m.closeRequested)
-	m.win.SetMaster()
 	m.restoreSize()
-	m.tray = m.setupTray()
+	if !m.secondary {
+		m.win.SetMaster()
+		m.tray = m.server == "" && m.setupTray()
+	}
 
 	first := m.screenIndex(opt.Screen)
 	if first < 0 {
@@ -263,6 +287,8 @@ func (m *mainWindow) mainMenu() *fyne.MainMenu {
 			fyne.NewMenuItem("New invoice", func() { m.showScreen("invoices"); m.invoices.newInvoice() }),
 			fyne.NewMenuItemSeparator(),
 			fyne.NewMenuItem("Export identity map as CSV…", func() { m.showScreen("identity"); m.idmap.exportCSV() }),
+			fyne.NewMenuItemSeparator(),
+			fyne.NewMenuItem("Connect to server…", m.connectToServer),
 		),
 		fyne.NewMenu("Edit", find),
 		fyne.NewMenu("Go", goItems...),
@@ -334,8 +360,12 @@ func (m *mainWindow) rememberSize() {
 // running: keep serving from the tray (where there is one) or quit.
 func (m *mainWindow) closeRequested() {
 	m.rememberSize()
+	if m.secondary {
+		m.closeSecondary()
+		return
+	}
 	st := m.svc.ListenerStatus()
-	if st.State != admin.ListenerRunning {
+	if st.State != admin.ListenerRunning || m.server != "" {
 		m.quit()
 		return
 	}

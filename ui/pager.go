@@ -68,7 +68,7 @@ func (c *pageCache) len() int { return c.order.Len() }
 // skips at most a few hundred keys from the nearest one rather than
 // everything from the top. That is one short string per 800 rows visited.
 type idmapPager struct {
-	svc      *admin.Service
+	svc      admin.API
 	filter   admin.IdmapFilter
 	total    int
 	ctx      context.Context
@@ -95,7 +95,7 @@ const (
 	idmapStale = 4
 )
 
-func newIdmapPager(ctx context.Context, svc *admin.Service, f admin.IdmapFilter, total int, onLoaded func()) *idmapPager {
+func newIdmapPager(ctx context.Context, svc admin.API, f admin.IdmapFilter, total int, onLoaded func()) *idmapPager {
 	return &idmapPager{svc: svc, filter: f, total: total, ctx: ctx, onLoaded: onLoaded,
 		cache: newPageCache(idmapCachePage), marks: map[int]string{0: ""}, wanted: map[int]bool{}}
 }

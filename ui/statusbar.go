@@ -120,6 +120,9 @@ func (b *statusBar) apply(s statusSnapshot) {
 	} else if ls.Err != nil {
 		text = "Listener failed: " + ls.Err.Error()
 	}
+	if b.m.server != "" {
+		text = "Server " + b.m.server + "   ·   " + text
+	}
 	if s.last != nil {
 		text += "   ·   last event " + s.last.At.Local().Format("15:04:05") + " " + eventSummary(*s.last)
 	} else {

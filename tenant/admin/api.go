@@ -7,6 +7,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
+	"github.com/tenantdesk/tenantdesk/tenant/devpl"
 )
 
 // API is the one admin service. The GUI, every CLI verb and remote clients
@@ -29,6 +30,7 @@ type API interface {
 	ImportTenants(data []byte) ([]tenant.Key, error)
 	ImportTenantsFrom(source string, data []byte) (ImportResult, error)
 	SyncTenants(ctx context.Context) (ImportResult, error)
+	DevPlatform() (devpl.Config, error) // its secret masked when it crosses the wire
 	TestConnection(ctx context.Context, c tenant.Config) (string, error)
 	RegistrationURLs(key tenant.Key) []RegistrationURL
 

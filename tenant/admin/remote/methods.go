@@ -11,6 +11,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
+	"github.com/tenantdesk/tenantdesk/tenant/devpl"
 )
 
 // methods is the server's table: one line per admin.API method, each the
@@ -41,6 +42,7 @@ var methods = map[string]handler{
 		return a.ImportTenantsFrom(x.Source, x.Data)
 	}),
 	"SyncTenants": unary(func(ctx context.Context, a admin.API, _ none) (admin.ImportResult, error) { return a.SyncTenants(ctx) }),
+	"DevPlatform": unary(func(_ context.Context, a admin.API, _ none) (devpl.Config, error) { return a.DevPlatform() }),
 	"TestConnection": unary(func(ctx context.Context, a admin.API, c config) (string, error) {
 		return a.TestConnection(ctx, c.Config)
 	}),
@@ -257,6 +259,9 @@ func (c *Client) ImportTenantsFrom(source string, data []byte) (admin.ImportResu
 }
 func (c *Client) SyncTenants(ctx context.Context) (admin.ImportResult, error) {
 	return call[admin.ImportResult](c, ctx, "SyncTenants", none{})
+}
+func (c *Client) DevPlatform() (devpl.Config, error) {
+	return call[devpl.Config](c, nil, "DevPlatform", none{})
 }
 func (c *Client) TestConnection(ctx context.Context, x tenant.Config) (string, error) {
 	return call[string](c, ctx, "TestConnection", c.cfg(x))

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -99,4 +100,22 @@ func PinnedTLS(pin string, seen func(fingerprint string, cert *x509.Certificate)
 			return nil
 		},
 	}
+}
+
+// ProbeCertificate connects to hostport and returns the fingerprint of
+// the certificate it presents, sending nothing else: what a client shows
+// the user before it trusts a server on first use (and before any token
+// leaves the machine).
+func ProbeCertificate(ctx context.Context, hostport string) (string, error) {
+	d := tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}} // nothing is sent but the handshake
+	conn, err := d.DialContext(ctx, "tcp", hostport)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return "", errors.New("the server sent no certificate")
+	}
+	return Fingerprint(certs[0].Raw), nil
 }

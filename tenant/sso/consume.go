@@ -50,6 +50,12 @@ func (s *Service) Consume(w http.ResponseWriter, r *http.Request, cfg *tenant.Co
 	if lerr == nil {
 		sess, lerr = s.commit(cfg, l, now)
 	}
+	if lerr != nil && lerr.reason == ReasonBusy {
+		// Nothing was looked at: no audit event, nothing to count.
+		log.Warn("sso consume shed", "reason", lerr.reason)
+		writeErrorPage(w, lerr.reason)
+		return
+	}
 	if lerr != nil {
 		s.refuse(w, r, cfg, lerr, now, log)
 		return
@@ -111,6 +117,10 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 		return nil, fail(ReasonConfig, err)
 	}
 	sp := sps.sp
+	if !s.verifications.acquire() {
+		return nil, fail(ReasonBusy, nil)
+	}
+	defer s.verifications.release()
 	resp, err := sp.ValidateEncodedResponse(encoded)
 	if expiredConfirmation(err) {
 		// Signature and certificate passed on the real clock; only the

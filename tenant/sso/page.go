@@ -14,6 +14,9 @@ func writeErrorPage(w http.ResponseWriter, reason Reason) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if reason == ReasonBusy {
+		h.Set("Retry-After", busyRetryAfterHeader)
+	}
 	w.WriteHeader(reason.HTTPStatus())
 	fmt.Fprintf(w, `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign-in failed</title></head>

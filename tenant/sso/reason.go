@@ -30,6 +30,7 @@ const (
 	ReasonRemovedLater       Reason = "removed_later"       // issued before the group was cancelled, the member removed or the user blocked
 	ReasonConfig             Reason = "sso_config"          // this tenant's SSO settings are unusable
 	ReasonInternal           Reason = "internal"            // the store failed
+	ReasonBusy               Reason = "busy"                // every verification slot taken: try again shortly
 )
 
 // String returns the reason code.
@@ -37,7 +38,8 @@ func (r Reason) String() string { return string(r) }
 
 // HTTPStatus is the status of the error page: 400 for input that is not a
 // usable SAML Response, 413 for oversize input, 403 for a well-formed
-// response that is refused, 500 for failures on our side.
+// response that is refused, 500 for failures on our side, 503 when every
+// verification slot is taken.
 func (r Reason) HTTPStatus() int {
 	switch r {
 	case ReasonTooLarge:
@@ -46,6 +48,8 @@ func (r Reason) HTTPStatus() int {
 		return http.StatusBadRequest
 	case ReasonConfig, ReasonInternal:
 		return http.StatusInternalServerError
+	case ReasonBusy:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusForbidden
 	}
@@ -96,6 +100,8 @@ func (r Reason) Message() string {
 		return "Single sign-on is not configured correctly for this marketplace."
 	case ReasonInternal:
 		return "Sign-in failed because of an internal error."
+	case ReasonBusy:
+		return "Sign-in is busy right now; please try again in a moment."
 	}
 	return "Sign-in failed."
 }

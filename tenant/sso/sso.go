@@ -61,6 +61,8 @@ type Service struct {
 	clock     atomic.Pointer[func() time.Time]
 	failures  atomic.Pointer[guard.Failures]
 
+	verifications verifySlots
+
 	mu  sync.Mutex
 	sps map[tenant.Key]cachedSP
 }
@@ -85,6 +87,8 @@ func New(db *store.DB, publicURL string, logger *slog.Logger) *Service {
 		publicURL: strings.TrimRight(publicURL, "/"),
 		log:       logger.With("component", "sso"),
 		sps:       map[tenant.Key]cachedSP{},
+
+		verifications: newVerifySlots(),
 	}
 	s.SetClock(time.Now)
 	s.failures.Store(guard.NewFailures(db, s.now, logger))

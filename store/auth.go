@@ -43,12 +43,21 @@ func (tx *Tx) PutAuthnRequest(r AuthnRequest) error {
 	if err := checkPart("authn request id", r.ID, true); err != nil {
 		return err
 	}
-	return put(tx.bucket(bucketAuthnRequests), key(r.Tenant, r.ID), r)
+	k := key(r.Tenant, r.ID)
+	if tx.bucket(bucketAuthnRequests).Get(k) == nil {
+		if err := tx.addPending(r.Tenant, 1); err != nil {
+			return fmt.Errorf("count authn requests of %q: %w", r.Tenant, err)
+		}
+	}
+	return put(tx.bucket(bucketAuthnRequests), k, r)
 }
 
 // ConsumeAuthnRequest deletes and returns the tenant's pending request id;
 // ErrNotFound when it is unknown, expired or of another tenant.
 func (tx *Tx) ConsumeAuthnRequest(tenant, id string, now time.Time) (AuthnRequest, error) {
+	if id == "" { // tenant\x00 is the tenant's pending count, not a request
+		return AuthnRequest{}, fmt.Errorf("authn request with no id: %w", ErrNotFound)
+	}
 	b := tx.bucket(bucketAuthnRequests)
 	k := key(tenant, id)
 	var r AuthnRequest
@@ -56,6 +65,9 @@ func (tx *Tx) ConsumeAuthnRequest(tenant, id string, now time.Time) (AuthnReques
 		return AuthnRequest{}, wrapGet(err, "authn request", tenant, id)
 	}
 	if err := b.Delete(k); err != nil {
+		return AuthnRequest{}, fmt.Errorf("consume authn request %q: %w", id, err)
+	}
+	if err := tx.addPending(tenant, -1); err != nil {
 		return AuthnRequest{}, fmt.Errorf("consume authn request %q: %w", id, err)
 	}
 	if !now.Before(r.ExpiresAt) {
@@ -131,44 +143,6 @@ func deletePrefix(b *bbolt.Bucket, p []byte) error {
 	c := b.Cursor()
 	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Seek(p) {
 		if err := c.Delete(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// PurgeExpired drops sessions, requests and replay entries past their time.
-// These buckets hold at most a few thousand short-lived entries, so a scan
-// is cheaper than keeping an expiry index in step on every write.
-func (tx *Tx) PurgeExpired(now time.Time) error {
-	if err := purge(tx.bucket(bucketSessions), now, func(s *Session) time.Time { return s.ExpiresAt }); err != nil {
-		return fmt.Errorf("purge sessions: %w", err)
-	}
-	if err := purge(tx.bucket(bucketAuthnRequests), now, func(r *AuthnRequest) time.Time { return r.ExpiresAt }); err != nil {
-		return fmt.Errorf("purge authn requests: %w", err)
-	}
-	if err := purge(tx.bucket(bucketAssertions), now, func(a *seenAssertion) time.Time { return a.ExpiresAt }); err != nil {
-		return fmt.Errorf("purge replay cache: %w", err)
-	}
-	return nil
-}
-
-// purge deletes every entry of b whose expiry is not after now. Entries
-// that do not decode are dropped too: they can never be used.
-func purge[T any](b *bbolt.Bucket, now time.Time, expires func(*T) time.Time) error {
-	var stale [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var item T
-		if err := decodeValue(v, &item); err != nil || !now.Before(expires(&item)) {
-			stale = append(stale, clone(k))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range stale {
-		if err := b.Delete(k); err != nil {
 			return err
 		}
 	}

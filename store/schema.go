@@ -19,7 +19,7 @@ var (
 	bucketMemberships      = []byte("memberships")       // tenant\x00group\x00user
 	bucketMembershipByUser = []byte("memberships-user")  // index: tenant\x00user\x00group
 	bucketSessions         = []byte("sessions")          // id
-	bucketAuthnRequests    = []byte("authn-requests")    // tenant\x00id
+	bucketAuthnRequests    = []byte("authn-requests")    // tenant\x00id; tenant\x00 holds the pending count (pending.go)
 	bucketAssertions       = []byte("assertions")        // replay cache: tenant\x00id
 	bucketInvoices         = []byte("invoices")          // id ("inv-000001"); sequence = last id
 	bucketInvoiceByTenant  = []byte("invoices-tenant")   // index: tenant\x00id

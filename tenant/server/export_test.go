@@ -1,6 +1,16 @@
 package server
 
-import "github.com/tenantdesk/tenantdesk/store"
+import (
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+)
+
+// SetPurgeInterval changes how often ListenAndServe purges expired logins.
+func SetPurgeInterval(s *Server, d time.Duration) { s.purgeEvery = d }
+
+// SetClock replaces the listener's clock.
+func SetClock(s *Server, now func() time.Time) { s.now = now }
 
 // Commit strategies for BenchmarkWebhookParallel's baselines.
 const (

@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"crypto/rand"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -21,12 +22,64 @@ var reservedParams = map[string]bool{"SAMLRequest": true, "RelayState": true, "S
 // maxRelayState is the binding's limit on RelayState (saml-bindings §3.4.3).
 const maxRelayState = 80
 
+// Bounds on what initialize stores and passes on (SPEC §12). group_id is
+// a Maestrano group uid ("cld-1a2b"), tens of bytes; other passed-on
+// parameters are a vendor's own short flags.
+const (
+	// MaxParamBytes caps each query parameter's name and value.
+	MaxParamBytes = 256
+	// maxParams caps how many query values one initialize may carry.
+	maxParams = 16
+	// MaxPendingRequests caps a tenant's pending AuthnRequests; beyond
+	// it the oldest is evicted (store.Tx.IssueAuthnRequest says why). At
+	// RequestTTL, 10,000 is a thousand logins started a minute, every
+	// minute, far above a marketplace's sign-in rate.
+	MaxPendingRequests = 10000
+)
+
+// checkParams refuses an init request whose parameters exceed the caps:
+// nothing is stored or passed on for it.
+func checkParams(q url.Values) error {
+	n := 0
+	for k, vs := range q {
+		if len(k) > MaxParamBytes {
+			return fmt.Errorf("a parameter name of %d bytes (at most %d)", len(k), MaxParamBytes)
+		}
+		for _, v := range vs {
+			if len(v) > MaxParamBytes {
+				return fmt.Errorf("parameter %.32q of %d bytes (at most %d)", k, len(v), MaxParamBytes)
+			}
+		}
+		if n += len(vs); n > maxParams {
+			return fmt.Errorf("more than %d parameter values", maxParams)
+		}
+	}
+	return nil
+}
+
+// newRequestID is an AuthnRequest ID that sorts by issue time (store keeps
+// pending requests in key order and evicts the oldest first) and cannot be
+// guessed: '_', the time in hex nanoseconds, then 128 random bits.
+func newRequestID(now time.Time) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("request id: %w", err)
+	}
+	return fmt.Sprintf("_%016x%x", uint64(now.UnixNano()), b), nil
+}
+
 // Initialize starts an SP-initiated login (GET …/saml/initialize): it builds
 // an AuthnRequest, remembers its ID for this tenant for RequestTTL, and
 // redirects to the IdP with the deflated request and every other query
 // parameter of the init request (group_id above all).
 func (s *Service) Initialize(w http.ResponseWriter, r *http.Request, cfg *tenant.Config) {
 	log := s.log.With("tenant", cfg.Key, "route", "saml_initialize")
+	query := r.URL.Query()
+	if err := checkParams(query); err != nil {
+		log.Warn("sso initialize refused", "reason", ReasonParameter, "err", err)
+		writeErrorPage(w, ReasonParameter)
+		return
+	}
 	sp, err := s.serviceProvider(cfg)
 	if err != nil {
 		log.Error("sso configuration unusable", "err", err)
@@ -39,9 +92,14 @@ func (s *Service) Initialize(w http.ResponseWriter, r *http.Request, cfg *tenant
 		writeErrorPage(w, ReasonInternal)
 		return
 	}
-	id := doc.Root().SelectAttrValue("ID", "")
-
-	query := r.URL.Query()
+	now := s.now()
+	id, err := newRequestID(now)
+	if err != nil {
+		log.Error("AuthnRequest id", "err", err)
+		writeErrorPage(w, ReasonInternal)
+		return
+	}
+	doc.Root().CreateAttr("ID", id)
 	relayState := query.Get("RelayState")
 	if len(relayState) > maxRelayState {
 		relayState = ""
@@ -52,7 +110,6 @@ func (s *Service) Initialize(w http.ResponseWriter, r *http.Request, cfg *tenant
 		writeErrorPage(w, ReasonInternal)
 		return
 	}
-	now := s.now()
 	req := store.AuthnRequest{
 		Tenant:    string(cfg.Key),
 		ID:        id,
@@ -61,10 +118,19 @@ func (s *Service) Initialize(w http.ResponseWriter, r *http.Request, cfg *tenant
 		CreatedAt: now,
 		ExpiresAt: now.Add(RequestTTL),
 	}
-	if err := s.db.Update(func(tx *store.Tx) error { return tx.PutAuthnRequest(req) }); err != nil {
+	var evicted int
+	err = s.db.Update(func(tx *store.Tx) error {
+		var err error
+		evicted, err = tx.IssueAuthnRequest(req, MaxPendingRequests)
+		return err
+	})
+	if err != nil {
 		log.Error("store AuthnRequest", "err", err)
 		writeErrorPage(w, ReasonInternal)
 		return
+	}
+	if evicted > 0 {
+		log.Warn("pending AuthnRequests at their cap: oldest evicted", "cap", MaxPendingRequests, "evicted", evicted)
 	}
 
 	target, err := sp.BuildAuthURLRedirect(relayState, doc)

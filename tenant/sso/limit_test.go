@@ -2,11 +2,17 @@ package sso
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant"
 )
 
 // reasonOf reads the reason code off an error page.
@@ -95,5 +101,157 @@ func TestConsumeBusy(t *testing.T) {
 	body := readBody(t, resp)
 	if resp.StatusCode != http.StatusFound || sessionCookieOf(resp) == nil {
 		t.Fatalf("consume once a slot is free: %d %s", resp.StatusCode, body)
+	}
+}
+
+// initializeRaw calls the initialize handler directly with a raw query.
+func (h *harness) initializeRaw(key tenant.Key, rawQuery string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, tenant.RouteSAMLInit.URL(h.srv.URL, key)+"?"+rawQuery, nil)
+	w := httptest.NewRecorder()
+	h.svc.Initialize(w, r, h.tenant(key))
+	return w
+}
+
+func pendingRequests(t *testing.T, db *store.DB) []store.AuthnRequest {
+	t.Helper()
+	var out []store.AuthnRequest
+	err := db.View(func(tx *store.Tx) error {
+		var err error
+		out, err = tx.PendingAuthnRequests("")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Issue 9: 1,500 initialize calls with 30 KB group_id values grew the file
+// by 32 MiB. A passed-on value over MaxParamBytes, or too many of them,
+// is refused with 400 and nothing is written or passed on.
+func TestInitializeBoundsParameters(t *testing.T) {
+	h := newHarness(t)
+	long := strings.Repeat("g", MaxParamBytes+1)
+	many := strings.Repeat("x=1&", maxParams) + "x=1"
+	for _, q := range []string{
+		"group_id=" + strings.Repeat("g", 30<<10),
+		"group_id=" + long,
+		"group_id=cld-1&other=" + long,
+		long + "=1",
+		many,
+	} {
+		gen := h.db.Generation()
+		w := h.initializeRaw("acme", q)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), string(ReasonParameter)) || w.Header().Get("Location") != "" {
+			t.Errorf("initialize with %.40q…: %d %s", q, w.Code, w.Body)
+		}
+		if g := h.db.Generation(); g != gen {
+			t.Errorf("refused initialize wrote (transaction %d -> %d)", gen, g)
+		}
+	}
+	if n := len(pendingRequests(t, h.db)); n != 0 {
+		t.Errorf("%d pending requests after refusals", n)
+	}
+	// At the caps: accepted, and group_id is kept.
+	gid := strings.Repeat("g", MaxParamBytes)
+	w := h.initializeRaw("acme", "group_id="+gid+strings.Repeat("&x=1", maxParams-1))
+	if w.Code != http.StatusFound {
+		t.Fatalf("initialize at the caps: %d %s", w.Code, w.Body)
+	}
+	if p := pendingRequests(t, h.db); len(p) != 1 || p[0].GroupID != gid {
+		t.Errorf("pending after one initialize: %+v", p)
+	}
+}
+
+// Request IDs sort by issue time, which is what lets the store evict a
+// tenant's oldest pending request at the cap.
+func TestRequestIDsSortByIssueTime(t *testing.T) {
+	h := newHarness(t)
+	base := time.Now()
+	var ids []string
+	for i := range 3 {
+		h.svc.SetClock(func() time.Time { return base.Add(time.Duration(i) * time.Millisecond) })
+		_, id := h.initialize("acme", "")
+		ids = append(ids, id)
+	}
+	if !(ids[0] < ids[1] && ids[1] < ids[2]) || !strings.HasPrefix(ids[0], "_") {
+		t.Errorf("request ids %q do not sort by issue time", ids)
+	}
+}
+
+// TestDataFileFlatUnderInitializeFlood reproduces the growth first (3,000
+// initializes with the largest group_id allowed and no purge: every one
+// stays in the file), then runs 10,000 more at 250 a minute with the purge
+// running once a minute, as the listener's timer does: the real bbolt
+// file's pages (its high-water mark) and its size stay flat.
+func TestDataFileFlatUnderInitializeFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("13,000 initializes")
+	}
+	h := newHarnessWith(t, store.Options{NoSync: true})
+	h.svc.log = slog.New(slog.DiscardHandler) // 12,500 lines would swamp the test log
+	path := h.db.Path()
+	// The file grows in steps of bbolt's 16 MiB allocation; the high-water
+	// mark of its pages (store.DB.Size) shows each page it needs.
+	type sizes struct{ used, file int64 }
+	size := func() sizes {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sizes{h.db.Size(), fi.Size()}
+	}
+	now := time.Now()
+	h.svc.SetClock(func() time.Time { return now })
+	query := "group_id=" + strings.Repeat("g", MaxParamBytes)
+	flood := func(n int, perMinute int) {
+		t.Helper()
+		for i := 1; i <= n; i++ {
+			if w := h.initializeRaw("acme", query); w.Code != http.StatusFound {
+				t.Fatalf("initialize %d: %d %s", i, w.Code, w.Body)
+			}
+			if perMinute > 0 && i%perMinute == 0 {
+				// the listener's timer: a minute passes, then it purges
+				now = now.Add(time.Minute)
+				h.svc.SetClock(func() time.Time { return now })
+				if _, err := h.db.PurgeExpired(now); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+
+	// At most perMinute × (RequestTTL/minute + 1) = 2,750 requests are
+	// pending at once in the second flood, fewer than the first left.
+	const warm, perMinute = 3000, 250
+	start := size()
+	flood(warm, 0)
+	grown := size()
+	if grown.used-start.used < 1<<20 {
+		t.Fatalf("without a purge %d initializes grew the data by only %d bytes; the flood is not reproduced", warm, grown.used-start.used)
+	}
+	now = now.Add(RequestTTL)
+	p, err := h.db.PurgeExpired(now)
+	if err != nil || p.AuthnRequests != warm {
+		t.Fatalf("purge after the flood: %+v %v", p, err)
+	}
+	before := size()
+	flood(10000, perMinute)
+	now = now.Add(RequestTTL)
+	if _, err := h.db.PurgeExpired(now); err != nil {
+		t.Fatal(err)
+	}
+	after := size()
+	t.Logf("data/file bytes: %d/%d empty, %d/%d after %d initializes, %d/%d after the purge, %d/%d after 10,000 more with it",
+		start.used, start.file, grown.used, grown.file, warm, before.used, before.file, after.used, after.file)
+	// Flat: without the purge the 10,000 would have added 4× the growth
+	// above (megabytes); allow bbolt a few pages of freelist and branch
+	// reshuffling.
+	if after.used > before.used+64<<10 || after.file > before.file {
+		t.Errorf("file grew from %+v to %+v through 10,000 initializes with the purge running", before, after)
+	}
+	if n := len(pendingRequests(t, h.db)); n != 0 {
+		t.Errorf("%d pending requests left after the last purge", n)
 	}
 }

@@ -31,6 +31,7 @@ const (
 	ReasonConfig             Reason = "sso_config"          // this tenant's SSO settings are unusable
 	ReasonInternal           Reason = "internal"            // the store failed
 	ReasonBusy               Reason = "busy"                // every verification slot taken: try again shortly
+	ReasonParameter          Reason = "parameter"           // an initialize parameter over its cap
 )
 
 // String returns the reason code.
@@ -44,7 +45,7 @@ func (r Reason) HTTPStatus() int {
 	switch r {
 	case ReasonTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case ReasonMalformed, ReasonDoctype, ReasonMultipleAssertions, ReasonMissingAttribute:
+	case ReasonMalformed, ReasonDoctype, ReasonMultipleAssertions, ReasonMissingAttribute, ReasonParameter:
 		return http.StatusBadRequest
 	case ReasonConfig, ReasonInternal:
 		return http.StatusInternalServerError
@@ -100,6 +101,8 @@ func (r Reason) Message() string {
 		return "Single sign-on is not configured correctly for this marketplace."
 	case ReasonInternal:
 		return "Sign-in failed because of an internal error."
+	case ReasonParameter:
+		return "The sign-in request carries too many parameters or one that is too long."
 	case ReasonBusy:
 		return "Sign-in is busy right now; please try again in a moment."
 	}

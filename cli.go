@@ -102,6 +102,7 @@ Commands:
   bill cancel --period YYYY-MM --tenant K --group UID
   connec pull [--tenant K] [--group G] [--full]
                                            pull records from Connec! now; counts per collection
+  activity [--tenant K] [--limit N] [--json]  the activity log, newest first
   backup FILE                              consistent copy of the database
   admin-token [--revoke]                   new bearer token for serve --admin-addr (the old one stops working)
   admin-cert                               the admin address's certificate (PEM), for --server-ca
@@ -154,6 +155,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdBill(ctx, g, cmdArgs, stdout, stderr)
 	case "connec":
 		return cmdConnec(ctx, g, cmdArgs, stdout, stderr)
+	case "activity":
+		return cmdActivity(ctx, g, cmdArgs, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, g, cmdArgs, stdout, stderr)
 	case "admin-token":

@@ -130,6 +130,8 @@ func TestEveryVerbThroughTheOwnerIsTheSameAsOnAClosedFile(t *testing.T) {
 		{args: []string{"bill", "run", "--period", "2026-10", "--tenant", "acme"}},
 		{args: []string{"bill", "cancel", "--period", "2026-10", "--tenant", "acme", "--group", "cld-1"}},
 		{args: []string{"tenant", "sync"}},
+		{args: []string{"activity"}},
+		{args: []string{"activity", "--tenant", "acme", "--limit", "3", "--json"}},
 		{args: []string{"demo-data"}},
 		{args: []string{"backup", backup}, after: func(t *testing.T) {
 			_, want, _ := cli(t, "", "--db", db, "tenant", "list")

@@ -103,16 +103,22 @@ func (tx *Tx) EventsAfter(seq uint64, limit int) ([]Event, error) {
 }
 
 // RecentEvents returns up to limit events, newest first (limit <= 0: all).
-func (tx *Tx) RecentEvents(limit int) ([]Event, error) {
+func (tx *Tx) RecentEvents(limit int) ([]Event, error) { return tx.RecentEventsOf("", limit) }
+
+// RecentEventsOf returns up to limit events of one tenant ("" = every
+// event), newest first (limit <= 0: all).
+func (tx *Tx) RecentEventsOf(tenant string, limit int) ([]Event, error) {
 	cs := tx.eventCursors()
 	var ks, vs [2][]byte
 	for i, c := range cs {
 		ks[i], vs[i] = c.Last()
 	}
-	return collect(cs, ks, vs, limit, false)
+	return collect(cs, ks, vs, limit, false, tenant)
 }
 
-func collect(cs eventCursors, ks, vs [2][]byte, limit int, up bool) ([]Event, error) {
+// collect walks both cursors in sequence order (up: ascending), keeping the
+// events of tenant ("" keeps all).
+func collect(cs eventCursors, ks, vs [2][]byte, limit int, up bool, tenant ...string) ([]Event, error) {
 	var out []Event
 	for limit <= 0 || len(out) < limit {
 		i := pick(ks, up)
@@ -123,7 +129,9 @@ func collect(cs eventCursors, ks, vs [2][]byte, limit int, up bool) ([]Event, er
 		if err := decodeValue(vs[i], &e); err != nil {
 			return out, fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(ks[i]), err)
 		}
-		out = append(out, e)
+		if len(tenant) == 0 || tenant[0] == "" || e.Tenant == tenant[0] {
+			out = append(out, e)
+		}
 		if up {
 			ks[i], vs[i] = cs[i].Next()
 		} else {

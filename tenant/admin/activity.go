@@ -24,3 +24,15 @@ func (s *Service) RecentEvents(limit int) ([]store.Event, error) {
 	})
 	return evs, err
 }
+
+// Activity returns up to limit of the newest events of one tenant ("" =
+// every tenant), newest first: the `activity` command.
+func (s *Service) Activity(tenantKey string, limit int) ([]store.Event, error) {
+	var evs []store.Event
+	err := s.view("read activity", func(tx *store.Tx) error {
+		var err error
+		evs, err = tx.RecentEventsOf(tenantKey, limit)
+		return err
+	})
+	return evs, err
+}

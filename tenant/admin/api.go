@@ -67,6 +67,7 @@ type API interface {
 	// Activity.
 	EventsAfter(seq uint64, limit int) ([]store.Event, error)
 	RecentEvents(limit int) ([]store.Event, error)
+	Activity(tenantKey string, limit int) ([]store.Event, error)
 
 	// The listener and the data file.
 	PublicURL() string

@@ -109,6 +109,9 @@ var methods = map[string]handler{
 		return a.EventsAfter(x.After, x.Limit)
 	}),
 	"RecentEvents": unary(func(_ context.Context, a admin.API, n int) ([]store.Event, error) { return a.RecentEvents(n) }),
+	"Activity": unary(func(_ context.Context, a admin.API, x activityArgs) ([]store.Event, error) {
+		return a.Activity(x.Tenant, x.Limit)
+	}),
 
 	"PublicURL": unary(func(_ context.Context, a admin.API, _ none) (string, error) { return a.PublicURL(), nil }),
 	"Addr":      unary(func(_ context.Context, a admin.API, _ none) (string, error) { return a.Addr(), nil }),
@@ -355,6 +358,16 @@ func (c *Client) EventsAfter(seq uint64, limit int) ([]store.Event, error) {
 }
 func (c *Client) RecentEvents(n int) ([]store.Event, error) {
 	return call[[]store.Event](c, nil, "RecentEvents", n)
+}
+
+// Activity is admin.API's.
+func (c *Client) Activity(tenantKey string, limit int) ([]store.Event, error) {
+	return call[[]store.Event](c, nil, "Activity", activityArgs{Tenant: tenantKey, Limit: limit})
+}
+
+type activityArgs struct {
+	Tenant string `json:"tenant"`
+	Limit  int    `json:"limit"`
 }
 
 func (c *Client) PublicURL() string {

@@ -25,6 +25,7 @@ type invoicesScreen struct {
 	m *mainWindow
 
 	list     *dataTable[admin.InvoiceRow]
+	sync     *syncPanel
 	failed   *dataTable[store.OutboxItem]
 	search   *widget.Entry
 	tenant   *widget.Select
@@ -69,7 +70,12 @@ func newInvoicesScreen(m *mainWindow) *invoicesScreen {
 	s.search.OnChanged = func(string) { s.applyFilter() }
 	s.tenant = widget.NewSelect([]string{allTenants}, nil)
 	s.tenant.SetSelected(allTenants)
-	s.tenant.OnChanged = func(string) { s.applyFilter() }
+	s.tenant.OnChanged = func(string) {
+		s.applyFilter()
+		if s.sync != nil {
+			s.sync.reload()
+		}
+	}
 
 	s.editor = newInvoiceEditor(s)
 	s.pushNow = widget.NewButtonWithIcon("Push now", theme.UploadIcon(), s.push)
@@ -91,7 +97,15 @@ func newInvoicesScreen(m *mainWindow) *invoicesScreen {
 	failedBox := container.NewBorder(
 		container.NewBorder(nil, nil, widget.NewLabelWithStyle("Failed pushes", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), s.retry),
 		nil, nil, nil, s.failed)
-	left := container.NewVSplit(s.list, failedBox)
+	s.sync = newSyncPanel(m, func() string {
+		if t := s.tenant.Selected; t != allTenants {
+			return t
+		}
+		return ""
+	})
+	left := container.NewVSplit(s.list, container.NewAppTabs(
+		container.NewTabItemWithIcon("Connec! sync", theme.DownloadIcon(), s.sync.root),
+		container.NewTabItemWithIcon("Failed pushes", theme.WarningIcon(), failedBox)))
 	left.Offset = 0.62
 	split := container.NewHSplit(left, s.right)
 	split.Offset = 0.56
@@ -120,6 +134,7 @@ func (s *invoicesScreen) shown() {
 
 func (s *invoicesScreen) reload() {
 	current := s.loads.next()
+	s.sync.reload()
 	background(func() ([]admin.InvoiceRow, error) { return s.m.svc.Invoices("") }, func(rows []admin.InvoiceRow, err error) {
 		if !current() {
 			return

@@ -24,8 +24,8 @@ func TestPullNowShowsTheSyncState(t *testing.T) {
 		emu.Add("cld-1", "invoices", connectest.Invoice(fmt.Sprintf("c-%03d", i), i, at))
 	}
 	cfg := tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
-		API: tenant.API{ID: "app-acme", Key: "s3cret-key", Host: "https://hub.acme.example"},
-		SSO: tenant.SSO{IdP: "https://hub.acme.example", X509Certificate: tenanttest.Certificate(t, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))},
+		API:    tenant.API{ID: "app-acme", Key: "s3cret-key", Host: "https://hub.acme.example"},
+		SSO:    tenant.SSO{IdP: "https://hub.acme.example", X509Certificate: tenanttest.Certificate(t, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))},
 		Connec: tenant.Connec{Host: emu.URL}}
 	if _, err := svc.SaveTenant(cfg, true); err != nil {
 		t.Fatal(err)

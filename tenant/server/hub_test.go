@@ -178,6 +178,9 @@ func TestHubEndToEnd(t *testing.T) {
 	uat := e.docs["maestrano-uat"]
 
 	e.hub.SignIn("usr-1")
+	// The assertion's mno_session_recheck has passed at once: every use of
+	// the session asks the hub (the SDKs' session check).
+	e.hub.Recheck = -time.Second
 	b := e.browser()
 	resp, err := b.SignIn(e.public + uat.initPath + "&group_id=cld-1")
 	body := status(t, "sign-in through the registered init path", resp, err, http.StatusFound)
@@ -240,6 +243,39 @@ func TestHubEndToEnd(t *testing.T) {
 	status(t, "uat group path with acme's credentials", resp, err, http.StatusUnauthorized)
 	resp, err = e.hub.DeleteGroup(e.public, "/maestrano/account/groups/:id?marketplace=nobody", "cld-1", uat.apiID, uat.apiKey)
 	status(t, "unknown marketplace", resp, err, http.StatusNotFound)
+
+	// Ann signs out at the marketplace: her session here ends at its next
+	// use, and the answer names the registered init URL to sign in again.
+	if code, body := e.get(b, tenant.RouteSession.URL(e.public, "maestrano-uat")); code != http.StatusOK {
+		t.Fatalf("uat session before sign-out at the hub: %d %s", code, body)
+	}
+	checks, _ := e.hub.SessionChecks()
+	e.hub.Logout("usr-1")
+	code, body = e.get(b, tenant.RouteSession.URL(e.public, "maestrano-uat"))
+	if code != http.StatusUnauthorized || !strings.Contains(body, fmt.Sprintf(`"init_url":%q`, e.public+uat.initPath)) {
+		t.Fatalf("uat session after sign-out at the hub: %d %s; want 401 naming %s", code, body, e.public+uat.initPath)
+	}
+	if after, _ := e.hub.SessionChecks(); after != checks+1 {
+		t.Errorf("sign-out noticed with %d hub calls, want 1", after-checks)
+	}
+
+	// Signing out here ends the session and signs out at the hub.
+	e.hub.SignIn("usr-1")
+	resp, err = b.SignIn(e.public + uat.initPath + "&group_id=cld-1")
+	status(t, "sign in again", resp, err, http.StatusFound)
+	resp, err = b.Client.Get(tenant.RouteLogout.URL(e.public, "maestrano-uat"))
+	status(t, "logout", resp, err, http.StatusFound)
+	if loc := resp.Header.Get("Location"); loc != e.hub.URL()+"/app_logout?user_uid=usr-1" {
+		t.Fatalf("logout redirects to %q", loc)
+	}
+	resp, err = b.Client.Get(resp.Header.Get("Location"))
+	status(t, "hub app_logout", resp, err, http.StatusOK)
+	if lo := e.hub.Logouts(); len(lo) == 0 || lo[len(lo)-1] != "usr-1" {
+		t.Errorf("hub logouts %v", lo)
+	}
+	if code, _ := e.get(b, tenant.RouteSession.URL(e.public, "maestrano-uat")); code != http.StatusUnauthorized {
+		t.Errorf("session after logout: %d", code)
+	}
 }
 
 // TestImportRefusesTwoTenantsClaimingOnePath: all or nothing, every

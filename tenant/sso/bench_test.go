@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/sso/hubtest"
 )
 
 // SPEC §11: the whole consume handler within 1.3× of bare gosaml2
@@ -159,6 +161,54 @@ func BenchmarkConsumeVsBare(b *testing.B) {
 			b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/op")
 			b.ReportMetric(float64(handler.Nanoseconds())/float64(b.N), "handler-ns/op")
 			b.ReportMetric(float64(handler)/float64(bare), "handler/bare")
+		})
+	}
+}
+
+// BenchmarkSessionCheck times one use of the session route with a due
+// session check (a round trip to the hub emulator on loopback plus storing
+// the new recheck time) against the same route with no check due, in the
+// same run. hub-calls/op shows that the first makes one call per use and
+// the second none.
+func BenchmarkSessionCheck(b *testing.B) {
+	for _, due := range []bool{false, true} {
+		name := "no-check-due"
+		if due {
+			name = "check-due"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := newHarness(b)
+			hub := hubtest.New(h.idp.Signer)
+			b.Cleanup(hub.Close)
+			hub.AddApp("app-hub", "secret-hub")
+			hub.AddGroup(hubtest.Group{UID: "cld-9", Name: "Hub Co", AppID: "app-hub"})
+			hub.AddUser(hubtest.User{UID: "usr-9", Groups: map[string]string{"cld-9": "Admin"}})
+			hub.SignIn("usr-9")
+			h.addTenant("hub", func(c *tenant.Config) {
+				c.API = tenant.API{ID: "app-hub", Key: "secret-hub", Host: hub.URL()}
+				c.SSO = tenant.SSO{IdP: hub.URL(), X509Certificate: hub.CertPEM()}
+			})
+			if due {
+				hub.Recheck = -time.Minute // every use finds its recheck passed
+			}
+			resp, err := h.browser().SignIn(tenant.RouteSAMLInit.URL(h.srv.URL, "hub"))
+			if err != nil || resp.StatusCode != http.StatusFound {
+				b.Fatalf("login: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			sessURL := tenant.RouteSession.URL(h.srv.URL, "hub")
+			before, _ := hub.SessionChecks()
+			b.ResetTimer()
+			for b.Loop() {
+				resp, err := h.client.Get(sessURL)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("session: %v %v", resp, err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			after, _ := hub.SessionChecks()
+			b.ReportMetric(float64(after-before)/float64(b.N), "hub-calls/op")
 		})
 	}
 }

@@ -90,6 +90,7 @@ func newHarnessWith(t testing.TB, opts store.Options) *harness {
 	mount(tenant.RouteSAMLConsume, h.svc.Consume)
 	mount(tenant.RouteSPMetadata, h.svc.SPMetadata)
 	mount(tenant.RouteSession, h.svc.Session)
+	mount(tenant.RouteLogout, h.svc.Logout)
 
 	jar, _ := cookiejar.New(nil)
 	h.client = &http.Client{

@@ -37,24 +37,38 @@ type SessionGroup struct {
 
 type sessionError struct {
 	Error string `json:"error"`
+	// InitURL is where the app sends the user to sign in again through
+	// the marketplace (SPEC §5): the tenant's init URL as its hub knows it.
+	InitURL string `json:"init_url,omitempty"`
 }
 
 // errNoSession is any reason a request has no usable session of the tenant;
 // the answer does not say which.
 var errNoSession = errors.New("no valid session")
 
+// liveSession is a session found for a request, with what a session check
+// needs.
+type liveSession struct {
+	info    SessionInfo
+	sess    store.Session
+	realUID string
+}
+
 // Session answers the signed-in user of this tenant (GET …/session), or 401
 // without a live session of this tenant: a cookie issued by tenant A never
 // works on tenant B, and a session ends with its membership or its user.
+// Once the session's mno_session_recheck has passed, the hub is asked
+// whether the user is still signed in there (single logout, checkSession);
+// a session the hub no longer knows ends here too.
 func (s *Service) Session(w http.ResponseWriter, r *http.Request, cfg *tenant.Config) {
 	now := s.now()
-	var info SessionInfo
+	var live liveSession
 	err := s.db.View(func(tx *store.Tx) error {
 		for _, c := range r.Cookies() {
 			if c.Name != CookieName {
 				continue
 			}
-			if err := lookupSession(tx, string(cfg.Key), c.Value, now, &info); err == nil {
+			if err := lookupSession(tx, string(cfg.Key), c.Value, now, &live); err == nil {
 				return nil
 			} else if !errors.Is(err, errNoSession) {
 				return err
@@ -62,18 +76,26 @@ func (s *Service) Session(w http.ResponseWriter, r *http.Request, cfg *tenant.Co
 		}
 		return errNoSession
 	})
+	if err == nil && checkDue(live.sess, now) {
+		if !s.checkSession(r.Context(), cfg, live) {
+			s.clearCookie(w, cfg)
+			writeJSON(w, http.StatusUnauthorized, sessionError{"Session ended at the marketplace: sign in again",
+				tenant.RouteSAMLInit.TenantURL(cfg, s.publicURL)})
+			return
+		}
+	}
 	switch {
 	case err == nil:
-		writeJSON(w, http.StatusOK, info)
+		writeJSON(w, http.StatusOK, live.info)
 	case errors.Is(err, errNoSession):
-		writeJSON(w, http.StatusUnauthorized, sessionError{"Not signed in"})
+		writeJSON(w, http.StatusUnauthorized, sessionError{"Not signed in", tenant.RouteSAMLInit.TenantURL(cfg, s.publicURL)})
 	default:
 		s.log.Error("read session", "tenant", cfg.Key, "route", "session", "err", err)
-		writeJSON(w, http.StatusInternalServerError, sessionError{"Internal error"})
+		writeJSON(w, http.StatusInternalServerError, sessionError{Error: "Internal error"})
 	}
 }
 
-func lookupSession(tx *store.Tx, key, id string, now time.Time, info *SessionInfo) error {
+func lookupSession(tx *store.Tx, key, id string, now time.Time, live *liveSession) error {
 	if len(id) != 64 {
 		return errNoSession
 	}
@@ -107,7 +129,9 @@ func lookupSession(tx *store.Tx, key, id string, now time.Time, info *SessionInf
 	if u.Blocked || g.Cancelled || m.Ended {
 		return errNoSession
 	}
-	*info = SessionInfo{
+	live.sess = sess
+	live.realUID = firstNonEmpty(u.RealUID, u.UID)
+	live.info = SessionInfo{
 		Tenant:    key,
 		User:      SessionUser{UID: u.UID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName},
 		Group:     SessionGroup{UID: g.UID, Name: g.Name},
@@ -183,7 +207,7 @@ func (s *Service) Logout(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 	})
 	if err != nil {
 		s.log.Error("logout", "tenant", cfg.Key, "route", "logout", "err", err)
-		writeJSON(w, http.StatusInternalServerError, sessionError{"Internal error"})
+		writeJSON(w, http.StatusInternalServerError, sessionError{Error: "Internal error"})
 		return
 	}
 	s.clearCookie(w, cfg)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,8 @@ type Service struct {
 
 	mu  sync.Mutex
 	sps map[tenant.Key]cachedSP
+
+	checks checks // session checks with the hub (sessioncheck.go)
 }
 
 // cachedSP is a tenant's SP twice over: sp sees our clock, so the IdP
@@ -90,6 +93,8 @@ func New(db *store.DB, publicURL string, logger *slog.Logger) *Service {
 
 		verifications: newVerifySlots(),
 	}
+	s.checks.timeout = SessionCheckTimeout
+	s.checks.client = &http.Client{}
 	s.SetClock(time.Now)
 	s.failures.Store(guard.NewFailures(db, s.now, logger))
 	return s

@@ -6,11 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/guard"
 )
 
 // globals are the flags every command takes before its name.
@@ -23,6 +28,27 @@ type globals struct {
 	// A remote server's admin address (serve --admin-addr), its bearer
 	// token and the certificate to trust for it.
 	server, token, serverCA string
+
+	// The listener's own TLS (SPEC §12), and the reverse proxies whose
+	// X-Forwarded-For names the client.
+	tlsCert, tlsKey string
+	trustedProxies  []netip.Prefix
+}
+
+// listenerScheme is the default public URL's scheme.
+func (g *globals) listenerScheme() string {
+	if g.tlsCert != "" {
+		return "https://"
+	}
+	return "http://"
+}
+
+// adminOptions are the admin service's options from the globals.
+func (g *globals) adminOptions(logger *slog.Logger) admin.Options {
+	return admin.Options{
+		PublicURL: g.publicURL, Addr: g.addr, Logger: logger,
+		TLSCertFile: g.tlsCert, TLSKeyFile: g.tlsKey, TrustedProxies: g.trustedProxies,
+	}
 }
 
 // pickPort turns a port of 0 ("any free port") into the port the system
@@ -41,7 +67,7 @@ func (g *globals) pickPort() error {
 		return err
 	}
 	if !g.publicURLGiven {
-		g.publicURL = "http://" + g.addr
+		g.publicURL = g.listenerScheme() + g.addr
 	}
 	return nil
 }
@@ -58,9 +84,19 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 	fs.StringVar(&g.server, "server", envOr("TENANTDESK_SERVER", ""), "run the command on this server's admin API, https://HOST:PORT (env TENANTDESK_SERVER)")
 	fs.StringVar(&g.token, "token", envOr("TENANTDESK_TOKEN", ""), "admin token for --server (env TENANTDESK_TOKEN)")
 	fs.StringVar(&g.serverCA, "server-ca", envOr("TENANTDESK_SERVER_CA", ""), "PEM certificate to trust for --server (its own, or its CA)")
+	fs.StringVar(&g.tlsCert, "tls-cert", envOr("TENANTDESK_TLS_CERT", ""), "PEM certificate (chain) for the listener to speak HTTPS itself; reloaded when it changes (env TENANTDESK_TLS_CERT)")
+	fs.StringVar(&g.tlsKey, "tls-key", envOr("TENANTDESK_TLS_KEY", ""), "PEM private key of --tls-cert (env TENANTDESK_TLS_KEY)")
+	proxies := fs.String("trusted-proxies", envOr("TENANTDESK_TRUSTED_PROXIES", ""), "IPs and CIDRs of reverse proxies whose X-Forwarded-For names the client (env TENANTDESK_TRUSTED_PROXIES)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return g, nil, err
+	}
+	if (g.tlsCert == "") != (g.tlsKey == "") {
+		return g, nil, errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	var err error
+	if g.trustedProxies, err = guard.ParseTrustedProxies(*proxies); err != nil {
+		return g, nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	if g.db == "" {
 		dir, err := os.UserConfigDir()
@@ -71,7 +107,7 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 	}
 	g.publicURLGiven = g.publicURL != ""
 	if !g.publicURLGiven {
-		g.publicURL = "http://" + g.addr
+		g.publicURL = g.listenerScheme() + g.addr
 	}
 	g.publicURL = strings.TrimRight(g.publicURL, "/")
 	return g, fs.Args(), nil

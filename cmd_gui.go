@@ -41,7 +41,7 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	defer db.Close()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	svc := admin.New(db, admin.Options{PublicURL: g.publicURL, Addr: g.addr, Logger: logger})
+	svc := admin.New(db, g.adminOptions(logger))
 	ctx, closeDoor := context.WithCancel(ctx)
 	defer closeDoor()
 	waitDoor := openDoor(ctx, g, svc, logger)

@@ -45,7 +45,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	}()
 	// Re-sync tenants from the developer platform every devpl-refresh
 	// (off when unset); it ends with ctx.
-	svc := admin.New(db, admin.Options{PublicURL: g.publicURL, Addr: g.addr, Logger: logger})
+	svc := admin.New(db, g.adminOptions(logger))
 	syncDone := make(chan struct{})
 	go func() {
 		defer close(syncDone)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,11 @@ type Options struct {
 	// Env looks up environment variables (MNO_DEVPL_*); nil is the
 	// process environment.
 	Env devpl.Lookup
+	// TLSCertFile and TLSKeyFile make the listener speak HTTPS itself.
+	TLSCertFile, TLSKeyFile string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// names the client (back-off counts per client address).
+	TrustedProxies []netip.Prefix
 }
 
 // Service is the facade over one open data file.
@@ -58,6 +64,9 @@ type Service struct {
 	getenv     devpl.Lookup  // MNO_DEVPL_* and other environment variables
 	settings   devpl.Lookup  // settings kept in the data file; nil: none
 	minRefresh time.Duration // shortest developer-platform re-sync interval
+
+	tlsCert, tlsKey string         // the listener's own TLS files; "" for plain HTTP
+	trustedProxies  []netip.Prefix // reverse proxies trusted for X-Forwarded-For
 }
 
 // New returns the facade over db. It starts nothing: the listener starts
@@ -97,6 +106,10 @@ func New(db *store.DB, opt Options) *Service {
 		billingClient: opt.BillingClient,
 		getenv:        opt.Env,
 		minRefresh:    time.Minute,
+
+		tlsCert:        opt.TLSCertFile,
+		tlsKey:         opt.TLSKeyFile,
+		trustedProxies: opt.TrustedProxies,
 	}
 }
 

@@ -198,6 +198,9 @@ func (rec *statusRecorder) Unwrap() http.ResponseWriter { return rec.ResponseWri
 func (s *Server) recoverAndLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if s.https {
+			w.Header().Set("Strict-Transport-Security", hstsMaxAge)
+		}
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

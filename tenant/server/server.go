@@ -71,6 +71,8 @@ type Server struct {
 	abuse abuse
 	// purgeEvery is the period of the expired-login purge (purgeLoop).
 	purgeEvery time.Duration
+	tls        *certFiles // nil: plain HTTP (a proxy in front terminates TLS)
+	https      bool       // the public URL is https: HSTS on every answer
 }
 
 // New builds the listener and its SSO service. publicURL is the base URL
@@ -87,6 +89,7 @@ func New(db *store.DB, publicURL string, logger *slog.Logger) *Server {
 		log:       logger,
 		sso:       ssoService,
 		now:       time.Now,
+		https:     strings.HasPrefix(publicURL, "https://"),
 
 		purgeEvery: purgeInterval,
 	}
@@ -147,8 +150,17 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	srv := s.httpServer()
+	if s.tls != nil {
+		srv.TLSConfig = s.tls.tlsConfig()
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.tls != nil {
+			errc <- srv.ServeTLS(ln, "", "") // offers HTTP/2 as well
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	// Failure counts are written once a minute, and once more at the end.
 	fctx, stopFailures := context.WithCancel(context.WithoutCancel(ctx))
 	failuresDone := make(chan struct{})
@@ -172,7 +184,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 		stopPurge()
 		<-purgeDone
 	}()
-	s.log.Info("listener started", "addr", ln.Addr().String(), "public_url", s.publicURL)
+	s.log.Info("listener started", "addr", ln.Addr().String(), "public_url", s.publicURL, "tls", s.tls != nil)
 	if ready != nil {
 		ready(ln.Addr())
 	}

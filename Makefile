@@ -63,6 +63,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Notification10k|RawPut10k' -benchtime 5x -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WebhookParallel|Metadata' -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BillingRun10kGroups|BillingBaseline' -benchtime 1x ./tenant/billing/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'Pull10kInvoices' -benchtime 2x ./tenant/connec/ | tee -a bench.txt
 	@echo "bench: results in bench.txt"
 
 package: deps

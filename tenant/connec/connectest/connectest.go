@@ -428,3 +428,14 @@ func (s *Server) ConnecIDs(group, collection string) []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// Unlink forgets every app triplet (links back) of every record.
+func (s *Server) Unlink() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, recs := range s.records {
+		for _, r := range recs {
+			r.External = nil
+		}
+	}
+}

@@ -64,6 +64,16 @@ func importErr(field, format string, args ...any) error {
 // webhooks.connec.external_ids maps onto connec.external_ids. Warnings
 // (certificates close to expiry) do not block: Validate again to show them.
 func ParseImport(data []byte, now time.Time, publicURL string) ([]Config, error) {
+	return ParseImportOver(data, now, publicURL, nil)
+}
+
+// ParseImportOver is ParseImport for a document that updates stored
+// tenants: stored returns the configuration kept for a key (nil: none).
+// Settings that are Tenantdesk's own (see keepOwn), which the developer
+// platform never sends, keep their stored values when a marketplace object
+// does not give them, so a re-sync does not reset a price or re-enable a
+// tenant disabled by hand.
+func ParseImportOver(data []byte, now time.Time, publicURL string, stored func(Key) *Config) ([]Config, error) {
 	if len(data) > MaxImportSize {
 		return nil, importErr("", "file is %d bytes; the limit is %d MiB", len(data), MaxImportSize>>20)
 	}
@@ -105,6 +115,11 @@ func ParseImport(data []byte, now time.Time, publicURL string) ([]Config, error)
 		problems = append(problems, probs...)
 		if len(probs) > 0 {
 			continue
+		}
+		if stored != nil {
+			if old := stored(Key(strings.ToLower(strings.TrimSpace(string(c.Key))))); old != nil {
+				keepOwn(&c, old, present(raw))
+			}
 		}
 		c.Normalize()
 		if j, dup := seen[c.Key]; dup && c.Key != "" {
@@ -410,4 +425,52 @@ func decodeMarketplace(raw json.RawMessage, path string) (Config, []Problem) {
 		Description: billing.str("description"),
 	}
 	return c, probs
+}
+
+// keepOwn copies from old the settings of c that are Tenantdesk's own
+// (SPEC §3.1: display name, enabled, SSO policy, Connec! pulls, billing)
+// and that the marketplace object does not carry. Fields of the developer
+// platform's own vocabulary (api, sso.idp, certificates, fingerprints,
+// hosts, paths) always come from the document: one it dropped is dropped.
+func keepOwn(c, old *Config, has func(path ...string) bool) {
+	keep := func(path string, apply func()) {
+		if !has(strings.Split(path, ".")...) {
+			apply()
+		}
+	}
+	keep("display_name", func() { c.DisplayName = old.DisplayName })
+	keep("enabled", func() { c.Enabled = old.Enabled })
+	keep("sso.sso_url", func() { c.SSO.SSOURL = old.SSO.SSOURL })
+	keep("sso.idp_issuer", func() { c.SSO.IdPIssuer = old.SSO.IdPIssuer })
+	keep("sso.creation_mode", func() { c.SSO.CreationMode = old.SSO.CreationMode })
+	keep("sso.audience", func() { c.SSO.Audience = old.SSO.Audience })
+	keep("sso.allow_idp_initiated", func() { c.SSO.AllowIdPInitiated = old.SSO.AllowIdPInitiated })
+	keep("sso.post_login_url", func() { c.SSO.PostLoginURL = old.SSO.PostLoginURL })
+	if !has("connec", "external_ids") && !has("webhooks", "connec", "external_ids") {
+		c.Connec.ExternalIDs = old.Connec.ExternalIDs
+	}
+	keep("connec.collections", func() { c.Connec.Collections = old.Connec.Collections })
+	keep("connec.pull_interval", func() { c.Connec.PullInterval = old.Connec.PullInterval })
+	keep("billing.price_cents", func() { c.Billing.PriceCents = old.Billing.PriceCents })
+	keep("billing.currency", func() { c.Billing.Currency = old.Billing.Currency })
+	keep("billing.description", func() { c.Billing.Description = old.Billing.Description })
+}
+
+// present reports whether a JSON object has a non-null member at path.
+func present(raw json.RawMessage) func(path ...string) bool {
+	return func(path ...string) bool {
+		cur := raw
+		for _, name := range path {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(cur, &m) != nil {
+				return false
+			}
+			v, ok := m[name]
+			if !ok || string(v) == "null" {
+				return false
+			}
+			cur = v
+		}
+		return true
+	}
 }

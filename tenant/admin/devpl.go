@@ -51,9 +51,19 @@ func sortKeys(k []tenant.Key) { sort.Slice(k, func(i, j int) bool { return k[i] 
 
 // importDocument is the one import path of a marketplaces document, file
 // or developer platform: parse and check every marketplace, then write
-// them all in one transaction, or nothing.
+// them all in one transaction, or nothing. A tenant already stored keeps
+// the settings that are Tenantdesk's own where the document is silent
+// (tenant.ParseImportOver).
 func (s *Service) importDocument(source string, data []byte) (ImportResult, error) {
-	cfgs, err := tenant.ParseImport(data, s.now(), s.PublicURL())
+	stored, err := s.registry().List()
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	byKey := make(map[tenant.Key]*tenant.Config, len(stored))
+	for i := range stored {
+		byKey[stored[i].Key] = &stored[i]
+	}
+	cfgs, err := tenant.ParseImportOver(data, s.now(), s.PublicURL(), func(k tenant.Key) *tenant.Config { return byKey[k] })
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -155,9 +165,13 @@ func (s *Service) RunDevPlatformSync(ctx context.Context) error {
 	if cfg.Refresh <= 0 {
 		return nil
 	}
+	warned := false
 	every := func(c devpl.Config) time.Duration {
 		if c.Refresh < s.minRefresh {
-			s.log.Warn("developer-platform re-sync interval raised to the minimum", "asked", c.Refresh, "every", s.minRefresh)
+			if !warned {
+				warned = true
+				s.log.Warn("developer-platform re-sync interval raised to the minimum", "asked", c.Refresh, "every", s.minRefresh)
+			}
 			return s.minRefresh
 		}
 		return c.Refresh

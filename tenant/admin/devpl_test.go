@@ -238,3 +238,49 @@ func TestPeriodicResyncIsOffWithoutRefresh(t *testing.T) {
 		t.Error("a refresh that does not parse must be an error")
 	}
 }
+
+// A re-sync keeps what the vendor set here and the platform never sends
+// (billing, enabled, display name), and takes everything of the
+// platform's own vocabulary from the document, a dropped field included.
+func TestResyncKeepsTheVendorsOwnSettings(t *testing.T) {
+	p := devpltest.New(t)
+	s, _ := syncService(t, p, nil)
+	acme := devpltest.Marketplace(t, "acme", "https://api.acme.test", testNow)
+	p.SetMarketplaces(t, acme)
+	if _, err := s.SyncTenants(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Tenant("acme")
+	c.DisplayName, c.Billing.PriceCents, c.Billing.Currency = "Acme Marketplace", 4900, "USD"
+	if _, err := s.SaveTenant(c, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetTenantEnabled("acme", false); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := s.SyncTenants(context.Background())
+	if err != nil || res.Changed() {
+		t.Fatalf("a re-sync of the same document: %s, %v; want nothing changed", res.Summary(), err)
+	}
+	delete(acme, "connec")
+	p.SetMarketplaces(t, acme)
+	if res, err := s.SyncTenants(context.Background()); err != nil || len(res.Updated) != 1 {
+		t.Fatalf("a document without connec: %s, %v", res.Summary(), err)
+	}
+	c, _ = s.Tenant("acme")
+	if c.DisplayName != "Acme Marketplace" || c.Billing.PriceCents != 4900 || c.Billing.Currency != "USD" || c.Enabled {
+		t.Errorf("the vendor's settings were reset: %q %d %s enabled=%v", c.DisplayName, c.Billing.PriceCents, c.Billing.Currency, c.Enabled)
+	}
+	if c.Connec.Host != "" {
+		t.Errorf("connec.host %q kept although the platform dropped it", c.Connec.Host)
+	}
+	acme["billing"] = map[string]any{"price_cents": 1500}
+	p.SetMarketplaces(t, acme)
+	if _, err := s.SyncTenants(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = s.Tenant("acme"); c.Billing.PriceCents != 1500 || c.Billing.Currency != "USD" {
+		t.Errorf("a price in the document must win: %d %s", c.Billing.PriceCents, c.Billing.Currency)
+	}
+}

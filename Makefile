@@ -10,9 +10,14 @@ DEB_PKGS  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-
 # (the GUI and the CLI on Fyne's software driver, -tags ci).
 RACE_PKGS    := ./store/... ./tenant/...
 RACE_CI_PKGS := . ./ui/...
+# Every fuzz target of the repo as package:FuzzName, found by name so that a
+# new target is never left out; `make fuzz` runs each for FUZZTIME.
+FUZZ_TARGETS := $(shell grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . | \
+                  sed -E 's|^(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)$$|\1:\2|' | sort -u)
+FUZZTIME     ?= 3s
 export LANG := en_US.UTF-8
 
-.PHONY: all deps build run test vet lint unit race gui-smoke bench package clean
+.PHONY: all deps build run test vet lint unit race fuzz gui-smoke bench package clean
 
 all: build
 
@@ -49,10 +54,18 @@ race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(GO) test -count=1 -race -tags ci $(RACE_CI_PKGS)
 
+# One `go test -fuzz` per target (Go fuzzes one target at a time), on
+# Fyne's software driver so that no target needs cgo.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -tags ci -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
 gui-smoke: build
 	bash .ci/gui-smoke.sh $(BIN)
 
-test: deps vet lint unit race gui-smoke
+test: deps vet lint unit race fuzz gui-smoke
 	@echo "make test: all checks passed"
 
 # SPEC §11: each target's benchmark runs beside its baseline in the same run.

@@ -140,6 +140,8 @@ Commands:
                                            pull records from Connec! now; counts per collection
   activity [--tenant K] [--limit N] [--json]  the activity log, newest first
   backup FILE                              consistent copy of the database
+  compact                                  purge expired logins and rewrite the file without its free
+                                           pages (stop the GUI or serve first)
   admin-token [--revoke]                   new bearer token for serve --admin-addr (the old one stops working)
   admin-cert                               the admin address's certificate (PEM), for --server-ca
   demo-data                                fill the database with demonstration tenants and records
@@ -195,6 +197,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdActivity(ctx, g, cmdArgs, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, g, cmdArgs, stdout, stderr)
+	case "compact":
+		return cmdCompact(g, cmdArgs, stdout, stderr)
 	case "admin-token":
 		return cmdAdminToken(ctx, g, cmdArgs, stdout, stderr)
 	case "admin-cert":

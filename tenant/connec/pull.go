@@ -491,36 +491,207 @@ func firstQuery(st *store.Pull) string {
 }
 
 // run reads pages from st.Cursor on, storing each with the cursor after it.
+// Three things overlap, as the network is the slow part: a fetcher reads
+// the next page while the current one is stored, and links back go out in
+// batches while later pages are read; their outcome is recorded in the
+// next page's transaction.
 func (p *Puller) run(ctx context.Context, cfg *tenant.Config, client *Client, st *store.Pull, progress func(PullProgress)) error {
 	if err := p.flushLinks(ctx, cfg, client, st); err != nil {
 		return err
 	}
-	for {
-		query := st.Cursor
-		if query == "" {
-			query = firstQuery(st)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan fetched, 1)
+	query := st.Cursor
+	if query == "" {
+		query = firstQuery(st)
+	}
+	go p.fetchPages(ctx, client, st.GroupUID, st.Collection, query, pages)
+	l := &linker{p: p, ctx: ctx, cfg: cfg, client: client, group: st.GroupUID, collection: st.Collection, sem: make(chan struct{}, 4)}
+	var runErr error
+	for f := range pages {
+		if f.err != nil {
+			runErr = f.err
+			break
 		}
+		pending, err := p.storePage(cfg, st, f.page, l.take())
+		if err != nil {
+			runErr = err
+			break
+		}
+		if progress != nil {
+			progress(PullProgress{Tenant: st.Tenant, GroupUID: st.GroupUID, Collection: st.Collection, Counts: st.Run, Total: f.page.Total})
+		}
+		l.start(pending)
+		if f.page.Next == "" {
+			break
+		}
+	}
+	l.wait()
+	if err := p.recordLinks(st, l.take()); err != nil || runErr != nil {
+		return cmpOr(runErr, err)
+	}
+	// Links that failed for a while are retried here, one batch at a time.
+	return p.flushLinks(ctx, cfg, client, st)
+}
+
+// fetched is one page read by fetchPages, or why it could not be.
+type fetched struct {
+	page Page
+	err  error
+}
+
+// fetchPages reads pages from query on, following next, into out, until
+// the last page, an error, or ctx's end; it closes out.
+func (p *Puller) fetchPages(ctx context.Context, client *Client, group, collection, query string, out chan<- fetched) {
+	defer close(out)
+	for ctx.Err() == nil {
 		var page Page
 		err := p.retry(ctx, func() (err error) {
-			page, err = client.GetPage(ctx, st.GroupUID, st.Collection, query)
+			page, err = client.GetPage(ctx, group, collection, query)
 			return err
 		})
+		select {
+		case out <- fetched{page: page, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil || page.Next == "" {
+			return
+		}
+		query = page.Next
+	}
+}
+
+// linkBatchResult is the outcome of one batch of links back.
+type linkBatchResult struct {
+	links   []store.PendingLink
+	results []LinkResult
+	err     error
+}
+
+// linker sends batches of links back in the background, a few at a time.
+type linker struct {
+	p                 *Puller
+	ctx               context.Context
+	cfg               *tenant.Config
+	client            *Client
+	group, collection string
+	sem               chan struct{}
+	wg                sync.WaitGroup
+	mu                sync.Mutex
+	done              []linkBatchResult
+}
+
+func (l *linker) start(links []store.PendingLink) {
+	for i := 0; i < len(links); i += linkBatch {
+		batch := links[i:min(i+linkBatch, len(links))]
+		l.sem <- struct{}{}
+		l.wg.Add(1)
+		go func() {
+			defer func() { <-l.sem; l.wg.Done() }()
+			r := l.p.sendLinks(l.ctx, l.cfg, l.client, l.group, l.collection, batch)
+			l.mu.Lock()
+			l.done = append(l.done, r)
+			l.mu.Unlock()
+		}()
+	}
+}
+
+// take returns the batches finished since the last take.
+func (l *linker) take() []linkBatchResult {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.done
+	l.done = nil
+	return out
+}
+
+func (l *linker) wait() { l.wg.Wait() }
+
+// sendLinks sends one batch of links back, retrying as pages are.
+func (p *Puller) sendLinks(ctx context.Context, cfg *tenant.Config, client *Client, group, collection string, links []store.PendingLink) linkBatchResult {
+	ops := make([]LinkOp, len(links))
+	for i, l := range links {
+		ops[i] = LinkOp{ConnecID: l.ConnecID, Ours: OurRef(cfg, l.GroupUID, l.LocalID)}
+	}
+	r := linkBatchResult{links: links}
+	r.err = p.retry(ctx, func() (err error) {
+		r.results, err = client.Link(ctx, group, collection, ops)
+		return err
+	})
+	return r
+}
+
+// applyLinks records finished link batches in tx: a link Connec! took
+// marks its identity-map row linked; one it refused for good is noted on
+// the row and dropped; one that may work later stays pending. It returns
+// how many were linked, the first Connec! error that left links pending,
+// and a store error (which must fail tx).
+func applyLinks(tx *store.Tx, batches []linkBatchResult, now time.Time) (linked int, firstErr, storeErr error) {
+	for _, b := range batches {
+		if b.err != nil {
+			firstErr = cmpOr(firstErr, b.err)
+			continue
+		}
+		for i, l := range b.links {
+			r := b.results[i]
+			retryable := r.Status == 0 || r.Status >= 500 || r.Status == http.StatusTooManyRequests
+			if r.Status/100 != 2 && retryable {
+				firstErr = cmpOr(firstErr, fmt.Errorf("link %s %s: HTTP %d: %s", l.Collection, l.ConnecID, r.Status, r.Err))
+				continue
+			}
+			row, err := tx.Connected(l.RowID)
+			switch {
+			case err == nil:
+				if r.Status/100 == 2 {
+					row.LinkedAt, row.LastError = now, ""
+					linked++
+				} else {
+					row.LastError = fmt.Sprintf("link back refused: HTTP %d: %s", r.Status, r.Err)
+				}
+				row.UpdatedAt = now
+				if _, err := tx.PutConnected(row); err != nil {
+					return linked, firstErr, err
+				}
+			case !errors.Is(err, store.ErrNotFound):
+				return linked, firstErr, err
+			}
+			if err := tx.DeletePendingLink(l); err != nil {
+				return linked, firstErr, err
+			}
+		}
+	}
+	return linked, firstErr, nil
+}
+
+// recordLinks records finished link batches in a transaction of their own.
+func (p *Puller) recordLinks(st *store.Pull, batches []linkBatchResult) error {
+	if len(batches) == 0 {
+		return nil
+	}
+	var linkErr error
+	err := p.DB.Update(func(tx *store.Tx) error {
+		cur, err := tx.Pull(st.Tenant, st.GroupUID, st.Collection)
 		if err != nil {
 			return err
 		}
-		if err := p.storePage(cfg, st, page); err != nil {
+		linked, pendingErr, err := applyLinks(tx, batches, p.now())
+		if err != nil {
 			return err
 		}
-		if progress != nil {
-			progress(PullProgress{Tenant: st.Tenant, GroupUID: st.GroupUID, Collection: st.Collection, Counts: st.Run, Total: page.Total})
-		}
-		if err := p.flushLinks(ctx, cfg, client, st); err != nil {
+		linkErr = pendingErr
+		cur.Run.Linked += linked
+		if err := tx.PutPull(cur); err != nil {
 			return err
 		}
-		if page.Next == "" {
-			return nil
-		}
+		st.Run = cur.Run
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record links: %w", err)
 	}
+	return linkErr
 }
 
 // retry calls fn up to Tries times while it fails with a retryable error,
@@ -544,21 +715,32 @@ func (p *Puller) retry(ctx context.Context, fn func() error) error {
 }
 
 // storePage applies one page in one transaction: its records through the
-// ingest rules, the links to send, the counts and the cursor after it.
-func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page) error {
+// ingest rules, the outcome of finished link batches, the links to send,
+// the counts and the cursor after it. It returns the links to send.
+func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page, linksDone []linkBatchResult) ([]store.PendingLink, error) {
 	now := p.now()
 	recs := make([]notified, len(page.Records))
 	bad := make([]error, len(page.Records))
 	for i, raw := range page.Records {
 		recs[i], bad[i] = decodePulled(cfg, st.Collection, st.GroupUID, raw)
 	}
-	var reasons []string
+	var (
+		reasons []string
+		pending []store.PendingLink
+		linkErr error
+	)
 	next := *st
 	err := p.DB.Update(func(tx *store.Tx) error {
 		next = *st
+		reasons, pending = reasons[:0], pending[:0]
+		linked, pendingErr, err := applyLinks(tx, linksDone, now)
+		if err != nil {
+			return err
+		}
+		linkErr = pendingErr
+		next.Run.Linked += linked
 		a := newApplier(tx, cfg, now)
 		a.queueInitial = false
-		reasons = reasons[:0]
 		for i := range recs {
 			if bad[i] != nil {
 				next.Run.Skipped++
@@ -579,8 +761,12 @@ func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page) error 
 				next.Run.Skipped++
 				continue
 			}
-			if err := noteLink(tx, cfg, rec, a.row, now); err != nil {
+			l, err := noteLink(tx, cfg, rec, a.row, now)
+			if err != nil {
 				return err
+			}
+			if l != nil {
+				pending = append(pending, *l)
 			}
 		}
 		next.Run.Pages++
@@ -589,9 +775,12 @@ func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page) error 
 		return tx.PutPull(next)
 	})
 	if err != nil {
-		return fmt.Errorf("store page %d of %s: %w", st.Run.Pages+1, st.Collection, err)
+		return nil, fmt.Errorf("store page %d of %s: %w", st.Run.Pages+1, st.Collection, err)
 	}
 	*st = next
+	if linkErr != nil {
+		p.log().Warn("connec pull: links back left pending", "tenant", st.Tenant, "group", st.GroupUID, "error", linkErr)
+	}
 	for _, r := range reasons {
 		p.log().Warn("connec pull: record skipped", "tenant", st.Tenant, "group", st.GroupUID, "collection", st.Collection, "reason", r)
 	}
@@ -602,7 +791,7 @@ func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page) error 
 			return err
 		})
 	}
-	return nil
+	return pending, nil
 }
 
 // decodePulled decodes one record of a page; it must belong to the group.
@@ -623,21 +812,23 @@ func decodePulled(cfg *tenant.Config, collection, group string, raw json.RawMess
 // noteLink decides the link back of a pulled record with identity row
 // row: none when the row was linked before; none, but remembered, when
 // Connec! already carries our triplet; otherwise a pending link.
-func noteLink(tx *store.Tx, cfg *tenant.Config, rec *notified, row store.ConnectedObject, now time.Time) error {
+func noteLink(tx *store.Tx, cfg *tenant.Config, rec *notified, row store.ConnectedObject, now time.Time) (*store.PendingLink, error) {
 	if row.ID == 0 || !row.LinkedAt.IsZero() {
-		return nil
+		return nil, nil
 	}
 	if rec.ids.Ours(cfg, rec.groupUID) != "" {
 		row.LinkedAt = now
 		_, err := tx.PutConnected(row)
-		return err
+		return nil, err
 	}
-	return tx.PutPendingLink(store.PendingLink{Tenant: row.Tenant, GroupUID: rec.groupUID, Collection: rec.entity,
-		ConnecID: rec.connecID, LocalID: row.LocalID, RowID: row.ID})
+	l := store.PendingLink{Tenant: row.Tenant, GroupUID: rec.groupUID, Collection: rec.entity,
+		ConnecID: rec.connecID, LocalID: row.LocalID, RowID: row.ID}
+	return &l, tx.PutPendingLink(l)
 }
 
-// flushLinks sends the pending links of st's (tenant, group, collection),
-// batches in parallel, and records the ones Connec! took.
+// flushLinks sends the links still pending for st's (tenant, group,
+// collection) — left by a crash, or by batches that failed — and records
+// the ones Connec! took.
 func (p *Puller) flushLinks(ctx context.Context, cfg *tenant.Config, client *Client, st *store.Pull) error {
 	for {
 		var links []store.PendingLink
@@ -650,84 +841,11 @@ func (p *Puller) flushLinks(ctx context.Context, cfg *tenant.Config, client *Cli
 		if len(links) == 0 {
 			return nil
 		}
-		type batch struct {
-			links   []store.PendingLink
-			results []LinkResult
-			err     error
-		}
-		var batches []*batch
-		for i := 0; i < len(links); i += linkBatch {
-			batches = append(batches, &batch{links: links[i:min(i+linkBatch, len(links))]})
-		}
-		var wg sync.WaitGroup
-		for _, b := range batches {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ops := make([]LinkOp, len(b.links))
-				for i, l := range b.links {
-					ops[i] = LinkOp{ConnecID: l.ConnecID, Ours: OurRef(cfg, l.GroupUID, l.LocalID)}
-				}
-				b.err = p.retry(ctx, func() (err error) {
-					b.results, err = client.Link(ctx, st.GroupUID, st.Collection, ops)
-					return err
-				})
-			}()
-		}
-		wg.Wait()
-		now := p.now()
-		var (
-			firstErr error
-			run      store.PullCounts
-		)
-		err := p.DB.Update(func(tx *store.Tx) error {
-			linked := 0
-			for _, b := range batches {
-				if b.err != nil {
-					firstErr = cmpOr(firstErr, b.err)
-					continue
-				}
-				for i, l := range b.links {
-					r := b.results[i]
-					retryable := r.Status == 0 || r.Status >= 500 || r.Status == http.StatusTooManyRequests
-					if r.Status/100 != 2 && retryable {
-						firstErr = cmpOr(firstErr, fmt.Errorf("link %s %s: HTTP %d: %s", l.Collection, l.ConnecID, r.Status, r.Err))
-						continue
-					}
-					row, err := tx.Connected(l.RowID)
-					if err == nil {
-						if r.Status/100 == 2 {
-							row.LinkedAt, row.LastError = now, ""
-							linked++
-						} else {
-							row.LastError = fmt.Sprintf("link back refused: HTTP %d: %s", r.Status, r.Err)
-						}
-						row.UpdatedAt = now
-						if _, err := tx.PutConnected(row); err != nil {
-							return err
-						}
-					} else if !errors.Is(err, store.ErrNotFound) {
-						return err
-					}
-					if err := tx.DeletePendingLink(l); err != nil {
-						return err
-					}
-				}
-			}
-			cur, err := tx.Pull(st.Tenant, st.GroupUID, st.Collection)
-			if err != nil {
-				return err
-			}
-			cur.Run.Linked += linked
-			run = cur.Run
-			return tx.PutPull(cur)
-		})
-		if err != nil {
-			return fmt.Errorf("record links: %w", err)
-		}
-		st.Run = run
-		if firstErr != nil {
-			return firstErr
+		l := &linker{p: p, ctx: ctx, cfg: cfg, client: client, group: st.GroupUID, collection: st.Collection, sem: make(chan struct{}, 4)}
+		l.start(links)
+		l.wait()
+		if err := p.recordLinks(st, l.take()); err != nil {
+			return err
 		}
 	}
 }

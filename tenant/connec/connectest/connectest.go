@@ -73,6 +73,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	records  map[string][]*Record // group\x00collection → in creation order
+	byID     map[string]*Record   // group\x00collection\x00connec id
 	requests []Request
 	latency  time.Duration
 	failures []failure
@@ -87,7 +88,7 @@ type failure struct {
 
 // New starts an emulator with the given credentials.
 func New(apiID, apiKey string) *Server {
-	s := &Server{APIID: apiID, APIKey: apiKey, BasePath: "/api/v2", Channel: "org-emu", records: map[string][]*Record{}}
+	s := &Server{APIID: apiID, APIKey: apiKey, BasePath: "/api/v2", Channel: "org-emu", records: map[string][]*Record{}, byID: map[string]*Record{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -130,6 +131,7 @@ func (s *Server) Add(group, collection string, recs ...*Record) {
 			r.Fields = map[string]any{}
 		}
 		s.records[k] = append(s.records[k], r)
+		s.byID[k+"\x00"+r.ConnecID] = r
 	}
 }
 
@@ -347,10 +349,7 @@ func (s *Server) put(group, collection, id string, body []byte, ext bool) (int, 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, rec := range s.records[group+"\x00"+collection] {
-		if rec.ConnecID != id {
-			continue
-		}
+	if rec := s.byID[group+"\x00"+collection+"\x00"+id]; rec != nil {
 		for _, ref := range refs {
 			if ref.Provider == "connec" {
 				continue

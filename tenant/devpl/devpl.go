@@ -238,7 +238,7 @@ func (c *Client) Fetch(ctx context.Context) ([]byte, error) {
 	if len(body) > MaxDocumentSize {
 		return nil, fail(resp.StatusCode, ErrAnswer, fmt.Sprintf("the answer is larger than %d MiB", MaxDocumentSize>>20))
 	}
-	if kind, detail := checkAnswer(resp.StatusCode, body); kind != nil {
+	if detail, kind := checkAnswer(resp.StatusCode, body); kind != nil {
 		return nil, fail(resp.StatusCode, kind, detail)
 	}
 	return body, nil
@@ -246,25 +246,25 @@ func (c *Client) Fetch(ctx context.Context) ([]byte, error) {
 
 // checkAnswer says what is wrong with an answer, or nil when it is a
 // marketplaces document to import.
-func checkAnswer(status int, body []byte) (kind error, detail string) {
+func checkAnswer(status int, body []byte) (detail string, kind error) {
 	if status == http.StatusUnauthorized || status == http.StatusForbidden {
-		return ErrUnauthorized, ""
+		return "", ErrUnauthorized
 	}
 	var top map[string]json.RawMessage
 	jsonErr := json.Unmarshal(body, &top)
 	if msg, ok := top["error"]; ok && !isEmptyJSON(msg) {
-		return ErrAnswer, "it answered with an error: " + snippet(msg)
+		return "it answered with an error: " + snippet(msg), ErrAnswer
 	}
 	if status/100 != 2 {
-		return ErrAnswer, snippet(body)
+		return snippet(body), ErrAnswer
 	}
 	if jsonErr != nil || top == nil {
-		return ErrAnswer, "not a JSON object: " + snippet(body)
+		return "not a JSON object: " + snippet(body), ErrAnswer
 	}
 	if _, ok := top["marketplaces"]; !ok {
-		return ErrAnswer, `no "marketplaces" in the answer`
+		return `no "marketplaces" in the answer`, ErrAnswer
 	}
-	return nil, ""
+	return "", nil
 }
 
 // unwrapURL drops *url.Error's "Get \"https://…\":" prefix, which repeats

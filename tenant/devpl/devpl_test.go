@@ -160,7 +160,7 @@ func FuzzCheckAnswer(f *testing.F) {
 	f.Add(200, []byte(`[]`))
 	f.Add(200, []byte(`null`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		kind, _ := devpl.CheckAnswer(status, body)
+		_, kind := devpl.CheckAnswer(status, body)
 		if kind == nil && (status/100 != 2 || !strings.Contains(string(body), "marketplaces")) {
 			t.Errorf("let through status %d body %q", status, body)
 		}

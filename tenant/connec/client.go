@@ -286,29 +286,41 @@ func (c *Client) GetPage(ctx context.Context, groupUID, collection, query string
 		e.Errors, e.Err = answerErrors(raw)
 		return Page{}, e
 	}
+	p, next, err := decodePage(raw, collection)
+	if err != nil {
+		e.Err = err
+		return Page{}, e
+	}
+	if next != "" {
+		if p.Next, err = c.nextQuery(next, path); err != nil {
+			e.Err = err
+			return Page{}, e
+		}
+	}
+	return p, nil
+}
+
+// decodePage reads a list answer {"<collection>": [...], "pagination":
+// {..., "next": URL}}; next is pagination.next as given (unchecked).
+func decodePage(raw []byte, collection string) (p Page, next string, err error) {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &env); err != nil {
-		e.Err = fmt.Errorf("%w: %v", ErrMalformedAnswer, err)
-		return Page{}, e
+		return Page{}, "", fmt.Errorf("%w: %v", ErrMalformedAnswer, err)
 	}
 	list, ok := env[collection]
 	if !ok {
-		e.Err = fmt.Errorf("%w: no %q key: %s", ErrMalformedAnswer, collection, snippet(raw))
-		return Page{}, e
+		return Page{}, "", fmt.Errorf("%w: no %q key: %s", ErrMalformedAnswer, collection, snippet(raw))
 	}
-	var p Page
 	switch firstByte(list) {
 	case '[':
 		if err := json.Unmarshal(list, &p.Records); err != nil {
-			e.Err = fmt.Errorf("%w: %s: %v", ErrMalformedAnswer, collection, err)
-			return Page{}, e
+			return Page{}, "", fmt.Errorf("%w: %s: %v", ErrMalformedAnswer, collection, err)
 		}
 	case '{': // a singleton collection ("company")
 		p.Records = []json.RawMessage{list}
 	case 'n':
 	default:
-		e.Err = fmt.Errorf("%w: %s is not a list of records", ErrMalformedAnswer, collection)
-		return Page{}, e
+		return Page{}, "", fmt.Errorf("%w: %s is not a list of records", ErrMalformedAnswer, collection)
 	}
 	var pg struct {
 		Next  string `json:"next"`
@@ -316,18 +328,11 @@ func (c *Client) GetPage(ctx context.Context, groupUID, collection, query string
 	}
 	if rawPg, ok := env["pagination"]; ok && firstByte(rawPg) == '{' {
 		if err := json.Unmarshal(rawPg, &pg); err != nil {
-			e.Err = fmt.Errorf("%w: pagination: %v", ErrMalformedAnswer, err)
-			return Page{}, e
+			return Page{}, "", fmt.Errorf("%w: pagination: %v", ErrMalformedAnswer, err)
 		}
 	}
 	p.Total = pg.Total
-	if pg.Next != "" {
-		if p.Next, err = c.nextQuery(pg.Next, path); err != nil {
-			e.Err = err
-			return Page{}, e
-		}
-	}
-	return p, nil
+	return p, pg.Next, nil
 }
 
 // nextQuery is the query of pagination.next. Like the connector, only the

@@ -384,3 +384,28 @@ func TestNotificationQueuesAGroupsInitialPullOnce(t *testing.T) {
 		t.Errorf("initial pull: %+v", st)
 	}
 }
+
+// Pages come from outside: decoding one, and each of its records, never
+// panics, and a record is either refused or belongs to the pulled group.
+func FuzzDecodePage(f *testing.F) {
+	for _, seed := range []string{
+		`{"invoices":[{"id":[{"id":"c-1","provider":"connec","realm":"org-1"}],"group_id":"cld-1","transaction_number":"A","amount":{"total_amount":"1.5"}}],"pagination":{"skip":0,"top":100,"total":1}}`,
+		`{"invoices":[{"id":"c-2","group_id":"cld-2"}],"pagination":{"next":"http://x/api/v2/cld-1/invoices?$skip=100"}}`,
+		`{"invoices":null}`, `{"invoices":{"id":"c","group_id":"cld-1"}}`, `{"pagination":{}}`, `[]`, `{"invoices":[1,"x",null]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	cfg := &tenant.Config{Key: "acme", API: tenant.API{ID: "app-acme"}}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, _, err := decodePage(raw, "invoices")
+		if err != nil {
+			return
+		}
+		for _, rec := range p.Records {
+			n, err := decodePulled(cfg, "invoices", "cld-1", rec)
+			if err == nil && (n.groupUID != "cld-1" || n.connecID == "") {
+				t.Fatalf("accepted %s as %+v", rec, n)
+			}
+		}
+	})
+}

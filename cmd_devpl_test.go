@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,4 +177,65 @@ func TestBillCancelAndRebill(t *testing.T) {
 	if posts, _, _ := fake.Counts(); posts != 4 {
 		t.Errorf("%d POSTs, want 4 (3 + one rebill)", posts)
 	}
+}
+
+// serve syncs from the developer platform when devpl-refresh is set (at
+// once, then on each tick), and logs what changed without the secret.
+func TestServeSyncsFromTheDeveloperPlatform(t *testing.T) {
+	p := devpltest.New(t)
+	p.SetDocument([]byte(marketplaces(t, "acme")))
+	db := filepath.Join(t.TempDir(), "td.db")
+	cmd := subprocess(t, "--db", db, "--addr", freeAddr(t), "serve")
+	for k, v := range p.Env() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, devpl.EnvRefresh+"=1h")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, accepted := p.Counts(); accepted > 0 {
+			if code, out, _ := cli(t, "", "--db", db, "tenant", "list"); code == 0 && strings.Contains(out, "acme") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never synced acme; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
+	log := stderr.String()
+	if !strings.Contains(log, "developer-platform sync") || !strings.Contains(log, "acme") {
+		t.Errorf("serve did not log the sync:\n%s", log)
+	}
+	if strings.Contains(log, devpltest.EnvSecret) {
+		t.Errorf("serve logged the secret")
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

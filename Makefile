@@ -77,6 +77,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'WebhookParallel|Metadata' -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BillingRun10kGroups|BillingBaseline' -benchtime 1x ./tenant/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Pull10kInvoices' -benchtime 2x ./tenant/connec/ | tee -a bench.txt
+	$(GO) test -tags ci -run '^$$' -bench 'TenantList' -benchtime 200x -benchmem . | tee -a bench.txt
 	@echo "bench: results in bench.txt"
 
 package: deps

@@ -47,7 +47,7 @@ func subprocess(t *testing.T, args ...string) *exec.Cmd {
 
 const secretKey = "s3cret-api-key-never-shown"
 
-func marketplaces(t *testing.T, keys ...string) string {
+func marketplaces(t testing.TB, keys ...string) string {
 	t.Helper()
 	cert := tenanttest.Certificate(t, time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0))
 	var list []map[string]any

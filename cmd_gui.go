@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 
@@ -22,17 +23,23 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 		return exitf(stderr, "no display found (DISPLAY and WAYLAND_DISPLAY are unset): the window needs a desktop session; `tenantdesk serve` runs the listener alone")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// --server: the window works on that server (serve --admin-addr).
+	if g.server != "" {
+		c, err := dialServer(ctx, g)
+		if err != nil {
+			return exitf(stderr, "%v", err)
+		}
+		name := c.Name
+		if c.Info.Name != "" {
+			name = c.Info.Name + " (" + c.Name + ")"
+		}
+		return runClientGUI(ctx, c, name, stderr, logger)
+	}
 	// Another Tenantdesk (serve, or a first window) owns the file: this
 	// window becomes its client, through the control socket.
 	if c, err := remote.DialSocket(ctx, g.db); err == nil {
-		defer c.Close()
-		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-		defer stop()
 		logger.Info("the data file is open in another Tenantdesk process: working through it", "db", g.db)
-		if err := ui.Run(ctx, c, ui.Options{Logger: logger, Server: "the running instance on " + g.db}); err != nil {
-			return exitf(stderr, "%v", err)
-		}
-		return 0
+		return runClientGUI(ctx, c, "local instance · "+filepath.Base(g.db), stderr, logger)
 	}
 	db, code := openDB(g, stderr)
 	if db == nil {
@@ -60,4 +67,16 @@ func hasDisplay() bool {
 		return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 	}
 	return true
+}
+
+// runClientGUI is the window of a client: it works on the process c talks
+// to, and starts no listener of its own.
+func runClientGUI(ctx context.Context, c *remote.Client, name string, stderr io.Writer, logger *slog.Logger) int {
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := ui.Run(ctx, c, ui.Options{Logger: logger, Server: name}); err != nil {
+		return exitf(stderr, "%v", err)
+	}
+	return 0
 }

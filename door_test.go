@@ -52,12 +52,13 @@ func seedFile(t *testing.T) (string, string) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "seed.db")
 	doc := strings.ReplaceAll(marketplaces(t, "acme"), "https://hub.acme.test", fake.URL())
+	doc = strings.ReplaceAll(doc, "https://connec.acme.test", fake.URL()) // answers Connec! with 404s, at once
 	doc = strings.Replace(doc, `"marketplace":"acme"`, `"marketplace":"acme","billing":{"price_cents":4900,"currency":"AUD"}`, 1)
 	file := filepath.Join(dir, "m.json")
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"demo-data"}, {"tenant", "import", file}} {
+	for _, args := range [][]string{{"demo-data"}, {"tenant", "import", file}, {"admin-cert"}} {
 		if code, _, errOut := cli(t, "", append([]string{"--db", db}, args...)...); code != 0 {
 			t.Fatalf("%v: %s", args, errOut)
 		}
@@ -132,6 +133,10 @@ func TestEveryVerbThroughTheOwnerIsTheSameAsOnAClosedFile(t *testing.T) {
 		{args: []string{"tenant", "sync"}},
 		{args: []string{"activity"}},
 		{args: []string{"activity", "--tenant", "acme", "--limit", "3", "--json"}},
+		{args: []string{"connec", "pull", "--tenant", "acme"}},
+		{args: []string{"connec", "pull", "--tenant", "nobody"}},
+		{args: []string{"admin-cert"}},
+		{args: []string{"admin-token", "--revoke"}},
 		{args: []string{"demo-data"}},
 		{args: []string{"backup", backup}, after: func(t *testing.T) {
 			_, want, _ := cli(t, "", "--db", db, "tenant", "list")

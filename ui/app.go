@@ -207,7 +207,11 @@ func newMainWindow(a fyne.App, svc admin.API, opt Options) *mainWindow {
 	m.sidebar.OnSelected = func(id widget.ListItemID) { m.show(id) }
 
 	title := widget.NewLabelWithStyle("Tenantdesk", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	side := container.NewBorder(container.NewPadded(title), m.status.listenerBox(), nil, nil, m.sidebar)
+	var head fyne.CanvasObject = container.NewPadded(title)
+	if m.server != "" {
+		head = container.NewPadded(container.NewVBox(title, serverBadge(m.server)))
+	}
+	side := container.NewBorder(head, m.status.listenerBox(), nil, nil, m.sidebar)
 	split := container.NewHSplit(side, m.body)
 	split.Offset = 0.14
 	m.win.SetContent(container.NewBorder(nil, m.status.content(), nil, nil, split))

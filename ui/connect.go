@@ -33,6 +33,15 @@ func windowTitle(server string) string {
 	return "Tenantdesk — " + server
 }
 
+// serverBadge names the server under the app's name in the sidebar, so
+// that it is in sight whatever the window manager does with the title.
+func serverBadge(server string) fyne.CanvasObject {
+	l := widget.NewLabelWithStyle(server, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	l.Importance = widget.HighImportance
+	l.Wrapping = fyne.TextWrapWord
+	return container.NewBorder(nil, nil, widget.NewIcon(theme.ComputerIcon()), nil, l)
+}
+
 // connectForm is File → Connect to server…: the admin address of a
 // `serve --admin-addr` and its token. The server's certificate is pinned
 // on first use, after the user has compared its fingerprint.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
+	"github.com/tenantdesk/tenantdesk/tenant/server"
 )
 
 // openAdmin is the one door every CLI verb goes through (SPEC §13): the
@@ -49,14 +51,10 @@ func openAdmin(ctx context.Context, g globals, stderr io.Writer) (api admin.API,
 	if err != nil {
 		return nil, nil, exitf(stderr, "open %s: %v", g.db, err)
 	}
-	svc := admin.New(db, admin.Options{
-		PublicURL: g.publicURL,
-		Addr:      g.addr,
-		// The service's log is the owning process's log; a verb prints
-		// what the API returns, so its output is the same whether it ran
-		// here or in the process that owns the file.
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	// The service's log is the owning process's log; a verb prints what
+	// the API returns, so its output is the same whether it ran here or
+	// in the process that owns the file.
+	svc := admin.New(db, g.adminOptions(slog.New(slog.DiscardHandler)))
 	return svc, func() { _ = db.Close() }, 0
 }
 
@@ -108,14 +106,26 @@ func openDoor(ctx context.Context, g globals, api admin.API, logger *slog.Logger
 // for it to stop. The certificate is the admin address's own, kept in the
 // data file (clients pin it, or trust it with --server-ca).
 func serveAdminAddr(ctx context.Context, g globals, addr string, svc *admin.Service, logger *slog.Logger) (wait func(), err error) {
-	cert, err := svc.AdminTLSCertificate()
-	if err != nil {
-		return nil, err
+	// The listener's certificate when it has one (--tls-cert), reloaded
+	// as it is; else the admin address's own, kept in the data file.
+	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	fingerprint := "of --tls-cert"
+	if g.tlsCert != "" {
+		if getCert, err = server.CertificateFiles(g.tlsCert, g.tlsKey, logger); err != nil {
+			return nil, fmt.Errorf("admin address: %w", err)
+		}
+	} else {
+		cert, err := svc.AdminTLSCertificate()
+		if err != nil {
+			return nil, err
+		}
+		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
+		fingerprint = remote.Fingerprint(cert.Certificate[0])
 	}
 	srv := &remote.AdminServer{
 		API:         svc,
 		Info:        ownerInfo(g),
-		Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
+		Certificate: getCert,
 		CheckToken:  svc.CheckAdminToken,
 		Logger:      logger,
 	}
@@ -123,7 +133,7 @@ func serveAdminAddr(ctx context.Context, g globals, addr string, svc *admin.Serv
 	go func() { errc <- srv.ListenAndServe(ctx, addr, func(a net.Addr) { ready <- a }) }()
 	select {
 	case a := <-ready:
-		logger.Info("admin API listening", "url", "https://"+a.String(), "certificate_sha256", remote.Fingerprint(cert.Certificate[0]))
+		logger.Info("admin API listening", "url", "https://"+a.String(), "certificate_sha256", fingerprint)
 	case err := <-errc:
 		return nil, err
 	}

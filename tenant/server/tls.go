@@ -104,3 +104,14 @@ func (s *Server) UseTLS(certFile, keyFile string) error {
 
 // hstsMaxAge is a year, what browsers' preload lists ask for.
 const hstsMaxAge = "max-age=31536000"
+
+// CertificateFiles is the same reloading certificate for another TLS
+// listener of this process (the admin address uses the listener's
+// certificate when --tls-cert is set).
+func CertificateFiles(certFile, keyFile string, log *slog.Logger) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), error) {
+	c, err := loadCertFiles(certFile, keyFile, log)
+	if err != nil {
+		return nil, err
+	}
+	return c.GetCertificate, nil
+}

@@ -58,3 +58,47 @@ func TestConnecPullCountsAndExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// connec pull through the running instance prints what it prints on a
+// closed file, with the same exit code.
+func TestConnecPullThroughTheOwnerIsTheSameAsOnAClosedFile(t *testing.T) {
+	emu := connectest.New("app-acme", secretKey+"-acme")
+	defer emu.Close()
+	for i := 1; i <= 120; i++ {
+		emu.Add("cld-1", "invoices", connectest.Invoice(fmt.Sprintf("c-%03d", i), i, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)))
+	}
+	dir := t.TempDir()
+	seed, db := filepath.Join(dir, "seed.db"), filepath.Join(dir, "td.db")
+	file := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(file, []byte(strings.ReplaceAll(marketplaces(t, "acme"), "https://connec.acme.test", emu.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "", "--db", seed, "tenant", "import", file); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	s, err := store.Open(seed, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(func(tx *store.Tx) error { return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"}) })
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"connec", "pull"}, {"connec", "pull", "--tenant", "nope"}, {"connec", "pull", "--group", "cld-404", "--tenant", "acme"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			args := append([]string{"--db", db}, args...)
+			copyFile(t, seed, db)
+			emu.Unlink()
+			code, out, errOut := cli(t, "", args...)
+			copyFile(t, seed, db)
+			emu.Unlink()
+			owner(t, db)
+			code2, out2, errOut2 := cli(t, "", args...)
+			if code != code2 || out != out2 || errOut != errOut2 {
+				t.Fatalf("closed file: exit %d\n%s%s\nthrough the owner: exit %d\n%s%s", code, out, errOut, code2, out2, errOut2)
+			}
+			t.Logf("exit %d\n%s%s", code, out, errOut)
+		})
+	}
+}

@@ -348,8 +348,11 @@ func (p *Puller) PullNow(ctx context.Context, req PullRequest, progress func(Pul
 		var cfgs []*tenant.Config
 		if req.Tenant != "" {
 			cfg, err := tenant.GetTx(tx, tenant.Key(req.Tenant))
-			if err != nil {
-				return fmt.Errorf("tenant %q: %w", req.Tenant, err)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("no tenant %q", req.Tenant)
+			case err != nil:
+				return err
 			}
 			if !cfg.ConnecEnabled() {
 				return fmt.Errorf("tenant %q has no connec.host: nothing to pull", req.Tenant)
@@ -372,7 +375,7 @@ func (p *Puller) PullNow(ctx context.Context, req PullRequest, progress func(Pul
 				g, err := tx.Group(string(cfg.Key), req.Group)
 				switch {
 				case errors.Is(err, store.ErrNotFound) && req.Tenant != "":
-					return fmt.Errorf("group %q of tenant %q: %w", req.Group, cfg.Key, err)
+					return fmt.Errorf("tenant %q has no group %q", cfg.Key, req.Group)
 				case errors.Is(err, store.ErrNotFound):
 					continue
 				case err != nil:
@@ -407,7 +410,7 @@ func (p *Puller) PullNow(ctx context.Context, req PullRequest, progress func(Pul
 		return nil, fmt.Errorf("connec pull: %w", err)
 	}
 	if req.Group != "" && len(jobs) == 0 {
-		return nil, fmt.Errorf("connec pull: group %q: %w", req.Group, store.ErrNotFound)
+		return nil, fmt.Errorf("connec pull: no tenant with Connec! has a group %q", req.Group)
 	}
 	out := make([]PullResult, 0, len(jobs))
 	for _, j := range jobs {

@@ -50,8 +50,23 @@ func TestSyncActionShowsItsErrorThenImports(t *testing.T) {
 	}
 
 	t.Setenv(devpl.EnvSecret, devpltest.EnvSecret)
+	gate := make(chan struct{})
+	p.Hold(gate)
 	onUI(func() { test.Tap(s.syncBtn) })
+	// While the platform has not answered: progress, the button off, and
+	// the UI goroutine free (this onUI turn would not come otherwise).
+	eventually(t, "the fetch message", func() bool { return strings.Contains(s.syncStatus.Text, "Fetching the marketplaces document from "+p.URL()) })
+	onUI(func() {
+		if !s.syncProgress.Visible() || !s.syncProgress.Running() || !s.syncBtn.Disabled() || s.syncStatus.Importance != widget.MediumImportance {
+			t.Errorf("during the sync: progress shown %v running %v, button disabled %v", s.syncProgress.Visible(), s.syncProgress.Running(), s.syncBtn.Disabled())
+		}
+		test.Tap(s.syncBtn) // a second tap while one runs starts nothing
+	})
+	close(gate)
 	eventually(t, "the sync to work", func() bool { return !s.syncing && s.lastSyncErr == nil })
+	if _, accepted := p.Counts(); accepted != 1 {
+		t.Errorf("the platform answered %d good requests, want 1 (one sync)", accepted)
+	}
 	eventually(t, "the tenant in the list", func() bool { return s.list.Len() == 1 })
 	onUI(func() {
 		if !strings.Contains(s.syncStatus.Text, "1 added (maestrano-uat)") || s.syncStatus.Importance != widget.SuccessImportance {

@@ -57,6 +57,14 @@ type Platform struct {
 	requests int    // GETs of the path, any credentials
 	accepted int    // GETs with good credentials
 	accept   string // Accept header of the last request
+	gate     <-chan struct{}
+}
+
+// Hold makes every answer wait until gate is closed (nil: no wait).
+func (p *Platform) Hold(gate <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gate = gate
 }
 
 // New starts a fake serving no marketplace yet and closes it when the test
@@ -124,6 +132,12 @@ func (p *Platform) LastAccept() string {
 }
 
 func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	gate := p.gate
+	p.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")

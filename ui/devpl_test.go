@@ -55,7 +55,9 @@ func TestSyncActionShowsItsErrorThenImports(t *testing.T) {
 	onUI(func() { test.Tap(s.syncBtn) })
 	// While the platform has not answered: progress, the button off, and
 	// the UI goroutine free (this onUI turn would not come otherwise).
-	eventually(t, "the fetch message", func() bool { return strings.Contains(s.syncStatus.Text, "Fetching the marketplaces document from "+p.URL()) })
+	eventually(t, "the fetch message", func() bool {
+		return strings.Contains(s.syncStatus.Text, "Fetching the marketplaces document from "+p.URL())
+	})
 	onUI(func() {
 		if !s.syncProgress.Visible() || !s.syncProgress.Running() || !s.syncBtn.Disabled() || s.syncStatus.Importance != widget.MediumImportance {
 			t.Errorf("during the sync: progress shown %v running %v, button disabled %v", s.syncProgress.Visible(), s.syncProgress.Running(), s.syncBtn.Disabled())

@@ -37,12 +37,12 @@ func newSyncPanel(m *mainWindow, tenantFilter func() string) *syncPanel {
 		column[admin.SyncState]{title: "Tenant", width: 75, text: func(s admin.SyncState) string { return s.Tenant }},
 		column[admin.SyncState]{title: "Group", width: 90, text: func(s admin.SyncState) string { return s.GroupUID }},
 		column[admin.SyncState]{title: "Collection", width: 85, text: func(s admin.SyncState) string { return s.Collection }},
-		column[admin.SyncState]{title: "Last pull", width: 125, text: func(s admin.SyncState) string { return shortTime(s.LastPullAt) },
+		column[admin.SyncState]{title: "Last pull", width: 140, text: func(s admin.SyncState) string { return shortTime(s.LastPullAt) },
 			compare: func(a, b admin.SyncState) int { return a.LastPullAt.Compare(b.LastPullAt) }},
 		column[admin.SyncState]{title: "Stored", width: 60, text: func(s admin.SyncState) string { return fmt.Sprint(s.Last.Stored) },
 			compare: func(a, b admin.SyncState) int { return a.Last.Stored - b.Last.Stored }},
-		column[admin.SyncState]{title: "Unchanged", width: 80, text: func(s admin.SyncState) string { return fmt.Sprint(s.Last.Unchanged) }},
-		column[admin.SyncState]{title: "Skipped", width: 65, text: func(s admin.SyncState) string { return fmt.Sprint(s.Last.Skipped) },
+		column[admin.SyncState]{title: "Unchanged", width: 92, text: func(s admin.SyncState) string { return fmt.Sprint(s.Last.Unchanged) }},
+		column[admin.SyncState]{title: "Skipped", width: 72, text: func(s admin.SyncState) string { return fmt.Sprint(s.Last.Skipped) },
 			importance: func(s admin.SyncState) widget.Importance {
 				if s.Last.Skipped > 0 {
 					return widget.WarningImportance
@@ -173,8 +173,7 @@ func (p *syncPanel) pull() {
 			}
 		}
 		p.status.Refresh()
-		p.reload()
-		p.m.invoices.reload()
+		p.m.invoices.reload() // the invoices, and this table
 	})
 }
 

@@ -57,3 +57,29 @@ func TestPullNowShowsTheSyncState(t *testing.T) {
 		return ok && strings.HasPrefix(syncStateText(r), "stopped")
 	})
 }
+
+// The tenant form keeps connec.collections and connec.pull_interval: a
+// save from the GUI must not drop what an import set.
+func TestTenantFormKeepsPullSettings(t *testing.T) {
+	test.NewTempApp(t)
+	var f *tenantForm
+	onUI(func() { f = newTenantForm(func() {}) })
+	in := tenant.Config{Key: "acme", Connec: tenant.Connec{Host: "https://connec.example",
+		Collections: []string{"invoices", "organizations"}, PullInterval: tenant.Duration(15 * time.Minute)}}
+	var out tenant.Config
+	var problems []tenant.Problem
+	onUI(func() {
+		f.load(in, false)
+		out, problems = f.config()
+	})
+	if len(problems) != 0 || strings.Join(out.Connec.Collections, ",") != "invoices,organizations" || time.Duration(out.Connec.PullInterval) != 15*time.Minute {
+		t.Fatalf("form gave %+v, %v", out.Connec, problems)
+	}
+	onUI(func() {
+		f.pullEvery.SetText("soon")
+		_, problems = f.config()
+	})
+	if len(problems) != 1 || problems[0].Field != "connec.pull_interval" {
+		t.Errorf("bad interval: %v", problems)
+	}
+}

@@ -27,6 +27,7 @@ type tenantForm struct {
 	mode                               *widget.Select
 	allowIdP                           *widget.Check
 	connecHost, connecBase, connecTime *widget.Entry
+	collections, pullEvery             *widget.Entry
 	externalIDs                        *widget.Check
 	price, currency, description       *widget.Entry
 	loadPEM                            *widget.Button
@@ -45,7 +46,7 @@ var tenantFields = []string{
 	"key", "display_name", "api.id", "api.key", "api.host", "api.base",
 	"sso.idp", "sso.sso_url", "sso.idp_issuer", "sso.x509_certificate", "sso.x509_fingerprint",
 	"sso.creation_mode", "sso.audience", "sso.post_login_url",
-	"connec.host", "connec.base_path", "connec.timeout",
+	"connec.host", "connec.base_path", "connec.timeout", "connec.collections", "connec.pull_interval",
 	"billing.price_cents", "billing.currency", "billing.description",
 }
 
@@ -81,6 +82,8 @@ func newTenantForm(loadPEM func()) *tenantForm {
 	f.connecHost = entry("https://api-connec.example.com (empty: no Connec!)")
 	f.connecBase = entry("/api/v2 (default)")
 	f.connecTime = entry("60 (seconds)")
+	f.collections = entry("invoices (default); comma-separated")
+	f.pullEvery = entry("e.g. 15m (empty: no periodic pulls)")
 	f.externalIDs = widget.NewCheck("External ids ({id, provider, realm} triplets)", nil)
 	f.externalIDs.SetChecked(true)
 	f.price = entry("4900 (cents)")
@@ -127,6 +130,8 @@ func newTenantForm(loadPEM func()) *tenantForm {
 	row("Connec! host", "connec.host", f.connecHost)
 	row("Base path", "connec.base_path", f.connecBase)
 	row("Timeout (s)", "connec.timeout", f.connecTime)
+	row("Collections", "connec.collections", f.collections)
+	row("Pull every", "connec.pull_interval", f.pullEvery)
 	f.rows = append(f.rows, layout.NewSpacer(), f.externalIDs)
 	section("Billing")
 	row("Price (cents)", "billing.price_cents", f.price)
@@ -173,6 +178,11 @@ func (f *tenantForm) load(c tenant.Config, isNew bool) {
 		f.connecTime.SetText(strconv.FormatFloat(time.Duration(c.Connec.Timeout).Seconds(), 'f', -1, 64))
 	}
 	f.externalIDs.SetChecked(c.ExternalIDs())
+	f.collections.SetText(strings.Join(c.Connec.Collections, ", "))
+	f.pullEvery.SetText("")
+	if c.Connec.PullInterval > 0 {
+		f.pullEvery.SetText(time.Duration(c.Connec.PullInterval).String())
+	}
 	f.price.SetText("")
 	if c.Billing.PriceCents != 0 || !isNew {
 		f.price.SetText(strconv.FormatInt(c.Billing.PriceCents, 10))
@@ -207,6 +217,18 @@ func (f *tenantForm) config() (tenant.Config, []tenant.Problem) {
 			local = append(local, tenant.Problem{Field: "connec.timeout", Message: "must be a number of seconds"})
 		}
 		c.Connec.Timeout = d
+	}
+	for _, col := range strings.Split(f.collections.Text, ",") {
+		if col = strings.TrimSpace(col); col != "" {
+			c.Connec.Collections = append(c.Connec.Collections, col)
+		}
+	}
+	if s := strings.TrimSpace(f.pullEvery.Text); s != "" {
+		d, err := tenant.ParseSeconds(s)
+		if err != nil {
+			local = append(local, tenant.Problem{Field: "connec.pull_interval", Message: "a duration like 15m, or seconds"})
+		}
+		c.Connec.PullInterval = d
 	}
 	if s := strings.TrimSpace(f.price.Text); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -318,6 +340,6 @@ var fieldLabels = map[string]string{
 	"api.base": "API base", "sso.idp": "IdP host", "sso.sso_url": "SSO URL", "sso.idp_issuer": "IdP issuer",
 	"sso.x509_certificate": "IdP certificate", "sso.x509_fingerprint": "Fingerprint", "sso.creation_mode": "Creation mode",
 	"sso.audience": "Audience", "sso.post_login_url": "After login", "connec.host": "Connec! host",
-	"connec.base_path": "Base path", "connec.timeout": "Timeout", "billing.price_cents": "Price",
+	"connec.base_path": "Base path", "connec.timeout": "Timeout", "connec.collections": "Collections", "connec.pull_interval": "Pull every", "billing.price_cents": "Price",
 	"billing.currency": "Currency", "billing.description": "Description",
 }

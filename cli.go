@@ -15,38 +15,54 @@ import (
 	"sync"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
-	"github.com/tenantdesk/tenantdesk/tenant/guard"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
-// globals are the flags every command takes before its name.
+// globals are the flags every command takes before its name, and the
+// settings they resolve to.
 type globals struct {
-	db             string
-	addr           string
-	publicURL      string
-	publicURLGiven bool
-
+	db string
+	// flags holds the setting flags given on the command line (not their
+	// defaults): they beat the environment and the data file.
+	flags map[settings.Key]string
+	// resolved is every setting after precedence (tenant/settings.Resolve):
+	// flags and environment at first, the data file's values too once
+	// openDB has read them.
+	resolved settings.Resolved
+	// addr and publicURL are the resolved listener address and public URL.
+	addr      string
+	publicURL string
 	// A remote server's admin address (serve --admin-addr), its bearer
 	// token and the certificate to trust for it.
 	server, token, serverCA string
+	// settingsErr lists the settings whose flag, variable or stored value
+	// does not validate; serve and the GUI refuse to start with it.
+	settingsErr error
 
 	// The listener's own TLS (SPEC §12), and the reverse proxies whose
-	// X-Forwarded-For names the client.
+	// X-Forwarded-For names the client: resolved settings too.
 	tlsCert, tlsKey string
 	trustedProxies  []netip.Prefix
 }
 
-// listenerScheme is the default public URL's scheme.
-func (g *globals) listenerScheme() string {
-	if g.tlsCert != "" {
-		return "https://"
-	}
-	return "http://"
+// overrides are this process's flags and environment.
+func (g *globals) overrides() settings.Overrides { return settings.FromProcess(g.flags) }
+
+// resolve applies the precedence to stored (nil before the data file is
+// open) and keeps the result.
+func (g *globals) resolve(stored map[settings.Key]string) error {
+	r, err := settings.Resolve(stored, g.overrides())
+	g.resolved = r
+	g.addr, g.publicURL = r.Addr(), r.PublicURL()
+	g.tlsCert, g.tlsKey = r.TLSFiles()
+	g.trustedProxies = r.TrustedProxies()
+	return err
 }
 
 // adminOptions are the admin service's options from the globals.
 func (g *globals) adminOptions(logger *slog.Logger) admin.Options {
 	return admin.Options{
-		PublicURL: g.publicURL, Addr: g.addr, Logger: logger,
+		PublicURL: g.publicURL, Addr: g.addr, Logger: logger, Settings: g.overrides(),
 		TLSCertFile: g.tlsCert, TLSKeyFile: g.tlsKey, TrustedProxies: g.trustedProxies,
 	}
 }
@@ -66,37 +82,39 @@ func (g *globals) pickPort() error {
 	if err := l.Close(); err != nil {
 		return err
 	}
-	if !g.publicURLGiven {
-		g.publicURL = g.listenerScheme() + g.addr
+	if g.resolved.Value(settings.PublicURL).Source == settings.FromDefault {
+		g.publicURL = settings.DefaultPublicURL(g.addr, g.tlsCert != "")
 	}
 	return nil
 }
 
-const defaultAddr = "127.0.0.1:8765"
+const defaultAddr = settings.DefaultAddr
 
 func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 	var g globals
 	fs := flag.NewFlagSet("tenantdesk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&g.db, "db", envOr("TENANTDESK_DB", ""), "data file (env TENANTDESK_DB)")
-	fs.StringVar(&g.addr, "addr", envOr("TENANTDESK_ADDR", defaultAddr), "listener address HOST:PORT (env TENANTDESK_ADDR)")
-	fs.StringVar(&g.publicURL, "public-url", envOr("TENANTDESK_PUBLIC_URL", ""), "base URL tenants reach the listener on (env TENANTDESK_PUBLIC_URL; default http://<addr>)")
+	// Setting flags: their defaults come from settings.Resolve, never from
+	// here, so that a value kept in the data file is not hidden by a
+	// flag default.
+	given := map[string]*string{}
+	for _, d := range settings.Defs {
+		if d.Flag == "" {
+			continue
+		}
+		help := d.Help
+		if len(d.Env) > 0 {
+			help += " (env " + strings.Join(d.Env, ", ") + "; or `tenantdesk settings set " + string(d.Key) + "`)"
+		}
+		given[d.Flag] = fs.String(d.Flag, "", help)
+	}
 	fs.StringVar(&g.server, "server", envOr("TENANTDESK_SERVER", ""), "run the command on this server's admin API, https://HOST:PORT (env TENANTDESK_SERVER)")
 	fs.StringVar(&g.token, "token", envOr("TENANTDESK_TOKEN", ""), "admin token for --server (env TENANTDESK_TOKEN)")
 	fs.StringVar(&g.serverCA, "server-ca", envOr("TENANTDESK_SERVER_CA", ""), "PEM certificate to trust for --server (its own, or its CA)")
-	fs.StringVar(&g.tlsCert, "tls-cert", envOr("TENANTDESK_TLS_CERT", ""), "PEM certificate (chain) for the listener to speak HTTPS itself; reloaded when it changes (env TENANTDESK_TLS_CERT)")
-	fs.StringVar(&g.tlsKey, "tls-key", envOr("TENANTDESK_TLS_KEY", ""), "PEM private key of --tls-cert (env TENANTDESK_TLS_KEY)")
-	proxies := fs.String("trusted-proxies", envOr("TENANTDESK_TRUSTED_PROXIES", ""), "IPs and CIDRs of reverse proxies whose X-Forwarded-For names the client (env TENANTDESK_TRUSTED_PROXIES)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return g, nil, err
-	}
-	if (g.tlsCert == "") != (g.tlsKey == "") {
-		return g, nil, errors.New("--tls-cert and --tls-key go together: give both or neither")
-	}
-	var err error
-	if g.trustedProxies, err = guard.ParseTrustedProxies(*proxies); err != nil {
-		return g, nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	if g.db == "" {
 		dir, err := os.UserConfigDir()
@@ -105,11 +123,17 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 		}
 		g.db = filepath.Join(dir, "tenantdesk", "tenantdesk.db")
 	}
-	g.publicURLGiven = g.publicURL != ""
-	if !g.publicURLGiven {
-		g.publicURL = g.listenerScheme() + g.addr
-	}
-	g.publicURL = strings.TrimRight(g.publicURL, "/")
+	g.flags = map[settings.Key]string{}
+	fs.Visit(func(f *flag.Flag) {
+		for _, d := range settings.Defs {
+			if d.Flag == f.Name {
+				g.flags[d.Key] = *given[f.Name]
+			}
+		}
+	})
+	// A bad flag or variable is reported once the data file is read (or
+	// by the command that uses it), not here: `settings` must still run.
+	_ = g.resolve(nil)
 	return g, fs.Args(), nil
 }
 
@@ -144,6 +168,8 @@ Commands:
                                            pages (stop the GUI or serve first)
   admin-token [--revoke]                   new bearer token for serve --admin-addr (the old one stops working)
   admin-cert                               the admin address's certificate (PEM), for --server-ca
+  settings [get KEY | set KEY VALUE | unset KEY]
+                                           settings kept in the data file (flag > env > stored > default)
   demo-data                                fill the database with demonstration tenants and records
   version
 
@@ -164,11 +190,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if err != nil {
 		return exitf(stderr, "%v", err)
-	}
-	if len(rest) == 0 || rest[0] == "serve" {
-		if err := g.pickPort(); err != nil {
-			return exitf(stderr, "%v", err)
-		}
 	}
 	if len(rest) == 0 {
 		return runGUI(ctx, g, stderr)
@@ -203,6 +224,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdAdminToken(ctx, g, cmdArgs, stdout, stderr)
 	case "admin-cert":
 		return cmdAdminCert(ctx, g, cmdArgs, stdout, stderr)
+	case "settings":
+		return cmdSettings(ctx, g, cmdArgs, stdin, stdout, stderr)
 	case "demo-data":
 		return cmdDemoData(ctx, g, cmdArgs, stdout, stderr)
 	}

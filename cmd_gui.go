@@ -41,11 +41,14 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 		logger.Info("the data file is open in another Tenantdesk process: working through it", "db", g.db)
 		return runClientGUI(ctx, c, "local instance · "+filepath.Base(g.db), stderr, logger)
 	}
-	db, code := openDB(g, stderr)
+	db, code := openDB(&g, stderr)
 	if db == nil {
 		return code
 	}
 	defer db.Close()
+	if err := g.pickPort(); err != nil {
+		return exitf(stderr, "%v", err)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	svc := admin.New(db, g.adminOptions(logger))

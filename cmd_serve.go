@@ -29,11 +29,17 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		return exitf(stderr, "serve: unexpected argument %q (global flags go before serve)", fs.Arg(0))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	db, code := openDB(g, stderr)
+	db, code := openDB(&g, stderr)
 	if db == nil {
 		return code
 	}
 	defer db.Close()
+	if g.settingsErr != nil {
+		return exitf(stderr, "serve: bad settings (fix with `tenantdesk settings set|unset KEY`, or the flag or variable named):\n%v", g.settingsErr)
+	}
+	if err := g.pickPort(); err != nil {
+		return exitf(stderr, "%v", err)
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

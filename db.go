@@ -2,16 +2,20 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
-// openDB opens the data file named by --db, creating its folder. On failure
-// it prints why and returns a nil DB and the exit code.
-func openDB(g globals, stderr io.Writer) (*store.DB, int) {
+// openDB opens the data file named by --db, creating its folder, and
+// resolves the settings against what the file keeps (g.addr, g.publicURL,
+// g.resolved; a bad value is in g.settingsErr for the commands that use
+// it). On failure it prints why and returns a nil DB and the exit code.
+func openDB(g *globals, stderr io.Writer) (*store.DB, int) {
 	if err := os.MkdirAll(filepath.Dir(g.db), 0o700); err != nil {
 		return nil, exitf(stderr, "create data folder: %v", err)
 	}
@@ -22,5 +26,23 @@ func openDB(g globals, stderr io.Writer) (*store.DB, int) {
 	if err != nil {
 		return nil, exitf(stderr, "open %s: %v", g.db, err)
 	}
+	if err := g.resolveFrom(db); err != nil {
+		_ = db.Close()
+		return nil, exitf(stderr, "%v", err)
+	}
 	return db, 0
+}
+
+// resolveFrom resolves the settings against what db keeps; a bad value
+// goes to g.settingsErr, only a read failure is returned.
+func (g *globals) resolveFrom(db *store.DB) error {
+	var stored map[settings.Key]string
+	if err := db.View(func(tx *store.Tx) (err error) {
+		stored, err = settings.Stored(tx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("read settings of %s: %w", g.db, err)
+	}
+	g.settingsErr = g.resolve(stored)
+	return nil
 }

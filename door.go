@@ -51,6 +51,12 @@ func openAdmin(ctx context.Context, g globals, stderr io.Writer) (api admin.API,
 	if err != nil {
 		return nil, nil, exitf(stderr, "open %s: %v", g.db, err)
 	}
+	// Address, public URL, TLS and proxies: what the flags, the
+	// environment and the data file resolve to (tenant/settings).
+	if err := g.resolveFrom(db); err != nil {
+		_ = db.Close()
+		return nil, nil, exitf(stderr, "%v", err)
+	}
 	// The service's log is the owning process's log; a verb prints what
 	// the API returns, so its output is the same whether it ran here or
 	// in the process that owns the file.

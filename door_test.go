@@ -138,6 +138,17 @@ func TestEveryVerbThroughTheOwnerIsTheSameAsOnAClosedFile(t *testing.T) {
 		{args: []string{"admin-cert"}},
 		{args: []string{"admin-token", "--revoke"}},
 		{args: []string{"demo-data"}},
+		{args: []string{"settings"}},
+		{args: []string{"settings", "set", "public-url", "https://td.example.com"}, after: func(t *testing.T) {
+			if _, out, _ := cli(t, "", "--db", db, "settings", "get", "public-url"); out != "https://td.example.com\n" {
+				t.Fatalf("public-url after set: %q", out)
+			}
+		}},
+		{args: []string{"settings", "set", "devpl-env-secret", "-"}, stdin: "not-printed-secret\n"},
+		{args: []string{"settings", "set", "addr", "no-port"}},
+		{args: []string{"settings", "get", "devpl-env-secret"}},
+		{args: []string{"settings", "unset", "addr"}},
+		{args: []string{"settings", "get", "colour"}},
 		{args: []string{"backup", backup}, after: func(t *testing.T) {
 			_, want, _ := cli(t, "", "--db", db, "tenant", "list")
 			code, got, errOut := cli(t, "", "--db", backup, "tenant", "list")

@@ -46,6 +46,7 @@ var (
 	bucketPullLinks        = []byte("pull-links")        // tenant\x00group\x00collection\x00connec id
 	bucketPullStops        = []byte("pull-stops")        // tenant
 	bucketAdminAccess      = []byte("admin-access")      // name: remote admin's token hash, TLS certificate
+	bucketSettings         = []byte("settings")          // setting key ("public-url")
 )
 
 // allBuckets lists every bucket of the current schema; Open creates the
@@ -62,6 +63,7 @@ var allBuckets = [][]byte{
 	bucketEvents, bucketSecurityEvents,
 	bucketPulls, bucketPullsDue, bucketPullLinks, bucketPullStops,
 	bucketAdminAccess,
+	bucketSettings,
 }
 
 // idmapIndexBuckets are derived entirely from the idmap bucket and can be

@@ -8,6 +8,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
 	"github.com/tenantdesk/tenantdesk/tenant/devpl"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
 // API is the one admin service. The GUI, every CLI verb and remote clients
@@ -85,6 +86,14 @@ type API interface {
 	NewAdminToken() (string, error)
 	RevokeAdminToken() error
 	AdminCertificatePEM() (string, error)
+
+	// Settings kept in the data file (tenantdesk settings, the Settings
+	// screen); secrets come back masked.
+	Settings() ([]settings.Value, error)
+	Setting(key string) (settings.Value, error)
+	SetSetting(key, value string) error
+	UnsetSetting(key string) error
+	SaveSettings(changes []settings.Change) error
 }
 
 var _ API = (*Service)(nil)

@@ -10,6 +10,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/devpl"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
 // ImportResult says what an import (a file or a developer-platform sync)
@@ -91,13 +92,22 @@ func (s *Service) DevPlatform() (devpl.Config, error) {
 	return devpl.Resolve(s.getenv, s.storedSetting)
 }
 
-// storedSetting reads a setting kept in the data file; until the settings
-// store exists it knows none.
+// storedSetting reads a setting kept in the data file (tenant/settings);
+// a test may replace the lookup with s.settings.
 func (s *Service) storedSetting(name string) (string, bool) {
-	if s.settings == nil {
+	if s.settings != nil {
+		return s.settings(name)
+	}
+	var stored map[settings.Key]string
+	if err := s.db.View(func(tx *store.Tx) (err error) {
+		stored, err = settings.Stored(tx)
+		return err
+	}); err != nil {
+		s.log.Warn("read settings", "err", err)
 		return "", false
 	}
-	return s.settings(name)
+	v, ok := stored[settings.Key(name)]
+	return v, ok
 }
 
 // SyncTenants fetches the marketplaces document from the developer

@@ -18,6 +18,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
 	"github.com/tenantdesk/tenantdesk/tenant/devpl"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
 // ErrNotAvailable marks a feature whose service package has not landed in
@@ -42,6 +43,9 @@ type Options struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// names the client (back-off counts per client address).
 	TrustedProxies []netip.Prefix
+	// Settings are the flags and environment that beat the settings kept
+	// in the data file; the zero value reads none (tests).
+	Settings settings.Overrides
 }
 
 // Service is the facade over one open data file.
@@ -67,6 +71,8 @@ type Service struct {
 
 	tlsCert, tlsKey string         // the listener's own TLS files; "" for plain HTTP
 	trustedProxies  []netip.Prefix // reverse proxies trusted for X-Forwarded-For
+
+	overrides settings.Overrides // flags and environment over the stored settings
 }
 
 // New returns the facade over db. It starts nothing: the listener starts
@@ -81,11 +87,24 @@ func New(db *store.DB, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.Addr == "" {
-		opt.Addr = "127.0.0.1:8765"
-	}
-	if opt.PublicURL == "" {
-		opt.PublicURL = "http://" + opt.Addr
+	if opt.Addr == "" || opt.PublicURL == "" {
+		// Not given: what the data file and the overrides resolve to.
+		r, _ := settings.Load(db, opt.Settings)
+		if opt.Addr == "" {
+			opt.Addr = r.Addr()
+		}
+		if opt.PublicURL == "" {
+			opt.PublicURL = r.PublicURL()
+			if r.Value(settings.PublicURL).Source == settings.FromDefault {
+				opt.PublicURL = settings.DefaultPublicURL(opt.Addr, r.Get(settings.TLSCert) != "")
+			}
+		}
+		if opt.TLSCertFile == "" && opt.TLSKeyFile == "" {
+			opt.TLSCertFile, opt.TLSKeyFile = r.TLSFiles()
+		}
+		if opt.TrustedProxies == nil {
+			opt.TrustedProxies = r.TrustedProxies()
+		}
 	}
 	if opt.Env == nil {
 		opt.Env = devpl.OSEnv
@@ -110,6 +129,7 @@ func New(db *store.DB, opt Options) *Service {
 		tlsCert:        opt.TLSCertFile,
 		tlsKey:         opt.TLSKeyFile,
 		trustedProxies: opt.TrustedProxies,
+		overrides:     opt.Settings,
 	}
 }
 

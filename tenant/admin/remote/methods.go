@@ -12,6 +12,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
 	"github.com/tenantdesk/tenantdesk/tenant/devpl"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
 // methods is the server's table: one line per admin.API method, each the
@@ -135,6 +136,12 @@ var methods = map[string]handler{
 	}),
 	"AdminCertificatePEM": unary(func(_ context.Context, a admin.API, _ none) (string, error) {
 		return a.AdminCertificatePEM()
+	}),
+
+	"Settings": unary(func(_ context.Context, a admin.API, _ none) ([]settings.Value, error) { return a.Settings() }),
+	"Setting":  unary(func(_ context.Context, a admin.API, k string) (settings.Value, error) { return a.Setting(k) }),
+	"SaveSettings": unary(func(_ context.Context, a admin.API, c []settings.Change) (none, error) {
+		return none{}, a.SaveSettings(c)
 	}),
 }
 
@@ -419,4 +426,21 @@ func (c *Client) RevokeAdminToken() error {
 }
 func (c *Client) AdminCertificatePEM() (string, error) {
 	return call[string](c, nil, "AdminCertificatePEM", none{})
+}
+
+func (c *Client) Settings() ([]settings.Value, error) {
+	return call[[]settings.Value](c, nil, "Settings", none{})
+}
+func (c *Client) Setting(k string) (settings.Value, error) {
+	return call[settings.Value](c, nil, "Setting", k)
+}
+func (c *Client) SetSetting(k, v string) error {
+	return c.SaveSettings([]settings.Change{{Key: settings.Key(k), Value: v}})
+}
+func (c *Client) UnsetSetting(k string) error {
+	return c.SaveSettings([]settings.Change{{Key: settings.Key(k), Unset: true}})
+}
+func (c *Client) SaveSettings(changes []settings.Change) error {
+	_, err := call[none](c, nil, "SaveSettings", changes)
+	return err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/billing"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
 // ErrUnauthorized is returned when the server refuses the admin token.
@@ -40,6 +41,7 @@ var sentinels = []struct {
 	{"listener_running", admin.ErrListenerRunning},
 	{"not_available", admin.ErrNotAvailable},
 	{"unauthorized", ErrUnauthorized},
+	{"unknown_setting", settings.ErrUnknownKey},
 	{"canceled", context.Canceled},
 	{"deadline", context.DeadlineExceeded},
 }
@@ -54,6 +56,7 @@ var typedErrors = []struct {
 	{"invalid_tenant", asType[*tenant.ValidationError], decodeType[tenant.ValidationError]},
 	{"import", asType[*tenant.ImportError], decodeType[tenant.ImportError]},
 	{"invalid_invoice", asType[*connec.InvalidInvoiceError], decodeType[connec.InvalidInvoiceError]},
+	{"invalid_setting", asType[*settings.Error], decodeType[settings.Error]},
 }
 
 func asType[E error](err error) (any, bool) {

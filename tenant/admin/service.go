@@ -129,7 +129,7 @@ func New(db *store.DB, opt Options) *Service {
 		tlsCert:        opt.TLSCertFile,
 		tlsKey:         opt.TLSKeyFile,
 		trustedProxies: opt.TrustedProxies,
-		overrides:     opt.Settings,
+		overrides:      opt.Settings,
 	}
 }
 

@@ -72,7 +72,7 @@ test: deps vet lint unit race fuzz gui-smoke
 bench:
 	@: > bench.txt
 	$(GO) test -run '^$$' -bench 'Idmap|RawPut' -benchtime 2s -benchmem ./store/ | tee -a bench.txt
-	$(GO) test -run '^$$' -bench 'ConsumeVsBare|ConsumeHandler|BareRetrieve' -benchtime 200x -benchmem ./tenant/sso/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'ConsumeVsBare|ConsumeHandler|BareRetrieve|HostileVsValid' -benchtime 200x -benchmem ./tenant/sso/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Notification10k|RawPut10k' -benchtime 5x -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WebhookParallel|Metadata' -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BillingRun10kGroups|BillingBaseline' -benchtime 1x ./tenant/billing/ | tee -a bench.txt

@@ -13,8 +13,9 @@ import (
 const testResponseOpen = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">`
 
 // hostileDoc builds the documents of issue 9's probes, n bytes long (or a
-// little less): a run of '<', elements nested n deep, and one element
-// carrying namespace declarations until the size is reached.
+// little less): a run of '<', elements nested n deep, one element carrying
+// namespace declarations until the size is reached, and ("text") a
+// well-formed unsigned response padded with text.
 func hostileDoc(kind string, n int) []byte {
 	var b bytes.Buffer
 	switch kind {
@@ -31,6 +32,13 @@ func hostileDoc(kind string, n int) []byte {
 			fmt.Fprintf(&b, ` xmlns:n%d="urn:x:%d"`, i, i)
 		}
 		b.WriteString(`><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/></samlp:Response>`)
+	case "text":
+		// Passes the pre-scan: one assertion full of text, for gosaml2 to
+		// parse and refuse (no signature).
+		b.WriteString(testResponseOpen + `<saml:Assertion ID="a"><saml:Issuer>`)
+		tail := `</saml:Issuer></saml:Assertion></samlp:Response>`
+		b.Write(bytes.Repeat([]byte("x"), max(0, n-b.Len()-len(tail))))
+		b.WriteString(tail)
 	default:
 		panic(kind)
 	}

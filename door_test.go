@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -333,5 +336,64 @@ func TestRemoteAdminWithAGoodWrongAndRevokedToken(t *testing.T) {
 	}
 	if svc.CheckAdminToken("") {
 		t.Fatal("the empty token passes after a revoke")
+	}
+}
+
+// The whole path in real processes: serve --admin-addr, admin-token and
+// admin-cert through its control socket, and a verb with --server.
+func TestServeAdminAddrInARealProcess(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "td.db")
+	file := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(file, []byte(marketplaces(t, "acme")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
+		t.Fatal(errOut)
+	}
+	adminAddr := freeAddr(t)
+	serve := subprocess(t, "--db", db, "--addr", freeAddr(t), "serve", "--admin-addr", adminAddr)
+	stdout, err := serve.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serveErr bytes.Buffer
+	serve.Stderr = &serveErr
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("serve: %q %v\n%s", line, err, serveErr.String())
+	}
+
+	code, token, errOut := cli(t, "", "--db", db, "admin-token")
+	if code != 0 || !strings.HasPrefix(token, "tdk_") {
+		t.Fatalf("admin-token through serve: %d %q %q", code, token, errOut)
+	}
+	code, pem, errOut := cli(t, "", "--db", db, "admin-cert")
+	if code != 0 || !strings.Contains(pem, "BEGIN CERTIFICATE") || strings.Contains(pem, "PRIVATE KEY") {
+		t.Fatalf("admin-cert through serve: %d %q", code, errOut)
+	}
+	ca := filepath.Join(dir, "server.pem")
+	if err := os.WriteFile(ca, []byte(pem), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := cli(t, "", "--server", "https://"+adminAddr, "--token", strings.TrimSpace(token), "--server-ca", ca, "tenant", "list")
+	if code != 0 || !strings.HasPrefix(out, "acme ") {
+		t.Fatalf("tenant list with --server: %d %q %q\nserve: %s", code, out, errOut, serveErr.String())
+	}
+	code, _, errOut = cli(t, "", "--server", "https://"+adminAddr, "--token", "tdk_wrong", "--server-ca", ca, "tenant", "remove", "acme")
+	if code == 0 || !strings.Contains(errOut, "refused the admin token") {
+		t.Fatalf("wrong token: %d %q", code, errOut)
+	}
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, serveErr.String())
+	}
+	if code, out, _ := cli(t, "", "--db", db, "tenant", "list"); code != 0 || !strings.HasPrefix(out, "acme ") {
+		t.Fatalf("after serve: %d %q (the wrong token removed acme?)", code, out)
 	}
 }

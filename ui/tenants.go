@@ -261,16 +261,14 @@ func (s *tenantsScreen) refreshURLs() {
 	}
 	urls := s.m.svc.RegistrationURLs(key)
 	heading := func(text string) {
-		h := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
-		h.Importance = widget.LowImportance
-		s.urls.Add(h)
+		s.urls.Add(widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Italic: true}))
 	}
 	for i, u := range urls {
 		switch {
 		case i == 0 && u.Registered:
 			heading("Registered on the developer platform — what the hub calls:")
 		case i > 0 && urls[i-1].Registered && !u.Registered:
-			heading("Also served here (the registered ones above take precedence at the hub):")
+			heading("Our own /mno-enterprise/ routes, also served (\"alternative\": the hub uses the URL above):")
 		}
 		url := u.URL
 		title := u.Label + "  ·  " + u.Method

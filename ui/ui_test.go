@@ -568,3 +568,52 @@ func TestNewInvoiceIsSavedAndQueued(t *testing.T) {
 		t.Fatalf("listed %+v; want INV-77, queued, 14.85", row)
 	}
 }
+
+// TestRegisteredPathsListedFirstAndKeptBySave: a tenant imported with
+// paths registered on the developer platform shows them first under URLs
+// to register, and saving it from the form keeps them (the form does not
+// edit them).
+func TestRegisteredPathsListedFirstAndKeptBySave(t *testing.T) {
+	m, svc := newTestWindow(t)
+	cfg := tenant.Config{Key: "uat", DisplayName: "UAT", Enabled: true,
+		API: tenant.API{ID: "app-uat", Key: "s3cret", Host: "https://api-hub.uat.example"},
+		SSO: tenant.SSO{IdP: "https://idp.uat.example", X509Certificate: testCertificate(t, 200),
+			IdM: "https://desk.example.com", InitPath: "/maestrano/auth/saml/init?marketplace=uat"},
+		Hooks: tenant.Hooks{Account: tenant.AccountHooks{GroupPath: "/maestrano/account/groups/:id?marketplace=uat"}},
+	}
+	if _, err := svc.SaveTenant(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	onUI(func() {
+		m.showScreen("tenants")
+		m.tenants.edit(admin.TenantSummary{Key: "uat", DisplayName: "UAT", Enabled: true})
+	})
+	eventually(t, "the tenant's URLs", func() bool { return len(m.tenants.urls.Objects) > len(tenant.Routes()) })
+	var first, second string
+	onUI(func() {
+		first = m.tenants.urls.Objects[0].(*widget.Label).Text
+		row := m.tenants.urls.Objects[1].(*fyne.Container)
+		for _, o := range row.Objects {
+			if box, ok := o.(*fyne.Container); ok && len(box.Objects) == 2 {
+				if l, ok := box.Objects[1].(*widget.Label); ok {
+					second = l.Text
+				}
+			}
+		}
+	})
+	if !strings.Contains(first, "Registered on the developer platform") || second != "https://desk.example.com/maestrano/auth/saml/init?marketplace=uat" {
+		t.Fatalf("URLs to register start with %q, %q; want the registered init URL first", first, second)
+	}
+	onUI(func() {
+		test.Type(m.tenants.form.name, " (edited)")
+		test.Tap(m.tenants.save)
+	})
+	eventually(t, "the save", func() bool {
+		c, err := svc.Tenant("uat")
+		return err == nil && strings.Contains(c.DisplayName, "(edited)")
+	})
+	got, _ := svc.Tenant("uat")
+	if got.SSO.InitPath != cfg.SSO.InitPath || got.SSO.IdM != cfg.SSO.IdM || got.Hooks != cfg.Hooks {
+		t.Errorf("saving from the form lost the registered paths: %+v %+v", got.SSO, got.Hooks)
+	}
+}

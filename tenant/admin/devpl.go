@@ -164,16 +164,16 @@ func (s *Service) recordSync(cfg devpl.Config, res ImportResult, syncErr error) 
 }
 
 // RunDevPlatformSync re-syncs every devpl-refresh until ctx ends (serve
-// and the GUI run it): at once, then on each tick. With no refresh set it
-// returns nil at once. The interval is read again after each sync, so a
-// changed setting applies from the next tick.
+// and the GUI run it): at once when it is set, then on each tick. The
+// configuration is read again before each tick, so a devpl-refresh saved
+// in the settings while the process runs turns the re-sync on, off or to
+// a new interval within a minute, without a restart. A refresh that does
+// not parse at start is an error; later it is logged and the last good
+// one kept.
 func (s *Service) RunDevPlatformSync(ctx context.Context) error {
 	cfg, err := s.DevPlatform()
 	if err != nil {
 		return fmt.Errorf("developer-platform re-sync: %w", err)
-	}
-	if cfg.Refresh <= 0 {
-		return nil
 	}
 	warned := false
 	every := func(c devpl.Config) time.Duration {
@@ -186,24 +186,46 @@ func (s *Service) RunDevPlatformSync(ctx context.Context) error {
 		}
 		return c.Refresh
 	}
-	s.log.Info("developer-platform re-sync on", "host", cfg.Origin(), "every", every(cfg))
+	wait := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
+	on := false
+	var last time.Time
 	for {
-		if _, err := s.SyncTenants(ctx); err != nil && ctx.Err() != nil {
+		switch {
+		case cfg.Refresh > 0 && !on:
+			on = true
+			s.log.Info("developer-platform re-sync on", "host", cfg.Origin(), "every", every(cfg))
+		case cfg.Refresh <= 0 && on:
+			on = false
+			s.log.Info("developer-platform re-sync off")
+		}
+		if on && (last.IsZero() || time.Since(last) >= every(cfg)) {
+			last = time.Now()
+			if _, err := s.SyncTenants(ctx); err != nil && ctx.Err() != nil {
+				return nil
+			}
+		}
+		// Sleep until the next sync, but look at the settings at least
+		// once every minRefresh.
+		next := s.minRefresh
+		if on {
+			next = min(next, max(every(cfg)-time.Since(last), 0))
+		}
+		if !wait(next) {
 			return nil
 		}
 		if c, err := s.DevPlatform(); err == nil {
 			cfg = c
-		}
-		if cfg.Refresh <= 0 {
-			s.log.Info("developer-platform re-sync off")
-			return nil
-		}
-		t := time.NewTimer(every(cfg))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
+		} else {
+			s.log.Warn("developer-platform re-sync: settings", "err", err)
 		}
 	}
 }

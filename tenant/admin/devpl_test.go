@@ -224,15 +224,46 @@ func TestPeriodicResyncPicksUpANewMarketplace(t *testing.T) {
 	waitFor("second")
 }
 
-func TestPeriodicResyncIsOffWithoutRefresh(t *testing.T) {
+func TestPeriodicResyncIsOffWithoutRefreshAndFollowsTheSetting(t *testing.T) {
 	p := devpltest.New(t)
+	p.SetMarketplaces(t, devpltest.Marketplace(t, "later", "https://api.later.test", testNow))
 	s, _ := syncService(t, p, nil)
-	if err := s.RunDevPlatformSync(context.Background()); err != nil {
-		t.Fatal(err)
+	s.minRefresh = 20 * time.Millisecond
+	var mu sync.Mutex
+	stored := map[string]string{}
+	s.settings = func(name string) (string, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		v, ok := stored[name]
+		return v, ok
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.RunDevPlatformSync(ctx) }()
+	time.Sleep(200 * time.Millisecond)
 	if n, _ := p.Counts(); n != 0 {
 		t.Errorf("%d requests with re-sync off", n)
 	}
+	// Turned on in the settings while it runs: no restart needed. (The
+	// settings store refuses less than a minute; the lookup stands in.)
+	mu.Lock()
+	stored["devpl-refresh"] = "30ms"
+	mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := s.Tenant("later"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the re-sync never started after devpl-refresh was set")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
 	s, _ = syncService(t, p, map[string]string{devpl.EnvRefresh: "soon"})
 	if err := s.RunDevPlatformSync(context.Background()); err == nil {
 		t.Error("a refresh that does not parse must be an error")
@@ -282,5 +313,28 @@ func TestResyncKeepsTheVendorsOwnSettings(t *testing.T) {
 	}
 	if c, _ = s.Tenant("acme"); c.Billing.PriceCents != 1500 || c.Billing.Currency != "USD" {
 		t.Errorf("a price in the document must win: %d %s", c.Billing.PriceCents, c.Billing.Currency)
+	}
+}
+
+// The devpl-* settings kept in the data file configure the sync; the
+// environment variables win over them.
+func TestSyncFromStoredSettingsAndEnvWins(t *testing.T) {
+	p := devpltest.New(t)
+	p.SetMarketplaces(t, devpltest.Marketplace(t, "stored", "https://api.stored.test", testNow))
+	s := newService(t)
+	env := map[string]string{}
+	s.getenv = func(name string) (string, bool) { v, ok := env[name]; return v, ok }
+	for k, v := range map[string]string{"devpl-host": p.URL(), "devpl-api-path": devpltest.APIPath,
+		"devpl-env-key": devpltest.EnvKey, "devpl-env-secret": devpltest.EnvSecret} {
+		if err := s.SetSetting(k, v); err != nil {
+			t.Fatalf("set %s: %v", k, err)
+		}
+	}
+	if res, err := s.SyncTenants(context.Background()); err != nil || len(res.Added) != 1 {
+		t.Fatalf("sync from stored settings: %s, %v", res.Summary(), err)
+	}
+	env[devpl.EnvSecret] = "wrong"
+	if _, err := s.SyncTenants(context.Background()); !errors.Is(err, devpl.ErrUnauthorized) {
+		t.Fatalf("the environment's secret must win over the stored one: %v", err)
 	}
 }

@@ -204,48 +204,72 @@ func (p *Puller) Run(ctx context.Context) error {
 // (or that was never pulled).
 func (p *Puller) SchedulePeriodic() error {
 	now := p.now()
+	var due []store.Pull
+	// Look first, write only when something is due: the check runs every
+	// minute and must not cost a commit each time.
+	if err := p.DB.View(func(tx *store.Tx) (err error) {
+		due, err = periodicDue(tx, now)
+		return err
+	}); err != nil || len(due) == 0 {
+		return err
+	}
 	return p.DB.Update(func(tx *store.Tx) error {
-		cfgs, err := listTenants(tx)
+		due, err := periodicDue(tx, now)
 		if err != nil {
 			return err
 		}
-		for _, cfg := range cfgs {
-			every := cfg.PullInterval()
-			if every <= 0 || !cfg.Enabled || !cfg.ConnecEnabled() {
-				continue
-			}
-			if _, err := tx.PullStopped(string(cfg.Key)); err == nil {
-				continue
-			}
-			groups, err := tx.Groups(string(cfg.Key))
-			if err != nil {
+		for _, st := range due {
+			st.Status, st.DueAt, st.Attempts, st.UpdatedAt = store.PullQueued, now, 0, now
+			if err := tx.PutPull(st); err != nil {
 				return err
-			}
-			for _, g := range groups {
-				if g.Cancelled {
-					continue
-				}
-				for _, col := range cfg.PullCollections() {
-					st, err := tx.Pull(string(cfg.Key), g.UID, col)
-					switch {
-					case errors.Is(err, store.ErrNotFound):
-						st = store.Pull{Tenant: string(cfg.Key), GroupUID: g.UID, Collection: col, Full: true}
-					case err != nil:
-						return err
-					case st.Status == store.PullQueued || st.Status == store.PullStopped:
-						continue
-					case !st.LastPullAt.IsZero() && now.Sub(st.LastPullAt) < every:
-						continue
-					}
-					st.Status, st.DueAt, st.Attempts, st.UpdatedAt = store.PullQueued, now, 0, now
-					if err := tx.PutPull(st); err != nil {
-						return err
-					}
-				}
 			}
 		}
 		return nil
 	})
+}
+
+// periodicDue lists the pulls SchedulePeriodic must queue.
+func periodicDue(tx *store.Tx, now time.Time) ([]store.Pull, error) {
+	cfgs, err := listTenants(tx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Pull
+	for _, cfg := range cfgs {
+		every := cfg.PullInterval()
+		if every <= 0 || !cfg.Enabled || !cfg.ConnecEnabled() {
+			continue
+		}
+		if _, err := tx.PullStopped(string(cfg.Key)); err == nil {
+			continue
+		}
+		groups, err := tx.Groups(string(cfg.Key))
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range groups {
+			if g.Cancelled {
+				continue
+			}
+			for _, col := range cfg.PullCollections() {
+				st, err := tx.Pull(string(cfg.Key), g.UID, col)
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+					st = store.Pull{Tenant: string(cfg.Key), GroupUID: g.UID, Collection: col, Full: true}
+				case err != nil:
+					return nil, err
+				case st.Status == store.PullQueued || st.Status == store.PullStopped:
+					continue
+				case st.Status == store.PullFailed && now.Sub(st.UpdatedAt) < every:
+					continue // a pull that gave up waits an interval before it tries again
+				case !st.LastPullAt.IsZero() && now.Sub(st.LastPullAt) < every:
+					continue
+				}
+				out = append(out, st)
+			}
+		}
+	}
+	return out, nil
 }
 
 // ProcessDue runs every queued pull due now, Concurrency at a time, and

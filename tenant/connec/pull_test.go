@@ -409,3 +409,35 @@ func FuzzDecodePage(f *testing.F) {
 		}
 	})
 }
+
+func TestPeriodicPullsAreQueuedEveryInterval(t *testing.T) {
+	e := newPullEnv(t)
+	e.addInvoices(1, 3)
+	p := e.puller()
+	if err := p.SchedulePeriodic(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.View(func(tx *store.Tx) error { _, err := tx.Pull("acme", "cld-1", "invoices"); return err }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a tenant without pull_interval got a pull queued: %v", err)
+	}
+	e.cfg.Connec.PullInterval = tenant.Duration(15 * time.Minute)
+	e.putTenant()
+	for step, want := range []struct {
+		advance time.Duration
+		queued  bool
+	}{{0, true}, {10 * time.Minute, false}, {6 * time.Minute, true}} {
+		e.clock.Advance(want.advance)
+		if err := p.SchedulePeriodic(); err != nil {
+			t.Fatal(err)
+		}
+		if st := e.state(); (st.Status == store.PullQueued) != want.queued {
+			t.Fatalf("step %d: state %+v, want queued=%v", step, st, want.queued)
+		}
+		if _, err := p.ProcessDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g := gets(e.emu.Requests()); len(g) != 2 || g[0].Query.Get("$filter") != "" || g[1].Query.Get("$filter") == "" {
+		t.Errorf("periodic pulls asked %d pages; want a full pull, then a delta pull", len(g))
+	}
+}

@@ -171,6 +171,11 @@ func parseAlias(key Key, r Route, p string) (Alias, error) {
 	if err != nil {
 		return a, fmt.Errorf("query does not parse: %v", err)
 	}
+	for name, vals := range q {
+		if name == "" || len(vals) != 1 {
+			return a, fmt.Errorf("query must name each parameter once (%q)", clip(name))
+		}
+	}
 	a.query = q
 	a.segments = strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for _, seg := range a.segments {

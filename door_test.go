@@ -20,6 +20,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
 	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
+	"github.com/tenantdesk/tenantdesk/tenant/billing"
 )
 
 // owner opens db as the GUI or `serve` would and serves its control
@@ -49,7 +50,7 @@ func owner(t testing.TB, db string) *admin.Service {
 
 // seedFile is a data file with tenants whose account API is fake, two
 // groups to bill and the demo data.
-func seedFile(t *testing.T) (string, string) {
+func seedFile(t *testing.T) (string, string, *apitest.AccountAPI) {
 	t.Helper()
 	fake := apitest.NewAccountAPI(t, map[string]string{"app-acme": secretKey + "-acme"})
 	dir := t.TempDir()
@@ -81,7 +82,7 @@ func seedFile(t *testing.T) (string, string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return db, file
+	return db, file, fake
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -103,7 +104,7 @@ var billingTook = regexp.MustCompile(`; [0-9.]+(ms|s|µs)\n`)
 // "process" owns the file and serves its control socket. Output and exit
 // code must not tell them apart.
 func TestEveryVerbThroughTheOwnerIsTheSameAsOnAClosedFile(t *testing.T) {
-	seed, importFile := seedFile(t)
+	seed, importFile, _ := seedFile(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "td.db")
 	bad := filepath.Join(dir, "bad.json")
@@ -395,5 +396,57 @@ func TestServeAdminAddrInARealProcess(t *testing.T) {
 	}
 	if code, out, _ := cli(t, "", "--db", db, "tenant", "list"); code != 0 || !strings.HasPrefix(out, "acme ") {
 		t.Fatalf("after serve: %d %q (the wrong token removed acme?)", code, out)
+	}
+}
+
+// Ctrl-C on a `bill run` that runs in the owner cancels the run there,
+// and the verb ends as it does on a closed file: the cancelled summary,
+// exit 1, and the owner free again.
+func TestBillRunThroughTheOwnerIsCancelledWithTheVerb(t *testing.T) {
+	seed, _, fake := seedFile(t)
+	gate := make(chan struct{})
+	defer close(gate)
+	fake.HoldPosts(gate) // every bill hangs at the API until the test ends
+	db := filepath.Join(t.TempDir(), "td.db")
+	cancelled := func() (int, string, string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		type result struct {
+			code     int
+			out, err string
+		}
+		done := make(chan result, 1)
+		go func() {
+			var out, errOut bytes.Buffer
+			code := run(ctx, []string{"--db", db, "bill", "run", "--period", "2026-10", "--tenant", "acme"}, strings.NewReader(""), &out, &errOut)
+			done <- result{code, out.String(), errOut.String()}
+		}()
+		for deadline := time.Now().Add(10 * time.Second); !billing.InProgress(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the run did not start")
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // the bills are in flight
+		cancel()
+		select {
+		case r := <-done:
+			return r.code, billingTook.ReplaceAllString(r.out, "\n"), r.err
+		case <-time.After(20 * time.Second):
+			t.Fatal("the verb did not end within 20 s of its cancel")
+		}
+		return 0, "", ""
+	}
+	copyFile(t, seed, db)
+	code, out, errOut := cancelled()
+	if code == 0 || !strings.Contains(out+errOut, "cancelled") {
+		t.Fatalf("closed file: a cancelled run: exit %d %q %q", code, out, errOut)
+	}
+	copyFile(t, seed, db)
+	svc := owner(t, db)
+	code2, out2, errOut2 := cancelled()
+	if code2 != code || out2 != out || errOut2 != errOut {
+		t.Fatalf("closed file: exit %d\n%s%s\nthrough the owner: exit %d\n%s%s", code, out, errOut, code2, out2, errOut2)
+	}
+	if svc.BillingRunning() {
+		t.Fatal("the owner's run goes on after the verb was cancelled")
 	}
 }

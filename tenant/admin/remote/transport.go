@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 )
@@ -19,6 +22,14 @@ import (
 // maxArgsBytes bounds a request body: arguments are small, but an import
 // document may be a few MiB.
 const maxArgsBytes = 16 << 20
+
+// callHeader names a call its client may cancel with POST /v1/-cancel/{id}.
+const callHeader = "Tenantdesk-Call"
+
+// cancelGrace is how long a cancelled call may take to send its last
+// answer (a billing run finishing the bills in flight) before the client
+// drops the connection.
+const cancelGrace = 15 * time.Second
 
 // resultTrailer carries the outcome of a method that streams raw bytes.
 const resultTrailer = "Tenantdesk-Result"
@@ -136,11 +147,32 @@ func Handler(api admin.API, info Info, auth func(*http.Request) bool, log *slog.
 		log = slog.Default()
 	}
 	mux := http.NewServeMux()
+	// Calls in flight that their client may cancel by id: a cancelled
+	// billing run still answers with its summary, as it does in process.
+	var inFlight sync.Map // call id -> context.CancelFunc
+	mux.HandleFunc("POST /v1/-cancel/{call}", func(w http.ResponseWriter, r *http.Request) {
+		if auth != nil && !auth(r) {
+			writeJSON(w, http.StatusUnauthorized, answer{Error: encodeError(ErrUnauthorized)})
+			return
+		}
+		if cancel, ok := inFlight.Load(r.PathValue("call")); ok {
+			cancel.(context.CancelFunc)()
+		}
+		writeJSON(w, http.StatusOK, answer{})
+	})
 	mux.HandleFunc("POST /v1/{method}", func(w http.ResponseWriter, r *http.Request) {
 		if auth != nil && !auth(r) {
 			log.Warn("admin API: token refused", "remote", r.RemoteAddr)
 			writeJSON(w, http.StatusUnauthorized, answer{Error: encodeError(ErrUnauthorized)})
 			return
+		}
+		ctx := r.Context()
+		if id := r.Header.Get(callHeader); id != "" && len(id) <= 64 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			inFlight.Store(id, cancel)
+			defer inFlight.Delete(id)
 		}
 		name := r.PathValue("method")
 		if name == "Hello" {
@@ -157,7 +189,7 @@ func Handler(api admin.API, info Info, auth func(*http.Request) bool, log *slog.
 			writeJSON(w, http.StatusRequestEntityTooLarge, answer{Error: &wireError{Message: "arguments too large"}})
 			return
 		}
-		h(r.Context(), api, body, w)
+		h(ctx, api, body, w)
 	})
 	return mux
 }
@@ -199,7 +231,22 @@ func callStream[R, P any](c *Client, ctx context.Context, method string, args an
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	resp, err := c.post(ctx, method, args)
+	// Cancelling ctx asks the server to cancel the call, then reads its
+	// last answer (a cancelled run's summary); the connection itself is
+	// dropped only if that answer does not come in time.
+	id := callID()
+	reqCtx, drop := context.WithCancel(context.WithoutCancel(ctx))
+	defer drop()
+	stopWatch := context.AfterFunc(ctx, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if resp, err := c.post(cctx, "-cancel/"+id, none{}); err == nil {
+			resp.Body.Close()
+		}
+		time.AfterFunc(cancelGrace, drop)
+	})
+	defer stopWatch()
+	resp, err := c.postCall(reqCtx, method, id, args)
 	if err != nil {
 		return r, err
 	}
@@ -265,6 +312,18 @@ func finish[R any](method string, a answer) (R, error) {
 
 // post sends one call and checks the transport-level answer.
 func (c *Client) post(ctx context.Context, method string, args any) (*http.Response, error) {
+	return c.postCall(ctx, method, "", args)
+}
+
+// callID names a call for its cancellation.
+func callID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// postCall is post with a call id the client may cancel by.
+func (c *Client) postCall(ctx context.Context, method, id string, args any) (*http.Response, error) {
 	body, err := json.Marshal(args)
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode arguments: %w", method, err)
@@ -274,6 +333,9 @@ func (c *Client) post(ctx context.Context, method string, args any) (*http.Respo
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if id != "" {
+		req.Header.Set(callHeader, id)
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -316,5 +317,34 @@ func TestImportRefusesTwoTenantsClaimingOnePath(t *testing.T) {
 	}
 	if err := e.db.View(func(tx *store.Tx) error { _, err := tx.Tenant("third"); return err }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("refused import wrote tenant third: %v", err)
+	}
+}
+
+// TestHubResponseForOneTenantRefusedByAnother: both tenants trust the same
+// hub and, on one listener, share the default Audience (our origin with a
+// slash), so what keeps maestrano-uat's response out of acme-prod is the
+// Destination (acme-prod's registered consume URL), Recipient and the
+// pending request: posted to acme-prod, it is refused and signs no one in.
+func TestHubResponseForOneTenantRefusedByAnother(t *testing.T) {
+	e := newHubEnv(t)
+	uat, acme := e.docs["maestrano-uat"], e.docs["acme-prod"]
+	e.hub.SignIn("usr-1")
+	b := e.browser()
+	resp, err := b.Client.Get(e.public + uat.initPath + "&group_id=cld-1")
+	status(t, "uat init", resp, err, http.StatusFound)
+	resp, err = b.Client.Get(resp.Header.Get("Location"))
+	page := status(t, "hub", resp, err, http.StatusOK)
+	if !strings.Contains(page, e.public+uat.consumePath) {
+		t.Fatalf("the hub's form does not post to uat's registered consume URL: %.300s", page)
+	}
+	stolen := strings.Replace(page, `action="`+html.EscapeString(e.public+uat.consumePath)+`"`,
+		`action="`+html.EscapeString(e.public+acme.consumePath)+`"`, 1)
+	resp, err = b.PostForm(stolen)
+	body := status(t, "uat's response posted to acme-prod", resp, err, http.StatusForbidden)
+	if !strings.Contains(body, `<code id="reason">destination</code>`) && !strings.Contains(body, `<code id="reason">tenant_mismatch</code>`) {
+		t.Errorf("refused for another reason: %s", body)
+	}
+	if code, _ := e.get(b, tenant.RouteSession.URL(e.public, "acme-prod")); code != http.StatusUnauthorized {
+		t.Errorf("acme-prod session after the refused response: %d", code)
 	}
 }

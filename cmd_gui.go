@@ -56,7 +56,7 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	defer closeDoor()
 	waitDoor := openDoor(ctx, g, svc, logger)
 	defer func() { closeDoor(); waitDoor() }()
-	if err := ui.Run(ctx, svc, ui.Options{StartListener: true, Logger: logger}); err != nil {
+	if err := ui.Run(ctx, svc, ui.Options{StartListener: true, Logger: logger, Version: version()}); err != nil {
 		return exitf(stderr, "%v", err)
 	}
 	return 0
@@ -78,7 +78,7 @@ func runClientGUI(ctx context.Context, c *remote.Client, name string, stderr io.
 	defer c.Close()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := ui.Run(ctx, c, ui.Options{Logger: logger, Server: name}); err != nil {
+	if err := ui.Run(ctx, c, ui.Options{Logger: logger, Server: name, Version: version()}); err != nil {
 		return exitf(stderr, "%v", err)
 	}
 	return 0

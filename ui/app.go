@@ -44,6 +44,8 @@ type Options struct {
 	// window shows it in its title and status bar, and neither starts nor
 	// stops a listener of its own.
 	Server string
+	// Version is shown in Help → About (FyneApp.toml's version).
+	Version string
 
 	secondary bool // a window opened by Connect to server…
 }
@@ -139,6 +141,8 @@ type mainWindow struct {
 	// window's close quits the app.
 	secondary bool
 	onClose   func() // a secondary window's clean-up (drop its connection)
+	version   string
+	quitting  *quitAsk // the open quit question (Ctrl+Q), if any
 
 	// ctx ends when the window goes away; every poller of the UI stops on it.
 	ctx  context.Context
@@ -172,7 +176,7 @@ func newMainWindow(a fyne.App, svc admin.API, opt Options) *mainWindow {
 		opt.Logger = slog.Default()
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	m := &mainWindow{app: a, svc: svc, log: opt.Logger, ctx: ctx, stop: stop, current: -1,
+	m := &mainWindow{app: a, svc: svc, log: opt.Logger, ctx: ctx, stop: stop, current: -1, version: opt.Version,
 		server: opt.Server, secondary: opt.secondary}
 	m.win = a.NewWindow(windowTitle(opt.Server))
 	applyTheme(a, a.Preferences().StringWithFallback(prefTheme, themeSystem))
@@ -277,6 +281,11 @@ func (m *mainWindow) mainMenu() *fyne.MainMenu {
 	newTenant.Shortcut = &desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault}
 	find := fyne.NewMenuItem("Find", m.focusSearch)
 	find.Shortcut = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
+	// Our own Quit item, so that Fyne adds none that would quit without
+	// asking.
+	quit := fyne.NewMenuItem("Quit", m.quitRequested)
+	quit.IsQuit = true
+	quit.Shortcut = &desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}
 	var goItems []*fyne.MenuItem
 	for i, e := range m.entries {
 		id := e.id
@@ -293,9 +302,13 @@ func (m *mainWindow) mainMenu() *fyne.MainMenu {
 			fyne.NewMenuItem("Export identity map as CSV…", func() { m.showScreen("identity"); m.idmap.exportCSV() }),
 			fyne.NewMenuItemSeparator(),
 			fyne.NewMenuItem("Connect to server…", m.connectToServer),
+			fyne.NewMenuItemSeparator(),
+			fyne.NewMenuItem("Backup…", m.backupFile),
+			quit,
 		),
 		fyne.NewMenu("Edit", find),
 		fyne.NewMenu("Go", goItems...),
+		fyne.NewMenu("Help", fyne.NewMenuItem("About Tenantdesk", m.showAbout)),
 	)
 }
 
@@ -314,7 +327,12 @@ func (m *mainWindow) addShortcuts() {
 	}
 	// Delete reaches the canvas only when no entry has the focus, so it
 	// never fights with editing text.
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault},
+		func(fyne.Shortcut) { m.quitRequested() })
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if m.typedKeyWhileAsking(ev) {
+			return
+		}
 		if ev.Name == fyne.KeyDelete && m.current >= 0 && m.entries[m.current].id == "tenants" {
 			m.tenants.confirmDelete()
 		}

@@ -74,7 +74,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Idmap|RawPut' -benchtime 2s -benchmem ./store/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'ConsumeVsBare|ConsumeHandler|BareRetrieve|HostileVsValid' -benchtime 200x -benchmem ./tenant/sso/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Notification10k|RawPut10k' -benchtime 5x -benchmem ./tenant/server/ | tee -a bench.txt
-	$(GO) test -run '^$$' -bench 'WebhookParallel|Metadata' -benchmem ./tenant/server/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'WebhookParallel|Metadata|Healthz' -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BillingRun10kGroups|BillingBaseline' -benchtime 1x ./tenant/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Pull10kInvoices' -benchtime 2x ./tenant/connec/ | tee -a bench.txt
 	$(GO) test -tags ci -run '^$$' -bench 'TenantList' -benchtime 200x -benchmem . | tee -a bench.txt

@@ -272,6 +272,15 @@ func BenchmarkMetadata(b *testing.B) {
 	benchHandler(b, s.Handler(), tenant.RouteMetadata.Path(acme.Key), creds(acme))
 }
 
+// BenchmarkHealthz is the probe through the whole listener handler: a read
+// transaction, nothing written (SPEC §11: ≥ 0.5 × BenchmarkMetadata's rate).
+func BenchmarkHealthz(b *testing.B) {
+	acme := tenantCfg(b, "acme")
+	e := newEnv(b, acme)
+	s := server.New(e.db, publicURL, slog.New(slog.DiscardHandler))
+	benchHandler(b, s.Handler(), "/healthz", creds(acme))
+}
+
 // BenchmarkBareMetadataHandler is the baseline: a bare net/http handler
 // that reads the same tenant from bbolt and writes its metadata JSON.
 func BenchmarkBareMetadataHandler(b *testing.B) {

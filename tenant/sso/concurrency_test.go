@@ -58,7 +58,7 @@ func TestConcurrentLogins(t *testing.T) {
 	h := newHarness(t)
 	// Room for every login at once: this test is about the store and the
 	// SP cache, not about shedding (TestConsumeBusy).
-	h.svc.verifications = make(verifySlots, 64)
+	h.svc.verifications = newVerifySlotsN(64, 64)
 	type login struct {
 		key  string
 		uid  string

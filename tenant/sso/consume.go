@@ -117,7 +117,7 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 		return nil, fail(ReasonConfig, err)
 	}
 	sp := sps.sp
-	if !s.verifications.acquire() {
+	if !s.verifications.acquire(r.Context()) {
 		return nil, fail(ReasonBusy, nil)
 	}
 	defer s.verifications.release()

@@ -1,8 +1,11 @@
 package sso
 
 import (
+	"context"
 	"runtime"
 	"strconv"
+	"sync/atomic"
+	"time"
 )
 
 // busyRetryAfter is the Retry-After, in seconds, of a consume answered
@@ -10,28 +13,55 @@ import (
 // takes a few milliseconds, so the slots free up long before.
 const busyRetryAfter = 1
 
-// verifySlots bounds how many signature verifications (gosaml2's parse,
-// canonicalisation and RSA check) run at once. A request that finds every
-// slot taken is answered 503 at once instead of queueing: a flood of
-// well-formed but hostile documents then costs at most the slots' cores,
-// and the rest of the listener (metadata, webhooks) keeps its share.
-type verifySlots chan struct{}
+var busyRetryAfterHeader = strconv.Itoa(busyRetryAfter)
 
-// newVerifySlots allows twice GOMAXPROCS verifications at once: enough to
-// keep every core busy while a verification waits on the scheduler,
-// never so many that a burst queues for seconds.
-func newVerifySlots() verifySlots { return make(verifySlots, 2*runtime.GOMAXPROCS(0)) }
+// verifyWait is the longest a consume waits for a verification slot.
+const verifyWait = 500 * time.Millisecond
 
-// acquire takes a slot without waiting; false when none is free.
-func (v verifySlots) acquire() bool {
-	select {
-	case v <- struct{}{}:
-		return true
-	default:
-		return false
-	}
+// verifySlots bounds the signature verifications (gosaml2's parse,
+// canonicalisation and RSA check, the costly part of a consume) that run
+// at once to half the cores, at least one: whatever strangers post at
+// consume, the other half stays free for metadata, webhooks and the rest
+// of the listener. A few more may wait, briefly, so that two real
+// sign-ins arriving together both succeed; beyond those, a consume is
+// answered 503 at once without being parsed.
+type verifySlots struct {
+	run     chan struct{}
+	waiting atomic.Int64
+	maxWait int64
 }
 
-func (v verifySlots) release() { <-v }
+func newVerifySlots() *verifySlots {
+	procs := runtime.GOMAXPROCS(0)
+	return newVerifySlotsN(max(1, procs/2), int64(2*procs))
+}
 
-var busyRetryAfterHeader = strconv.Itoa(busyRetryAfter)
+func newVerifySlotsN(running int, waiting int64) *verifySlots {
+	return &verifySlots{run: make(chan struct{}, running), maxWait: waiting}
+}
+
+// acquire takes a slot; false when none frees up within verifyWait, when
+// too many already wait, or when ctx ends.
+func (v *verifySlots) acquire(ctx context.Context) bool {
+	select {
+	case v.run <- struct{}{}:
+		return true
+	default:
+	}
+	if v.waiting.Add(1) > v.maxWait {
+		v.waiting.Add(-1)
+		return false
+	}
+	defer v.waiting.Add(-1)
+	t := time.NewTimer(verifyWait)
+	defer t.Stop()
+	select {
+	case v.run <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+func (v *verifySlots) release() { <-v.run }

@@ -66,25 +66,28 @@ func TestHostileDocumentsRefused(t *testing.T) {
 	h.assertNothingWritten("acme", "usr-1", "cld-1")
 }
 
-// TestConsumeBusy takes every verification slot, as a flood of hostile
-// but well-formed documents would, and posts a valid response: 503 at
-// once with Retry-After and no cookie; the response is not spent, so it
-// signs in once a slot is free.
+// TestConsumeBusy takes every verification slot and fills the queue, as
+// a flood of hostile but well-formed documents would, and posts a valid
+// response: 503 at once with Retry-After and no cookie; the response is
+// not spent, so it signs in once a slot is free. With a free place in the
+// queue, a consume waits for a slot instead.
 func TestConsumeBusy(t *testing.T) {
 	h := newHarness(t)
+	h.svc.verifications = newVerifySlotsN(1, 1)
 	_, reqID := h.initialize("acme", "")
 	saml := h.response("acme", reqID, time.Time{}, attrs())
 
-	held := 0
-	for h.svc.verifications.acquire() {
-		held++
+	if !h.svc.verifications.acquire(t.Context()) {
+		t.Fatal("no free slot")
 	}
-	if held < 2 {
-		t.Fatalf("only %d verification slots", held)
-	}
+	h.svc.verifications.waiting.Add(1) // someone waits already
+	start := time.Now()
 	resp := h.consume("acme", saml)
 	if reason := reasonOf(t, resp); resp.StatusCode != http.StatusServiceUnavailable || reason != ReasonBusy {
 		t.Fatalf("consume with every slot taken: %d %s", resp.StatusCode, reason)
+	}
+	if waited := time.Since(start); waited >= verifyWait {
+		t.Errorf("a full queue answered after %s, not at once", waited)
 	}
 	if ra := resp.Header.Get("Retry-After"); ra != "1" {
 		t.Errorf("Retry-After %q", ra)
@@ -94,9 +97,12 @@ func TestConsumeBusy(t *testing.T) {
 	}
 	h.assertNothingWritten("acme", "usr-1", "cld-1")
 
-	for range held {
+	// A place in the queue: the consume waits for the slot we free.
+	h.svc.verifications.waiting.Add(-1)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
 		h.svc.verifications.release()
-	}
+	}()
 	resp = h.consume("acme", saml)
 	body := readBody(t, resp)
 	if resp.StatusCode != http.StatusFound || sessionCookieOf(resp) == nil {

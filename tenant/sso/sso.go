@@ -62,7 +62,7 @@ type Service struct {
 	clock     atomic.Pointer[func() time.Time]
 	failures  atomic.Pointer[guard.Failures]
 
-	verifications verifySlots
+	verifications *verifySlots
 
 	mu  sync.Mutex
 	sps map[tenant.Key]cachedSP

@@ -241,11 +241,30 @@ func (s *Service) classify(err error, cfg *tenant.Config) Reason {
 // other than cfg's.
 func (s *Service) otherTenantConsumeURL(u string, cfg *tenant.Config) bool {
 	before, after, _ := strings.Cut(tenant.RouteSAMLConsume.URL(s.publicURL, "\x00"), "\x00")
-	if len(u) <= len(before)+len(after) || !strings.HasPrefix(u, before) || !strings.HasSuffix(u, after) {
-		return false
+	if len(u) > len(before)+len(after) && strings.HasPrefix(u, before) && strings.HasSuffix(u, after) {
+		key := u[len(before) : len(u)-len(after)]
+		return key != string(cfg.Key) && !strings.Contains(key, "/")
 	}
-	key := u[len(before) : len(u)-len(after)]
-	return key != string(cfg.Key) && !strings.Contains(key, "/")
+	// Or another tenant's registered consume URL (only read on this
+	// failure path).
+	found := false
+	_ = s.db.View(func(tx *store.Tx) error {
+		ts, err := tx.Tenants()
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if t.Key == string(cfg.Key) {
+				continue
+			}
+			if c, err := tenant.FromStored(t); err == nil && tenant.RouteSAMLConsume.RegisteredURL(c, s.publicURL) == u {
+				found = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return found
 }
 
 // checkTimes enforces the assertion's validity window with ClockSkew either

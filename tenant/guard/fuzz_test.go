@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
 // FuzzClientAddr: X-Forwarded-For and the peer address are outside input.
@@ -15,7 +17,7 @@ func FuzzClientAddr(f *testing.F) {
 	f.Add("198.51.100.1:5000", "1.1.1.1, 2.2.2.2")
 	f.Add("[::1]:80", "2001:db8::1, ::ffff:10.0.0.2")
 	f.Add("garbage", ",,,")
-	trusted, err := ParseTrustedProxies("10.0.0.0/8 ::1")
+	trusted, err := settings.ParseTrustedProxies("10.0.0.0/8 ::1")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -35,6 +37,5 @@ func FuzzClientAddr(f *testing.F) {
 		if b.Len() > b.MaxAddrs {
 			t.Fatalf("table grew to %d", b.Len())
 		}
-		_, _ = ParseTrustedProxies(xff)
 	})
 }

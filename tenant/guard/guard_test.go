@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 30, 0, time.UTC)
@@ -50,7 +51,7 @@ func TestBackoffTableIsBounded(t *testing.T) {
 }
 
 func TestClientAddr(t *testing.T) {
-	trusted, err := ParseTrustedProxies("10.0.0.0/8, 192.0.2.7 ::1")
+	trusted, err := settings.ParseTrustedProxies("10.0.0.0/8, 192.0.2.7 ::1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,12 +78,6 @@ func TestClientAddr(t *testing.T) {
 		if got := ClientAddr(r, trusted).String(); got != c.want {
 			t.Errorf("peer %s, XFF %q: %s, want %s", c.peer, c.xff, got, c.want)
 		}
-	}
-	if _, err := ParseTrustedProxies("10.0.0.0/33"); err == nil {
-		t.Error("a bad CIDR was accepted")
-	}
-	if _, err := ParseTrustedProxies("proxy.example"); err == nil {
-		t.Error("a host name was accepted")
 	}
 }
 

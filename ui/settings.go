@@ -58,7 +58,6 @@ func (s *settingsScreen) newField(key settings.Key, secret bool) *widget.FormIte
 		f.entry = widget.NewPasswordEntry()
 	}
 	f.source = widget.NewLabel("")
-	f.source.Importance = widget.LowImportance
 	f.source.Wrapping = fyne.TextWrapWord
 	f.source.SizeName = theme.SizeNameCaptionText
 	f.problem = widget.NewLabel("")
@@ -162,9 +161,9 @@ func (s *settingsScreen) loadSettings() {
 func sourceText(v settings.Value) string {
 	switch {
 	case v.Overridden():
-		return fmt.Sprintf("In effect: %s — from %s, which overrides the value saved here.", orNone(v.Value), v.Describe())
+		return fmt.Sprintf("In effect: %s — from %s %s, which overrides the value saved here.", orNone(v.Value), v.Source, v.Origin)
 	case v.Source == settings.FromFlag || v.Source == settings.FromEnv:
-		return fmt.Sprintf("In effect: %s — from %s.", orNone(v.Value), v.Describe())
+		return fmt.Sprintf("In effect: %s — from %s %s.", orNone(v.Value), v.Source, v.Origin)
 	case v.Source == settings.FromStored:
 		return "Saved in the data file."
 	case v.Value == "":

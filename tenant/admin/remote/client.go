@@ -104,7 +104,13 @@ func Dial(ctx context.Context, serverURL, token string, tlsConfig *tls.Config) (
 	return c, nil
 }
 
+// helloTimeout bounds the first exchange: an owner that accepts but
+// does not answer (stopped in a debugger, say) must not hang a verb.
+const helloTimeout = 10 * time.Second
+
 func (c *Client) hello(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	defer cancel()
 	info, err := call[Info](c, ctx, "Hello", none{})
 	if err != nil {
 		return err

@@ -33,7 +33,9 @@ func TestConnecPullCountsAndExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Update(func(tx *store.Tx) error { return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"}) })
+	err = s.Update(func(tx *store.Tx) error {
+		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
+	})
 	s.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +82,9 @@ func TestConnecPullThroughTheOwnerIsTheSameAsOnAClosedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Update(func(tx *store.Tx) error { return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"}) })
+	err = s.Update(func(tx *store.Tx) error {
+		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
+	})
 	s.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,13 @@
 package sso
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -89,12 +91,24 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 // signature and structure validation, Destination, issuer, times, audience,
 // InResponseTo policy, attributes.
 func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Config, now time.Time) (*login, *loginError) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxResponseBytes)
-	if err := r.ParseForm(); err != nil {
+	// The body is read before a slot is taken: a client that sends it
+	// slowly holds a connection, never a slot. Everything after this costs
+	// CPU and runs in a slot, so strangers' documents, whatever they hold,
+	// keep at most half the cores busy.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxResponseBytes))
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return nil, fail(ReasonTooLarge, err)
 		}
+		return nil, fail(ReasonMalformed, fmt.Errorf("read body: %w", err))
+	}
+	if !s.verifications.acquire(r.Context()) {
+		return nil, fail(ReasonBusy, nil)
+	}
+	defer s.verifications.release()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err := r.ParseForm(); err != nil {
 		return nil, fail(ReasonMalformed, fmt.Errorf("read form: %w", err))
 	}
 	encoded := r.PostForm.Get("SAMLResponse")
@@ -117,10 +131,6 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request, cfg *tenant.Con
 		return nil, fail(ReasonConfig, err)
 	}
 	sp := sps.sp
-	if !s.verifications.acquire(r.Context()) {
-		return nil, fail(ReasonBusy, nil)
-	}
-	defer s.verifications.release()
 	resp, err := sp.ValidateEncodedResponse(encoded)
 	if expiredConfirmation(err) {
 		// Signature and certificate passed on the real clock; only the

@@ -18,9 +18,9 @@ var busyRetryAfterHeader = strconv.Itoa(busyRetryAfter)
 // verifyWait is the longest a consume waits for a verification slot.
 const verifyWait = 500 * time.Millisecond
 
-// verifySlots bounds the signature verifications (gosaml2's parse,
-// canonicalisation and RSA check, the costly part of a consume) that run
-// at once to half the cores, at least one: whatever strangers post at
+// verifySlots bounds the consumes that parse and verify at once (form,
+// base64, pre-scan, then gosaml2's parse, canonicalisation and RSA check:
+// everything after the body is read) to half the cores, at least one: whatever strangers post at
 // consume, the other half stays free for metadata, webhooks and the rest
 // of the listener. A few more may wait, briefly, so that two real
 // sign-ins arriving together both succeed; beyond those, a consume is

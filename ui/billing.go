@@ -17,6 +17,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/billing"
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
 
 // billingScreen previews and runs billing for a period.
@@ -91,7 +92,7 @@ func newBillingScreen(m *mainWindow) *billingScreen {
 			if l.Currency == "" {
 				return ""
 			}
-			return admin.Money(l.AmountCents, l.Currency)
+			return money.Format(l.AmountCents, l.Currency)
 		},
 			compare: func(a, b admin.BillLine) int { return int(a.AmountCents - b.AmountCents) }},
 		column[admin.BillLine]{title: "Description", width: 210, text: func(l admin.BillLine) string { return l.Description }},
@@ -378,7 +379,7 @@ func (s *billingScreen) confirmCancelBill() {
 	dialog.ShowConfirm("Cancel bill "+l.RemoteID+"?",
 		fmt.Sprintf("The bill of %s (%s, tenant %s) for %s, %s, is cancelled at the marketplace.\n"+
 			"Later billing runs of %s leave this customer alone unless you bill them again.",
-			firstNonEmptyText(l.GroupName, l.GroupUID), l.GroupUID, l.Tenant, period, admin.Money(l.AmountCents, l.Currency), period),
+			firstNonEmptyText(l.GroupName, l.GroupUID), l.GroupUID, l.Tenant, period, money.Format(l.AmountCents, l.Currency), period),
 		func(ok bool) {
 			if ok {
 				s.cancelSelected(period, l)

@@ -17,6 +17,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
 
 // invoicesScreen lists invoices with their Connec! sync state, edits one,
@@ -47,7 +48,7 @@ func newInvoicesScreen(m *mainWindow) *invoicesScreen {
 		column[admin.InvoiceRow]{title: "Tenant", width: 75, text: func(r admin.InvoiceRow) string { return r.Tenant }},
 		column[admin.InvoiceRow]{title: "Sync", width: 110, text: func(r admin.InvoiceRow) string { return r.Sync },
 			importance: syncImportance},
-		column[admin.InvoiceRow]{title: "Total", width: 110, text: func(r admin.InvoiceRow) string { return admin.Money(r.TotalCents, r.Currency) },
+		column[admin.InvoiceRow]{title: "Total", width: 110, text: func(r admin.InvoiceRow) string { return money.FormatHundredths(r.TotalCents, r.Currency) },
 			compare: func(a, b admin.InvoiceRow) int { return int(a.TotalCents - b.TotalCents) }},
 		column[admin.InvoiceRow]{title: "Date", width: 95, text: func(r admin.InvoiceRow) string { return dateOnly(r.TransactionDate) },
 			compare: func(a, b admin.InvoiceRow) int { return a.TransactionDate.Compare(b.TransactionDate) }},
@@ -377,7 +378,7 @@ func (e *invoiceEditor) updateTotal() {
 		net += l.TotalCents
 	}
 	tax, _ := parseCents(e.tax.Text)
-	e.total.SetText("Total " + admin.Money(net+tax, strings.ToUpper(strings.TrimSpace(e.cur.Text))))
+	e.total.SetText("Total " + money.FormatHundredths(net+tax, strings.ToUpper(strings.TrimSpace(e.cur.Text))))
 }
 
 // invoice reads the form.

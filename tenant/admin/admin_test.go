@@ -357,14 +357,3 @@ func TestPeriods(t *testing.T) {
 		}
 	}
 }
-
-func TestMoney(t *testing.T) {
-	for _, c := range []struct {
-		cents int64
-		want  string
-	}{{0, "0.00 AUD"}, {4900, "49.00 AUD"}, {-5, "-0.05 AUD"}, {123456, "1234.56 AUD"}} {
-		if got := Money(c.cents, "AUD"); got != c.want {
-			t.Errorf("Money(%d) = %q, want %q", c.cents, got, c.want)
-		}
-	}
-}

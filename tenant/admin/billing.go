@@ -39,7 +39,7 @@ func ParsePeriod(s string) (string, error) {
 }
 
 // BillingRunning reports whether a run is going.
-func (s *Service) BillingRunning() bool { return s.billingBusy.Load() || billing.InProgress() }
+func (s *Service) BillingRunning() bool { return billing.InProgress() }
 
 // BillingHistory lists past runs, newest first.
 func (s *Service) BillingHistory(limit int) ([]store.BillingRun, error) {
@@ -87,10 +87,7 @@ func (s *Service) RunBilling(ctx context.Context, period, tenantKey string, prog
 	if err != nil {
 		return BillingSummary{}, err
 	}
-	if !s.billingBusy.CompareAndSwap(false, true) {
-		return BillingSummary{}, ErrRunInProgress
-	}
-	defer s.billingBusy.Store(false)
+	// One run at a time: billing.Run's own guard (the one place it lives).
 	return billing.Run(ctx, s.db, billing.Options{
 		Period: p, Tenant: tenantKey, Rebill: rebill, Progress: progress, Now: s.now, Logger: s.log, HTTPClient: s.billingClient,
 	})

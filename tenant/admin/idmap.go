@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/idmap"
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
 
 // IdmapFilter narrows the identity map; empty fields do not filter.
@@ -190,7 +191,7 @@ func localRecord(tx *store.Tx, row store.ConnectedObject) ([]Field, error) {
 		}
 		return []Field{
 			{"Number", inv.Number}, {"Title", inv.Title}, {"Status", inv.Status},
-			{"Total", Money(inv.TotalCents, inv.Currency)}, {"Updated", stamp(inv.UpdatedAt)},
+			{"Total", money.FormatHundredths(inv.TotalCents, inv.Currency)}, {"Updated", stamp(inv.UpdatedAt)},
 		}, nil
 	case store.KindRecord:
 		r, err := tx.Record(row.Tenant, row.Entity, row.RemoteID)
@@ -204,48 +205,24 @@ func localRecord(tx *store.Tx, row store.ConnectedObject) ([]Field, error) {
 	return nil, nil
 }
 
-// IdmapCSVHeader is the first line of a CSV export.
-var IdmapCSVHeader = []string{
-	"id", "tenant", "group_uid", "local_kind", "local_id", "provider", "entity", "remote_id", "name",
-	"created_at", "updated_at", "last_push_at", "last_pull_at", "push_disabled", "pull_disabled", "inactive", "last_error",
-}
-
 // ExportConnectedCSV streams the rows a filter selects to w as CSV, one
-// page at a time, and returns how many rows it wrote.
+// page at a time, and returns how many rows it wrote. The header and rows
+// are idmap.WriteCSV's, the same as `tenantdesk idmap list --csv` (a
+// public contract: its header says "group").
 func (s *Service) ExportConnectedCSV(ctx context.Context, f IdmapFilter, w io.Writer) (int, error) {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(IdmapCSVHeader); err != nil {
-		return 0, fmt.Errorf("export identity map: %w", err)
-	}
-	n, after := 0, ""
-	for {
+	n := 0
+	pages := func(after string, limit int) ([]store.ConnectedObject, string, error) {
 		if err := ctx.Err(); err != nil {
-			return n, fmt.Errorf("export identity map: %w", err)
+			return nil, "", err
 		}
-		rows, next, err := s.QueryConnected(f, after, idmapCountPage)
-		if err != nil {
-			return n, err
-		}
-		for _, r := range rows {
-			rec := []string{
-				strconv.FormatUint(r.ID, 10), r.Tenant, r.GroupUID, r.LocalKind, r.LocalID, r.Provider, r.Entity,
-				r.RemoteID, r.Name, stamp(r.CreatedAt), stamp(r.UpdatedAt), stamp(r.LastPushAt), stamp(r.LastPullAt),
-				strconv.FormatBool(r.PushDisabled), strconv.FormatBool(r.PullDisabled), strconv.FormatBool(r.Inactive), r.LastError,
-			}
-			if err := cw.Write(rec); err != nil {
-				return n, fmt.Errorf("export identity map: %w", err)
-			}
-			n++
-		}
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return n, fmt.Errorf("export identity map: %w", err)
-		}
-		if next == "" || len(rows) == 0 {
-			return n, nil
-		}
-		after = next
+		rows, next, err := s.QueryConnected(f, after, limit)
+		n += len(rows)
+		return rows, next, err
 	}
+	if err := idmap.WriteCSV(w, pages); err != nil {
+		return n, fmt.Errorf("export identity map: %w", err)
+	}
+	return n, nil
 }
 
 func yesNo(b bool) string {
@@ -261,13 +238,4 @@ func stamp(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-// Money formats minor units with a currency code: 1999, "AUD" → "19.99 AUD".
-func Money(cents int64, currency string) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s%d.%02d %s", sign, cents/100, cents%100, currency)
 }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
@@ -62,7 +61,6 @@ type Service struct {
 
 	outbox        *connec.Worker
 	puller        *connec.Puller
-	billingBusy   atomic.Bool  // set for the whole of a billing run
 	billingClient *http.Client // nil: billing's own pooled client
 
 	getenv     devpl.Lookup  // MNO_DEVPL_* and other environment variables

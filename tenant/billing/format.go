@@ -3,38 +3,10 @@ package billing
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
+
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
-
-// minorDigits lists ISO 4217 currencies whose minor unit is not 2 digits.
-var minorDigits = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}
-
-// FormatAmount writes minor units in major units for the currency:
-// 4900 AUD → "49.00", 4900 JPY → "4900".
-func FormatAmount(cents int64, currency string) string {
-	digits, ok := minorDigits[strings.ToUpper(currency)]
-	if !ok {
-		digits = 2
-	}
-	sign := ""
-	u := uint64(cents)
-	if cents < 0 {
-		sign, u = "-", uint64(-(cents+1))+1
-	}
-	if digits == 0 {
-		return fmt.Sprintf("%s%d", sign, u)
-	}
-	div := uint64(1)
-	for range digits {
-		div *= 10
-	}
-	return fmt.Sprintf("%s%d.%0*d", sign, u/div, digits, u%div)
-}
 
 // FormatPreview writes one line per bill: tenant, group uid, amount,
 // currency, then what a run does with it.
@@ -87,7 +59,7 @@ func amountCell(l Line) string {
 	if l.Action == ActionDirect {
 		return "-"
 	}
-	return FormatAmount(l.AmountCents, l.Currency)
+	return money.Amount(l.AmountCents, l.Currency)
 }
 
 func note(l Line) string {

@@ -38,7 +38,7 @@ const (
 	// SessionTTL is the longest a browser session lasts.
 	SessionTTL = 12 * time.Hour
 	// MaxResponseBytes caps the consume body and the decoded response. A
-	// signed Maestrano response is a few KB (about 9 KB with its
+	// signed Maestrano response is a few KB (about 10 KB with its
 	// certificate and the full attribute set), so 256 KiB leaves room for
 	// any real IdP's additions while bounding what a refused document can
 	// cost: reading, decoding and pre-scanning it stays far below a valid

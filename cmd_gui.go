@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -56,10 +57,36 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	defer closeDoor()
 	waitDoor := openDoor(ctx, g, svc, logger)
 	defer func() { closeDoor(); waitDoor() }()
-	if err := ui.Run(ctx, svc, ui.Options{StartListener: true, Logger: logger, Version: version()}); err != nil {
+	err := ui.Run(ctx, svc, ui.Options{StartListener: true, Logger: logger, Version: version()})
+	var restore *ui.RestoreRequest
+	if errors.As(err, &restore) {
+		// File → Restore…: the window is gone and the listener stopped.
+		// Close the socket and the file, swap, and start again on it.
+		closeDoor()
+		waitDoor()
+		if err := db.Close(); err != nil {
+			return exitf(stderr, "restore: %v", err)
+		}
+		if err := admin.RestoreDataFile(g.db, restore.Path); err != nil {
+			return exitf(stderr, "%v", err)
+		}
+		logger.Info("data file restored; starting again", "db", g.db, "from", restore.Path)
+		return restartSelf(stderr)
+	}
+	if err != nil {
 		return exitf(stderr, "%v", err)
 	}
 	return 0
+}
+
+// restartSelf replaces this process with a fresh start of the same
+// command line (after a restore, so that every part opens the new file).
+func restartSelf(stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err == nil {
+		err = syscall.Exec(exe, os.Args, os.Environ())
+	}
+	return exitf(stderr, "restored; start Tenantdesk again (%v)", err)
 }
 
 // hasDisplay reports whether a window can open: on X11/Wayland systems

@@ -105,7 +105,13 @@ func Run(ctx context.Context, svc admin.API, opt Options) error {
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return svc.StopListener(stopCtx)
+	if err := svc.StopListener(stopCtx); err != nil {
+		return err
+	}
+	if m.restoreFrom != "" {
+		return &RestoreRequest{Path: m.restoreFrom}
+	}
+	return nil
 }
 
 // appIcon is the embedded application icon.
@@ -143,6 +149,9 @@ type mainWindow struct {
 	onClose   func() // a secondary window's clean-up (drop its connection)
 	version   string
 	quitting  *quitAsk // the open quit question (Ctrl+Q), if any
+	// restoreFrom is the backup File → Restore… was confirmed with: Run
+	// returns it as a *RestoreRequest once the window is gone.
+	restoreFrom string
 
 	// ctx ends when the window goes away; every poller of the UI stops on it.
 	ctx  context.Context
@@ -304,6 +313,7 @@ func (m *mainWindow) mainMenu() *fyne.MainMenu {
 			fyne.NewMenuItem("Connect to server…", m.connectToServer),
 			fyne.NewMenuItemSeparator(),
 			fyne.NewMenuItem("Backup…", m.backupFile),
+			fyne.NewMenuItem("Restore…", m.restoreFile),
 			quit,
 		),
 		fyne.NewMenu("Edit", find),

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -145,4 +146,54 @@ func (m *mainWindow) writeBackup(path string) (int64, error) {
 		return 0, fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return n, nil
+}
+
+// RestoreRequest is what Run returns when the user confirmed File →
+// Restore…: the window is gone and the listener stopped; the caller, which
+// owns the data file, closes it, puts the backup in its place and starts
+// again on it (cmd_gui.go).
+type RestoreRequest struct{ Path string }
+
+func (r *RestoreRequest) Error() string { return "restore the data file from " + r.Path }
+
+// restoreFile is File → Restore…: pick a backup, check that it is a
+// Tenantdesk data file of a schema this build reads, ask, then quit so
+// that the owner of the data file swaps it and starts again.
+func (m *mainWindow) restoreFile() {
+	if m.server != "" {
+		m.showError("Restore works on this computer's data file", errors.New(
+			"this window works on "+m.server+"; restore on that machine (stop serve, copy the backup over its data file, start it again)"))
+		return
+	}
+	open := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil || r == nil {
+			return
+		}
+		path := r.URI().Path()
+		_ = r.Close()
+		background(func() (admin.BackupInfo, error) { return admin.InspectBackup(path) }, func(info admin.BackupInfo, err error) {
+			if err != nil {
+				m.showError("Not restored: nothing changed", err)
+				return
+			}
+			m.confirmRestore(info)
+		})
+	}, m.win)
+	open.Show()
+}
+
+// confirmRestore asks before the swap.
+func (m *mainWindow) confirmRestore(info admin.BackupInfo) {
+	current := m.svc.DataFile().Path
+	msg := fmt.Sprintf("Replace the data file with\n%s\n(schema %d, %s, saved %s)?\n\n"+
+		"The listener stops and Tenantdesk starts again on the restored file. The current file is kept as\n%s",
+		info.Path, info.Schema, humanBytes(info.Size), info.Modified.Local().Format("2006-01-02 15:04"), current+".before-restore")
+	d := dialog.NewConfirm("Restore from backup?", msg, func(ok bool) {
+		if ok {
+			m.restoreFrom = info.Path
+			m.quit()
+		}
+	}, m.win)
+	d.SetConfirmText("Restore and restart")
+	d.Show()
 }

@@ -20,9 +20,6 @@ type IdmapFilter struct {
 	NamePrefix string // case-insensitive prefix of the display name
 }
 
-// idmapCountPage is the page size of a CSV export.
-const idmapCountPage = 1000
-
 // idmapCountStep is how many index keys a name-search count walks per read
 // transaction, between checks for cancellation.
 const idmapCountStep = 100_000

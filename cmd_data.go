@@ -7,8 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -143,31 +141,9 @@ func cmdBackup(ctx context.Context, g globals, args []string, stdout, stderr io.
 		return code
 	}
 	defer done()
-	if err := writeBackup(ctx, api, path); err != nil {
+	if _, err := admin.BackupToFile(ctx, api, path); err != nil {
 		return exitf(stderr, "backup: backup to %s: %v", path, err)
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s\n", g.db, path)
 	return 0
-}
-
-func writeBackup(ctx context.Context, api admin.API, path string) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = api.Backup(ctx, f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -113,7 +111,13 @@ func (m *mainWindow) backupFile() {
 		}
 		path := w.URI().Path()
 		_ = w.Close()
-		background(func() (int64, error) { return m.writeBackup(path) }, func(n int64, err error) {
+		background(func() (int64, error) {
+			n, err := admin.BackupToFile(context.Background(), m.svc, path)
+			if err != nil {
+				return 0, fmt.Errorf("backup to %s: %w", path, err)
+			}
+			return n, nil
+		}, func(n int64, err error) {
 			if err != nil {
 				m.showError("Backup failed", err)
 				return
@@ -123,29 +127,6 @@ func (m *mainWindow) backupFile() {
 	}, m.win)
 	save.SetFileName("tenantdesk-" + time.Now().Format("2006-01-02") + ".db")
 	save.Show()
-}
-
-func (m *mainWindow) writeBackup(path string) (int64, error) {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	n, err := m.svc.Backup(context.Background(), f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return 0, fmt.Errorf("backup to %s: %w", path, err)
-	}
-	return n, nil
 }
 
 // RestoreRequest is what Run returns when the user confirmed File →

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
@@ -104,6 +106,33 @@ func (s *Service) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	n, err := s.db.WriteTo(w)
 	if err != nil {
 		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+// BackupToFile writes api's consistent copy of the data file to path: into
+// a hidden file beside it, synced, then renamed into place, so a crash or a
+// failed copy never leaves a half-written backup under the chosen name.
+// `backup FILE` and the GUI's File → Backup… both call it.
+func BackupToFile(ctx context.Context, api API, path string) (int64, error) {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	n, err := api.Backup(ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return 0, err
 	}
 	return n, nil
 }

@@ -2,13 +2,10 @@ package main
 
 import (
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 )
 
@@ -18,29 +15,7 @@ func TestBillRunExitCodesAndNoDoubleBilling(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "td.db")
 	doc := strings.ReplaceAll(marketplaces(t, "acme"), "https://hub.acme.test", fake.URL())
 	doc = strings.Replace(doc, `"marketplace":"acme"`, `"marketplace":"acme","billing":{"price_cents":4900,"currency":"AUD"}`, 1)
-	file := filepath.Join(t.TempDir(), "m.json")
-	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
-		t.Fatalf("import: %s", errOut)
-	}
-	s, err := store.Open(db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Update(func(tx *store.Tx) error {
-		for _, g := range []string{"cld-1", "cld-2"} {
-			if err := tx.PutGroup(store.Group{Tenant: "acme", UID: g, Name: g, CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	importedDataFile(t, db, doc, billableGroups("acme", "cld-1", "cld-2")...)
 
 	code, out, _ := cli(t, "", "--db", db, "bill", "preview", "--period", "2026-10")
 	if code != 0 || strings.Count(out, "acme") != 2 || !strings.Contains(out, "49.00") {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,24 +21,7 @@ func TestConnecPullCountsAndExitCodes(t *testing.T) {
 	}
 	db := filepath.Join(t.TempDir(), "td.db")
 	doc := strings.ReplaceAll(marketplaces(t, "acme"), "https://connec.acme.test", emu.URL)
-	file := filepath.Join(t.TempDir(), "m.json")
-	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
-		t.Fatalf("import: %s", errOut)
-	}
-	s, err := store.Open(db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Update(func(tx *store.Tx) error {
-		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
-	})
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	importedDataFile(t, db, doc, store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
 
 	code, out, errOut := cli(t, "", "--db", db, "connec", "pull")
 	if code != 0 || !strings.Contains(out, "invoices: 150 stored, 0 unchanged, 0 skipped") || !strings.Contains(out, "acme    cld-1  invoices    150") {
@@ -71,24 +53,8 @@ func TestConnecPullThroughTheOwnerIsTheSameAsOnAClosedFile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	seed, db := filepath.Join(dir, "seed.db"), filepath.Join(dir, "td.db")
-	file := filepath.Join(dir, "m.json")
-	if err := os.WriteFile(file, []byte(strings.ReplaceAll(marketplaces(t, "acme"), "https://connec.acme.test", emu.URL)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, errOut := cli(t, "", "--db", seed, "tenant", "import", file); code != 0 {
-		t.Fatalf("import: %s", errOut)
-	}
-	s, err := store.Open(seed, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Update(func(tx *store.Tx) error {
-		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
-	})
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	importedDataFile(t, seed, strings.ReplaceAll(marketplaces(t, "acme"), "https://connec.acme.test", emu.URL),
+		store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
 	for _, args := range [][]string{{"connec", "pull"}, {"connec", "pull", "--tenant", "nope"}, {"connec", "pull", "--group", "cld-404", "--tenant", "acme"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			args := append([]string{"--db", db}, args...)

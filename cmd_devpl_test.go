@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 	"github.com/tenantdesk/tenantdesk/tenant/devpl"
 	"github.com/tenantdesk/tenantdesk/tenant/devpl/devpltest"
@@ -100,29 +98,7 @@ func TestBillCancelAndRebill(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "td.db")
 	doc := strings.ReplaceAll(marketplaces(t, "acme"), "https://hub.acme.test", fake.URL())
 	doc = strings.Replace(doc, `"marketplace":"acme"`, `"marketplace":"acme","billing":{"price_cents":4900,"currency":"AUD"}`, 1)
-	file := filepath.Join(t.TempDir(), "m.json")
-	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
-		t.Fatalf("import: %s", errOut)
-	}
-	s, err := store.Open(db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Update(func(tx *store.Tx) error {
-		for _, g := range []string{"cld-1", "cld-2", "cld-3"} {
-			if err := tx.PutGroup(store.Group{Tenant: "acme", UID: g, Name: g, CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	importedDataFile(t, db, doc, billableGroups("acme", "cld-1", "cld-2", "cld-3")...)
 	if code, out, errOut := cli(t, "", "--db", db, "bill", "run", "--period", "2026-10"); code != 0 {
 		t.Fatalf("run: %s %s", out, errOut)
 	}

@@ -259,13 +259,7 @@ func adminServer(t *testing.T, svc *admin.Service) (string, string) {
 
 func TestRemoteAdminWithAGoodWrongAndRevokedToken(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "td.db")
-	file := filepath.Join(t.TempDir(), "m.json")
-	if err := os.WriteFile(file, []byte(marketplaces(t, "acme", "globex")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
-		t.Fatal(errOut)
-	}
+	importedDataFile(t, db, marketplaces(t, "acme", "globex"))
 	_, localList, _ := cli(t, "", "--db", db, "tenant", "list")
 	svc := owner(t, db)
 	url, ca := adminServer(t, svc)
@@ -345,13 +339,7 @@ func TestRemoteAdminWithAGoodWrongAndRevokedToken(t *testing.T) {
 func TestServeAdminAddrInARealProcess(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "td.db")
-	file := filepath.Join(dir, "m.json")
-	if err := os.WriteFile(file, []byte(marketplaces(t, "acme")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
-		t.Fatal(errOut)
-	}
+	importedDataFile(t, db, marketplaces(t, "acme"))
 	adminAddr := freeAddr(t)
 	serve := subprocess(t, "--db", db, "--addr", freeAddr(t), "serve", "--admin-addr", adminAddr)
 	stdout, err := serve.StdoutPipe()

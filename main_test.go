@@ -307,3 +307,48 @@ func TestServeOnPortZeroAnnouncesTheRealPort(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// importedDataFile is a data file at db holding the tenants of the
+// marketplaces document doc (imported through the CLI, as a vendor would)
+// and the groups given, as sign-ins would have left them.
+func importedDataFile(t *testing.T, db, doc string, groups ...store.Group) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "m.json")
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "", "--db", db, "tenant", "import", file); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	if len(groups) == 0 {
+		return
+	}
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(func(tx *store.Tx) error {
+		for _, g := range groups {
+			if err := tx.PutGroup(g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// billableGroups are groups of tenant key created on 1 January 2026, so
+// every later period bills them.
+func billableGroups(key string, uids ...string) []store.Group {
+	out := make([]store.Group, len(uids))
+	for i, uid := range uids {
+		out[i] = store.Group{Tenant: key, UID: uid, Name: uid, CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	}
+	return out
+}

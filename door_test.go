@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote/remotetest"
 	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 	"github.com/tenantdesk/tenantdesk/tenant/billing"
 )
@@ -226,26 +226,7 @@ func staleSocket(t *testing.T, path string) {
 // loopback port and returns its URL and a --server-ca file.
 func adminServer(t *testing.T, svc *admin.Service) (string, string) {
 	t.Helper()
-	cert, err := svc.AdminTLSCertificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &remote.AdminServer{
-		API: svc, Info: remote.Info{Name: "test-server"},
-		Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
-		CheckToken:  svc.CheckAdminToken,
-		Logger:      slog.New(slog.DiscardHandler),
-	}
-	ready, errc := make(chan net.Addr, 1), make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(ctx, "127.0.0.1:0", func(a net.Addr) { ready <- a }) }()
-	var addr net.Addr
-	select {
-	case addr = <-ready:
-	case err := <-errc:
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-errc })
+	url := remotetest.AdminServer(t, svc, "test-server")
 	pem, err := svc.AdminCertificatePEM()
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +235,7 @@ func adminServer(t *testing.T, svc *admin.Service) (string, string) {
 	if err := os.WriteFile(ca, []byte(pem), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return "https://" + addr.String(), ca
+	return url, ca
 }
 
 func TestRemoteAdminWithAGoodWrongAndRevokedToken(t *testing.T) {

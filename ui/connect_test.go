@@ -1,10 +1,7 @@
 package ui
 
 import (
-	"context"
-	"crypto/tls"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +12,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote/remotetest"
 )
 
 // remoteServer is `serve --admin-addr` in process: its own data file with
@@ -38,28 +36,13 @@ func remoteServer(t *testing.T) (*admin.Service, string, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &remote.AdminServer{
-		API: svc, Info: remote.Info{Name: "vendor-server"},
-		Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil },
-		CheckToken:  svc.CheckAdminToken,
-		Logger:      slog.New(slog.DiscardHandler),
-	}
-	ready, errc := make(chan net.Addr, 1), make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(ctx, "127.0.0.1:0", func(a net.Addr) { ready <- a }) }()
-	var addr net.Addr
-	select {
-	case addr = <-ready:
-	case err := <-errc:
-		t.Fatal(err)
-	}
+	// Cleanups run last first: the server stops before its file closes.
 	t.Cleanup(func() {
-		cancel()
-		<-errc
 		time.Sleep(20 * time.Millisecond)
 		db.Close()
 	})
-	return svc, "https://" + addr.String(), token, remote.Fingerprint(cert.Certificate[0])
+	url := remotetest.AdminServer(t, svc, "vendor-server")
+	return svc, url, token, remote.Fingerprint(cert.Certificate[0])
 }
 
 func TestConnectToServerPinsItsCertificateAndWorksOnItsTenants(t *testing.T) {

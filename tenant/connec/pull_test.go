@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,20 +17,15 @@ import (
 
 // pullEnv is a store with tenant acme, group cld-1, and a Connec! emulator.
 type pullEnv struct {
-	t     *testing.T
-	path  string
-	db    *store.DB
-	cfg   *tenant.Config
-	emu   *connectest.Server
-	clock *testClock
+	dataFile
+	emu *connectest.Server
 }
 
 var t0 = time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 
 func newPullEnv(t *testing.T) *pullEnv {
 	t.Helper()
-	e := &pullEnv{t: t, path: filepath.Join(t.TempDir(), "tenantdesk.db"), emu: connectest.New("app-acme", "s3cret"),
-		clock: &testClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}}
+	e := &pullEnv{dataFile: newDataFile(t), emu: connectest.New("app-acme", "s3cret")}
 	t.Cleanup(e.emu.Close)
 	e.open()
 	t.Cleanup(func() { e.db.Close() })
@@ -45,26 +39,6 @@ func newPullEnv(t *testing.T) *pullEnv {
 		t.Fatal(err)
 	}
 	return e
-}
-
-func (e *pullEnv) open() {
-	db, err := store.Open(e.path, store.Options{})
-	if err != nil {
-		e.t.Fatalf("open store: %v", err)
-	}
-	e.db = db
-}
-
-func (e *pullEnv) putTenant() {
-	doc, err := e.cfg.MarshalStored()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.db.Update(func(tx *store.Tx) error {
-		return tx.PutTenant(store.Tenant{Key: string(e.cfg.Key), Config: doc})
-	}); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 func (e *pullEnv) puller() *Puller {

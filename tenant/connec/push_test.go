@@ -123,18 +123,13 @@ func (c *testClock) Advance(d time.Duration) {
 }
 
 type outboxEnv struct {
-	t     *testing.T
-	path  string
-	db    *store.DB
-	cfg   *tenant.Config
-	fake  *fakeConnec
-	clock *testClock
+	dataFile
+	fake *fakeConnec
 }
 
 func newOutboxEnv(t *testing.T) *outboxEnv {
 	t.Helper()
-	e := &outboxEnv{t: t, path: filepath.Join(t.TempDir(), "tenantdesk.db"), fake: newFakeConnec(t),
-		clock: &testClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}}
+	e := &outboxEnv{dataFile: newDataFile(t), fake: newFakeConnec(t)}
 	e.open()
 	t.Cleanup(func() { e.db.Close() })
 	e.cfg = &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
@@ -159,7 +154,22 @@ func newOutboxEnv(t *testing.T) *outboxEnv {
 	return e
 }
 
-func (e *outboxEnv) open() {
+// dataFile is a test's real data file with one tenant's configuration
+// and a clock the test moves: what the outbox and the pull tests share.
+type dataFile struct {
+	t     *testing.T
+	path  string
+	db    *store.DB
+	cfg   *tenant.Config
+	clock *testClock
+}
+
+func newDataFile(t *testing.T) dataFile {
+	return dataFile{t: t, path: filepath.Join(t.TempDir(), "tenantdesk.db"),
+		clock: &testClock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}}
+}
+
+func (e *dataFile) open() {
 	db, err := store.Open(e.path, store.Options{})
 	if err != nil {
 		e.t.Fatalf("open store: %v", err)
@@ -167,7 +177,7 @@ func (e *outboxEnv) open() {
 	e.db = db
 }
 
-func (e *outboxEnv) putTenant() {
+func (e *dataFile) putTenant() {
 	doc, err := e.cfg.MarshalStored()
 	if err != nil {
 		e.t.Fatal(err)

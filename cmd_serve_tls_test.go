@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -36,19 +34,10 @@ func TestServeWithTLS(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := subprocess(t, "--db", filepath.Join(dir, "td.db"), "--addr", addr, "serve")
 	cmd.Env = append(cmd.Env, "TENANTDESK_TLS_CERT="+certFile, "TENANTDESK_TLS_KEY="+keyFile)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	line, stderr := startServe(t, cmd)
 	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "listening on https://"+addr+"\n" {
-		t.Fatalf("first stdout line %q (%v); stderr %s", line, err, stderr.String())
+	if line != "listening on https://"+addr+"\n" {
+		t.Fatalf("first stdout line %q; stderr %s", line, stderr.String())
 	}
 	c := &http.Client{Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // self-signed, no IP SAN: the test checks the transport

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -165,17 +163,8 @@ func TestServeUsesStoredSettings(t *testing.T) {
 		}
 	}
 	cmd := subprocess(t, "--db", db, "serve")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	line, stderr := startServe(t, cmd)
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	line, _ := bufio.NewReader(stdout).ReadString('\n')
 	if line != "listening on https://td.example.com\n" {
 		t.Fatalf("announced %q; stderr %s", line, stderr.String())
 	}

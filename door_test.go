@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -323,18 +322,10 @@ func TestServeAdminAddrInARealProcess(t *testing.T) {
 	importedDataFile(t, db, marketplaces(t, "acme"))
 	adminAddr := freeAddr(t)
 	serve := subprocess(t, "--db", db, "--addr", freeAddr(t), "serve", "--admin-addr", adminAddr)
-	stdout, err := serve.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serveErr bytes.Buffer
-	serve.Stderr = &serveErr
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
+	line, serveErr := startServe(t, serve)
 	defer serve.Process.Kill()
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening on ") {
-		t.Fatalf("serve: %q %v\n%s", line, err, serveErr.String())
+	if !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("serve: %q\n%s", line, serveErr.String())
 	}
 
 	code, token, errOut := cli(t, "", "--db", db, "admin-token")

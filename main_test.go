@@ -209,19 +209,10 @@ func TestServeReadyHealthzAndGracefulStop(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "td.db")
 	addr := freeAddr(t)
 	cmd := subprocess(t, "--db", db, "--addr", addr, "serve")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	line, stderr := startServe(t, cmd)
 	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "listening on http://"+addr+"\n" {
-		t.Fatalf("first stdout line %q (%v); stderr %s", line, err, stderr.String())
+	if line != "listening on http://"+addr+"\n" {
+		t.Fatalf("first stdout line %q; stderr %s", line, stderr.String())
 	}
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
@@ -288,15 +279,8 @@ func TestGUIWithoutDisplayExplains(t *testing.T) {
 
 func TestServeOnPortZeroAnnouncesTheRealPort(t *testing.T) {
 	cmd := subprocess(t, "--db", filepath.Join(t.TempDir(), "td.db"), "--addr", "127.0.0.1:0", "serve")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	line, _ := startServe(t, cmd)
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	line, _ := bufio.NewReader(stdout).ReadString('\n')
 	url := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
 	if !strings.HasPrefix(line, "listening on http://127.0.0.1:") || strings.HasSuffix(url, ":0") {
 		t.Fatalf("announced %q", line)
@@ -351,4 +335,23 @@ func billableGroups(key string, uids ...string) []store.Group {
 		out[i] = store.Group{Tenant: key, UID: uid, Name: uid, CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	}
 	return out
+}
+
+// startServe starts the `serve` subprocess cmd and returns the first line
+// it prints on stdout ("listening on URL\n" once it accepts connections;
+// empty if it exited first) and the buffer its stderr goes to. Stopping it
+// is the test's: each checks its own way of ending.
+func startServe(t *testing.T, cmd *exec.Cmd) (string, *bytes.Buffer) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	return line, stderr
 }

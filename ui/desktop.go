@@ -132,7 +132,7 @@ func (m *mainWindow) backupFile() {
 // RestoreRequest is what Run returns when the user confirmed File →
 // Restore…: the window is gone and the listener stopped; the caller, which
 // owns the data file, closes it, puts the backup in its place and starts
-// again on it (cmd_gui.go).
+// again on it (tenant/cli/cmd_gui.go).
 type RestoreRequest struct{ Path string }
 
 func (r *RestoreRequest) Error() string { return "restore the data file from " + r.Path }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
@@ -21,7 +22,8 @@ import (
 // globals are the flags every command takes before its name, and the
 // settings they resolve to.
 type globals struct {
-	db string
+	program Program
+	db      string
 	// flags holds the setting flags given on the command line (not their
 	// defaults): they beat the environment and the data file.
 	flags map[settings.Key]string
@@ -179,12 +181,22 @@ the GUI runs through that process (its control socket, <db>.sock).
 Global flags (before the command):
 `
 
-// run is the whole program; main only supplies the process's streams.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// Program is what main hands the CLI: the version it was built as and the
+// window, so that nothing under tenant/ imports ui/.
+type Program struct {
+	Version string
+	Window  Window
+}
+
+// Main is the whole program; main only supplies the process's streams.
+// It returns the exit code.
+func Main(ctx context.Context, p Program, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	tenant.AppVersion = p.Version // api.version of the metadata document
 	// Logs and progress lines reach stderr from several goroutines (billing
 	// workers, the listener): one writer at a time, whatever stderr is.
 	stderr = &lockedWriter{w: stderr}
 	g, rest, err := parseGlobals(args, stderr)
+	g.program = p
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -197,7 +209,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd, cmdArgs := rest[0], rest[1:]
 	switch cmd {
 	case "version":
-		fmt.Fprintln(stdout, "tenantdesk", version())
+		fmt.Fprintln(stdout, "tenantdesk", p.Version)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -230,6 +242,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdDemoData(ctx, g, cmdArgs, stdout, stderr)
 	}
 	return exitf(stderr, "unknown command %q (see tenantdesk --help)", cmd)
+}
+
+// exitf prints an error for the person at the terminal and gives the exit code.
+func exitf(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "tenantdesk: "+format+"\n", a...)
+	return 1
 }
 
 // lockedWriter serialises writes to w.

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -86,7 +86,7 @@ func dialServer(ctx context.Context, g globals) (*remote.Client, error) {
 // this process.
 func ownerInfo(g globals) remote.Info {
 	host, _ := os.Hostname()
-	return remote.Info{Name: host, Version: version(), DataFile: g.db}
+	return remote.Info{Name: host, Version: g.program.Version, DataFile: g.db}
 }
 
 // openDoor serves the admin API on the control socket of the data file

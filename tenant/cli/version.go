@@ -1,22 +1,16 @@
-package main
+package cli
 
 import (
-	_ "embed"
 	"regexp"
 	"runtime/debug"
 )
 
-// FyneApp.toml is the one place the version is written; `fyne package`
-// reads it too.
-//
-//go:embed FyneApp.toml
-var fyneAppTOML string
-
 var versionLine = regexp.MustCompile(`(?m)^\s*Version\s*=\s*"([^"]+)"`)
 
-// version is FyneApp.toml's version, plus the VCS revision when the
-// binary was built from a git checkout.
-func version() string {
+// Version is the version written in fyneAppTOML (FyneApp.toml, the one
+// place it is written; `fyne package` reads it too), plus the VCS revision
+// when the binary was built from a git checkout.
+func Version(fyneAppTOML string) string {
 	v := "unknown"
 	if m := versionLine.FindStringSubmatch(fyneAppTOML); m != nil {
 		v = m[1]

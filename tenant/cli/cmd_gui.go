@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,15 +13,39 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
-	"github.com/tenantdesk/tenantdesk/ui"
-	_ "github.com/tenantdesk/tenantdesk/ui/locale" // before Fyne reads the locale
 )
+
+// Window runs the GUI on api until the window closes. main hands it in
+// (ui.Run), so that the CLI, like everything under tenant/, never imports
+// ui/.
+type Window func(ctx context.Context, api admin.API, opt WindowOptions) error
+
+// WindowOptions are what the CLI tells the window.
+type WindowOptions struct {
+	// StartListener starts the embedded listener when the window opens
+	// (the double-click path, on a data file this process owns).
+	StartListener bool
+	Logger        *slog.Logger
+	// Server names the process api talks to when it is not this one.
+	Server string
+	// Version is shown in Help → About.
+	Version string
+}
+
+// RestoreRequest is the error the window returns after File → Restore…:
+// the window is gone, and the data file is to be replaced by Path.
+type RestoreRequest struct{ Path string }
+
+func (r *RestoreRequest) Error() string { return "restore the data file from " + r.Path }
 
 // runGUI is the double-click path: the window and the listener. SIGINT and
 // SIGTERM quit the app as the window's Quit does.
 func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	if !hasDisplay() {
 		return exitf(stderr, "no display found (DISPLAY and WAYLAND_DISPLAY are unset): the window needs a desktop session; `tenantdesk serve` runs the listener alone")
+	}
+	if g.program.Window == nil {
+		return exitf(stderr, "this build has no window; `tenantdesk serve` runs the listener alone")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	// --server: the window works on that server (serve --admin-addr).
@@ -34,13 +58,13 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 		if c.Info.Name != "" {
 			name = c.Info.Name + " (" + c.Name + ")"
 		}
-		return runClientGUI(ctx, c, name, stderr, logger)
+		return runClientGUI(ctx, g, c, name, stderr, logger)
 	}
 	// Another Tenantdesk (serve, or a first window) owns the file: this
 	// window becomes its client, through the control socket.
 	if c, err := remote.DialSocket(ctx, g.db); err == nil {
 		logger.Info("the data file is open in another Tenantdesk process: working through it", "db", g.db)
-		return runClientGUI(ctx, c, "local instance · "+filepath.Base(g.db), stderr, logger)
+		return runClientGUI(ctx, g, c, "local instance · "+filepath.Base(g.db), stderr, logger)
 	}
 	db, code := openDB(&g, stderr)
 	if db == nil {
@@ -57,8 +81,8 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	defer closeDoor()
 	waitDoor := openDoor(ctx, g, svc, logger)
 	defer func() { closeDoor(); waitDoor() }()
-	err := ui.Run(ctx, svc, ui.Options{StartListener: true, Logger: logger, Version: version()})
-	var restore *ui.RestoreRequest
+	err := g.program.Window(ctx, svc, WindowOptions{StartListener: true, Logger: logger, Version: g.program.Version})
+	var restore *RestoreRequest
 	if errors.As(err, &restore) {
 		// File → Restore…: the window is gone and the listener stopped.
 		// Close the socket and the file, swap, and start again on it.
@@ -101,11 +125,11 @@ func hasDisplay() bool {
 
 // runClientGUI is the window of a client: it works on the process c talks
 // to, and starts no listener of its own.
-func runClientGUI(ctx context.Context, c *remote.Client, name string, stderr io.Writer, logger *slog.Logger) int {
+func runClientGUI(ctx context.Context, g globals, c *remote.Client, name string, stderr io.Writer, logger *slog.Logger) int {
 	defer c.Close()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := ui.Run(ctx, c, ui.Options{Logger: logger, Server: name, Version: version()}); err != nil {
+	if err := g.program.Window(ctx, c, WindowOptions{Logger: logger, Server: name, Version: g.program.Version}); err != nil {
 		return exitf(stderr, "%v", err)
 	}
 	return 0

@@ -1,15 +1,20 @@
 // Package connec is everything Tenantdesk does with a tenant's Connec! API
 // (SPEC §7, maestrano-protocol §5): notifications in, local invoices and
-// their pushes out, and the mapping between the two sides.
+// their pushes out, pulls of what Connec! already holds, the links back of
+// what came from Connec!, and the mapping between the two sides.
 //
 // Where things are:
 //
-//	ids.go      Connec! ids and our {id, provider, realm} triplet; record headers
-//	mapping.go  a Connec! invoice record <-> a local store.Invoice
-//	money.go    decimal major units on the wire <-> int64 cents locally
-//	invoice.go  the rules of a local invoice: validation, statuses, SaveInvoice
-//	outbox.go   the durable push queue: enqueue on save, backoff, retry by hand
-//	push.go     the Worker that delivers the outbox
-//	client.go   the HTTP client of one tenant's Connec!
-//	ingest.go   notifications: parse, then store with the ingest rules
+//	ids.go         Connec! ids and our {id, provider, realm} triplet; record headers
+//	mapping.go     a Connec! invoice record <-> a local store.Invoice
+//	money.go       decimal major units on the wire <-> int64 cents locally
+//	invoice.go     the rules of a local invoice: validation, statuses, SaveInvoice
+//	outbox.go      the durable push queue: enqueue on save, backoff, retry by hand
+//	push.go        the Worker that delivers the outbox
+//	client.go      the HTTP client of one tenant's Connec!
+//	parse.go       notifications: decode and check the body, nothing written
+//	ingest.go      notifications and pulled pages: the rules that store each record
+//	pull_queue.go  the pull queue: initial, periodic and by-hand pulls (Puller)
+//	pull.go        one pull of a (tenant, group, collection): pages, cursor, outcome
+//	link.go        links back: our triplet sent once for each record made from Connec!
 package connec

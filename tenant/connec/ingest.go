@@ -31,20 +31,14 @@ package connec
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 )
-
-// ErrMalformed is wrapped by every error about the notification's content
-// (as opposed to a store failure); the listener answers it with 400.
-var ErrMalformed = errors.New("malformed notification")
 
 // Counts is what a notification did, per collection and in total.
 type Counts struct {
@@ -74,27 +68,6 @@ func (c *Counts) add(entity string, stored bool) {
 	c.Collections[entity] = cc
 }
 
-// Notification is a parsed, checked notification body.
-type Notification struct {
-	tenant  string
-	records []notified
-}
-
-// notified is one record of a notification.
-type notified struct {
-	entity    string
-	ids       IDSet
-	connecID  string
-	groupUID  string
-	updatedAt time.Time
-	name      string
-	raw       json.RawMessage
-	invoice   *store.Invoice // invoices only
-}
-
-// Len is the number of records in the notification.
-func (n *Notification) Len() int { return len(n.records) }
-
 // Ingest parses body and applies it in tx: ParseNotification then Apply.
 func Ingest(tx *store.Tx, cfg *tenant.Config, body []byte, now time.Time) (Counts, error) {
 	n, err := ParseNotification(cfg, body)
@@ -102,184 +75,6 @@ func Ingest(tx *store.Tx, cfg *tenant.Config, body []byte, now time.Time) (Count
 		return Counts{}, err
 	}
 	return n.Apply(tx, cfg, now)
-}
-
-// maxCollectionName bounds a collection key; Connec! names are short.
-const maxCollectionName = 64
-
-// ParseNotification decodes and checks a notification body for a tenant.
-// It writes nothing; every error wraps ErrMalformed.
-func ParseNotification(cfg *tenant.Config, body []byte) (*Notification, error) {
-	n := &Notification{tenant: string(cfg.Key)}
-	err := parseStream(cfg, body, func(recs []notified) bool {
-		n.records = append(n.records, recs...)
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	return n, nil
-}
-
-// parseBatch is how many records parseStream hands over at a time.
-const parseBatch = 256
-
-// errStopped: the consumer of parseStream asked it to stop.
-var errStopped = errors.New("parse stopped")
-
-// parseStream decodes a notification body and hands its records to emit
-// in batches, in body order; emit returns false to stop. Records are
-// decoded straight from the stream (one pass each), since a 16 MiB body of
-// invoices is the listener's heaviest request. Every error about the body
-// wraps ErrMalformed.
-func parseStream(cfg *tenant.Config, body []byte, emit func([]notified) bool) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return fmt.Errorf("%w: the body must be a JSON object of collections", ErrMalformed)
-	}
-	batch := make([]notified, 0, parseBatch)
-	add := func(rec notified) bool {
-		batch = append(batch, rec)
-		if len(batch) < parseBatch {
-			return true
-		}
-		ok := emit(batch)
-		batch = make([]notified, 0, parseBatch)
-		return ok
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		entity, _ := tok.(string)
-		if !validCollection(entity) {
-			return fmt.Errorf("%w: collection name %q: use lowercase letters, digits and '_'", ErrMalformed, clip(entity))
-		}
-		switch nextValue(body, dec.InputOffset()) {
-		case '[':
-			if _, err := dec.Token(); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
-			}
-			for i := 0; dec.More(); i++ {
-				rec, err := decodeRecord(dec, cfg, entity)
-				if err != nil {
-					return fmt.Errorf("%w: %s[%d]: %v", ErrMalformed, entity, i, err)
-				}
-				if !add(rec) {
-					return errStopped
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
-			}
-		case '{': // a singleton collection ("company")
-			rec, err := decodeRecord(dec, cfg, entity)
-			if err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
-			}
-			if !add(rec) {
-				return errStopped
-			}
-		case 'n': // null: nothing of this collection
-			var null json.RawMessage
-			if err := dec.Decode(&null); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
-			}
-		default:
-			return fmt.Errorf("%w: %s: want an array of records", ErrMalformed, entity)
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: data after the JSON object", ErrMalformed)
-	}
-	if len(batch) > 0 && !emit(batch) {
-		return errStopped
-	}
-	return nil
-}
-
-// nextValue is the first byte of the value after an object key that ends
-// at off (skipping the colon and white space), or 0.
-func nextValue(body []byte, off int64) byte {
-	if off < 0 || off > int64(len(body)) {
-		return 0
-	}
-	for _, c := range body[off:] {
-		switch c {
-		case ' ', '\t', '\r', '\n', ':':
-			continue
-		}
-		return c
-	}
-	return 0
-}
-
-// decodeRecord decodes the next record of the stream.
-func decodeRecord(dec *json.Decoder, cfg *tenant.Config, entity string) (notified, error) {
-	if entity == EntityInvoices {
-		var r remoteInvoice
-		if err := dec.Decode(&r); err != nil {
-			return notified{}, err
-		}
-		inv, err := r.invoice(string(cfg.Key), r.GroupID)
-		if err != nil {
-			return notified{}, err
-		}
-		rec := notified{entity: entity, invoice: &inv, name: firstOf(inv.Number, inv.Title)}
-		return rec, finishRecord(&rec, r.ID, r.GroupID, r.UpdatedAt)
-	}
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return notified{}, err
-	}
-	if firstByte(raw) != '{' {
-		return notified{}, errors.New("a record must be a JSON object")
-	}
-	var r struct {
-		ID                json.RawMessage `json:"id"`
-		GroupID           string          `json:"group_id"`
-		UpdatedAt         string          `json:"updated_at"`
-		Name              string          `json:"name"`
-		FirstName         string          `json:"first_name"`
-		LastName          string          `json:"last_name"`
-		Title             string          `json:"title"`
-		TransactionNumber string          `json:"transaction_number"`
-		Code              string          `json:"code"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return notified{}, err
-	}
-	person := r.FirstName
-	if r.LastName != "" {
-		person = firstOf(person+" "+r.LastName, r.LastName)
-	}
-	rec := notified{entity: entity, raw: raw, name: firstOf(r.Name, person, r.Title, r.TransactionNumber, r.Code)}
-	return rec, finishRecord(&rec, r.ID, r.GroupID, r.UpdatedAt)
-}
-
-// finishRecord checks and sets what every record carries.
-func finishRecord(rec *notified, idRaw json.RawMessage, groupUID, updatedAt string) error {
-	ids, err := ParseID(idRaw)
-	if err != nil {
-		return err
-	}
-	rec.ids = ids
-	if rec.connecID = ids.Connec(); !validRemoteID(rec.connecID) {
-		return errors.New("no usable Connec! id (the triplet of provider \"connec\")")
-	}
-	if rec.groupUID = groupUID; !ValidGroupUID(groupUID) {
-		return fmt.Errorf("group_id %q is missing or invalid", clip(groupUID))
-	}
-	if updatedAt != "" {
-		if rec.updatedAt, err = parseTime(updatedAt); err != nil {
-			return fmt.Errorf("updated_at: %w", err)
-		}
-	}
-	return nil
 }
 
 // Apply writes the notification in tx and counts what it stored and skipped.
@@ -616,70 +411,4 @@ func sameInvoice(a, b store.Invoice) bool {
 		a.TransactionDate.Equal(b.TransactionDate) && a.DueDate.Equal(b.DueDate) &&
 		a.Currency == b.Currency && a.TotalCents == b.TotalCents && a.TaxCents == b.TaxCents &&
 		slices.Equal(a.Lines, b.Lines)
-}
-
-func validCollection(s string) bool {
-	if s == "" || len(s) > maxCollectionName {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// ValidGroupUID reports whether s can be a group uid (cld-…) or user uid
-// (usr-…): 1 to 128 characters of letters, digits, '-', '_' and '.'.
-// The listener uses it for webhook path values too.
-func ValidGroupUID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// validRemoteID accepts a Connec! id: printable, no NUL, at most 256 bytes.
-func validRemoteID(s string) bool {
-	if s == "" || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func firstByte(b []byte) byte {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 {
-		return 0
-	}
-	return b[0]
-}
-
-func firstOf(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func clip(s string) string {
-	if len(s) <= 70 {
-		return s
-	}
-	return s[:70] + "…"
 }

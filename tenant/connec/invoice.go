@@ -90,10 +90,6 @@ func saveInvoice(db *store.DB, inv store.Invoice, now time.Time) (store.Invoice,
 	return inv, nil
 }
 
-// enqueue queues the push of a saved invoice, unless its tenant is gone
-// (orphaned records stay local) or pushing is switched off for it. An
-// invoice has at most one live item: a queued one is made due now, a
-
 func normalizeInvoice(inv *store.Invoice) {
 	inv.Tenant = strings.TrimSpace(inv.Tenant)
 	inv.GroupUID = strings.TrimSpace(inv.GroupUID)

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
 
 // Bounds on configuration values.
@@ -22,7 +24,7 @@ const (
 	MaxConnecTimeout  = time.Hour
 	MinPullInterval   = time.Minute
 	MaxPullInterval   = 7 * 24 * time.Hour
-	MaxPriceCents     = 1_000_000_000_00 // one billion in major units
+	MaxPrice          = 1_000_000_000 // billing.price_cents at most, in major units of its currency
 	CertWarningWindow = 30 * 24 * time.Hour
 )
 
@@ -234,7 +236,7 @@ func (c *Config) Validate(now time.Time, publicURL string) Problems {
 	seen := map[string]bool{}
 	for i, col := range c.Connec.Collections {
 		switch {
-		case !isCollection(col):
+		case !ValidCollection(col):
 			p.errorf("connec.collections", "item %d (%q): use a Connec! collection name of lowercase letters, digits and '_' (like invoices)", i+1, clip(col))
 		case seen[col]:
 			p.errorf("connec.collections", "%q is listed twice", col)
@@ -256,13 +258,19 @@ func (c *Config) Validate(now time.Time, publicURL string) Problems {
 		p.errorf("connec.timeout", "must be at most %d seconds", int(MaxConnecTimeout/time.Second))
 	}
 
+	// price_cents is in the currency's minor units (maestrano-protocol
+	// §4.4): yen for JPY, fils for KWD, so the cap scales with them.
+	maxMinor := int64(MaxPrice)
+	for range money.Digits(c.Currency()) {
+		maxMinor *= 10
+	}
 	switch pc := c.Billing.PriceCents; {
 	case pc < 0:
 		p.errorf("billing.price_cents", "must not be negative")
-	case pc > MaxPriceCents:
-		p.errorf("billing.price_cents", "must be at most %d", int64(MaxPriceCents))
+	case pc > maxMinor:
+		p.errorf("billing.price_cents", "must be at most %d (%s, in minor units of %s)", maxMinor, money.Format(maxMinor, c.Currency()), c.Currency())
 	}
-	if cur := c.Billing.Currency; cur != "" && !isCurrency(cur) {
+	if cur := c.Billing.Currency; cur != "" && !money.ValidCode(cur) {
 		p.errorf("billing.currency", "must be an ISO 4217 code of three capital letters (like AUD)")
 	}
 	p.text("billing.description", c.Billing.Description, MaxStringLen)
@@ -448,16 +456,14 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func isCurrency(s string) bool {
-	return len(s) == 3 && 'A' <= s[0] && s[0] <= 'Z' && 'A' <= s[1] && s[1] <= 'Z' && 'A' <= s[2] && s[2] <= 'Z'
-}
-
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
-// isCollection accepts a Connec! collection name: 1 to 64 of a-z, 0-9, '_'.
-func isCollection(s string) bool {
+// ValidCollection accepts a Connec! collection name: 1 to 64 of a-z, 0-9,
+// '_'. It is the rule for connec.collections and for the collections of a
+// notification alike.
+func ValidCollection(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}

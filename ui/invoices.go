@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ func newInvoicesScreen(m *mainWindow) *invoicesScreen {
 		column[admin.InvoiceRow]{title: "Tenant", width: 75, text: func(r admin.InvoiceRow) string { return r.Tenant }},
 		column[admin.InvoiceRow]{title: "Sync", width: 110, text: func(r admin.InvoiceRow) string { return r.Sync },
 			importance: syncImportance},
-		column[admin.InvoiceRow]{title: "Total", width: 110, text: func(r admin.InvoiceRow) string { return money.FormatHundredths(r.TotalCents, r.Currency) },
+		column[admin.InvoiceRow]{title: "Total", width: 110, text: func(r admin.InvoiceRow) string { return money.Format(r.TotalCents, r.Currency) },
 			compare: func(a, b admin.InvoiceRow) int { return int(a.TotalCents - b.TotalCents) }},
 		column[admin.InvoiceRow]{title: "Date", width: 95, text: func(r admin.InvoiceRow) string { return dateOnly(r.TransactionDate) },
 			compare: func(a, b admin.InvoiceRow) int { return a.TransactionDate.Compare(b.TransactionDate) }},
@@ -247,6 +248,7 @@ type invoiceEditor struct {
 	date, due                 *widget.Entry
 	tax                       *widget.Entry
 	lines                     []store.InvoiceLine
+	units                     []*widget.Entry // each line's unit price as typed, read in the final currency
 	lineBox                   *fyne.Container
 	total                     *widget.Label
 	sync                      *widget.Label
@@ -327,7 +329,7 @@ func (e *invoiceEditor) load(inv store.Invoice, isNew bool) {
 	e.due.SetText(dateOnly(inv.DueDate))
 	e.tax.SetText("")
 	if inv.TaxCents != 0 {
-		e.tax.SetText(centsText(inv.TaxCents))
+		e.tax.SetText(money.Amount(inv.TaxCents, inv.Currency))
 	}
 	e.lines = append([]store.InvoiceLine(nil), inv.Lines...)
 	e.sync.SetText("")
@@ -338,6 +340,7 @@ func (e *invoiceEditor) load(inv store.Invoice, isNew bool) {
 // renderLines rebuilds the line rows from e.lines.
 func (e *invoiceEditor) renderLines() {
 	e.lineBox.Objects = nil
+	e.units = e.units[:0]
 	for i := range e.lines {
 		i := i
 		desc := widget.NewEntry()
@@ -346,18 +349,19 @@ func (e *invoiceEditor) renderLines() {
 		qty := widget.NewEntry()
 		qty.SetText(strconv.FormatFloat(e.lines[i].Quantity, 'f', -1, 64))
 		unit := widget.NewEntry()
-		unit.SetText(centsText(e.lines[i].UnitPriceCents))
-		total := widget.NewLabel(centsText(e.lines[i].TotalCents))
+		unit.SetText(money.Amount(e.lines[i].UnitPriceCents, e.currency()))
+		e.units = append(e.units, unit)
+		total := widget.NewLabel(money.Amount(e.lines[i].TotalCents, e.currency()))
 		recompute := func(string) {
 			q, qerr := strconv.ParseFloat(strings.TrimSpace(qty.Text), 64)
-			u, uerr := parseCents(unit.Text)
+			u, uerr := money.Parse(unit.Text, e.currency())
 			if qerr != nil || uerr != nil {
 				total.SetText("?")
 				return
 			}
 			e.lines[i].Quantity, e.lines[i].UnitPriceCents = q, u
 			e.lines[i].TotalCents = int64(q*float64(u) + 0.5)
-			total.SetText(centsText(e.lines[i].TotalCents))
+			total.SetText(money.Amount(e.lines[i].TotalCents, e.currency()))
 			e.updateTotal()
 		}
 		qty.OnChanged, unit.OnChanged = recompute, recompute
@@ -377,16 +381,20 @@ func (e *invoiceEditor) updateTotal() {
 	for _, l := range e.lines {
 		net += l.TotalCents
 	}
-	tax, _ := parseCents(e.tax.Text)
-	e.total.SetText("Total " + money.FormatHundredths(net+tax, strings.ToUpper(strings.TrimSpace(e.cur.Text))))
+	tax, _ := money.Parse(e.tax.Text, e.currency())
+	e.total.SetText("Total " + money.Format(net+tax, e.currency()))
 }
+
+// currency is the currency typed in the form: amounts are read and
+// written in its minor units (ISO 4217).
+func (e *invoiceEditor) currency() string { return strings.ToUpper(strings.TrimSpace(e.cur.Text)) }
 
 // invoice reads the form.
 func (e *invoiceEditor) invoice() (store.Invoice, error) {
 	inv := e.inv
 	inv.Tenant, inv.GroupUID = e.tenant.Selected, strings.TrimSpace(e.group.Text)
 	inv.Number, inv.Title = strings.TrimSpace(e.number.Text), strings.TrimSpace(e.title.Text)
-	inv.Status, inv.Currency = e.status.Selected, strings.ToUpper(strings.TrimSpace(e.cur.Text))
+	inv.Status, inv.Currency = e.status.Selected, e.currency()
 	var problems []string
 	var err error
 	if inv.TransactionDate, err = parseDate(e.date.Text); err != nil {
@@ -395,7 +403,7 @@ func (e *invoiceEditor) invoice() (store.Invoice, error) {
 	if inv.DueDate, err = parseDate(e.due.Text); err != nil {
 		problems = append(problems, "Due: "+err.Error())
 	}
-	if inv.TaxCents, err = parseCents(e.tax.Text); err != nil {
+	if inv.TaxCents, err = money.Parse(e.tax.Text, inv.Currency); err != nil {
 		problems = append(problems, "Tax: "+err.Error())
 	}
 	if inv.Tenant == "" {
@@ -405,6 +413,20 @@ func (e *invoiceEditor) invoice() (store.Invoice, error) {
 		problems = append(problems, "Group: required")
 	}
 	inv.Lines = append([]store.InvoiceLine(nil), e.lines...)
+	// Read the unit prices again in the currency as it stands now: it may
+	// have changed after they were typed.
+	for i := range inv.Lines {
+		if i >= len(e.units) {
+			break
+		}
+		u, err := money.Parse(e.units[i].Text, inv.Currency)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("Line %d unit price: %v", i+1, err))
+			continue
+		}
+		l := &inv.Lines[i]
+		l.UnitPriceCents, l.TotalCents = u, int64(math.Round(l.Quantity*float64(u)))
+	}
 	var net int64
 	for _, l := range inv.Lines {
 		net += l.TotalCents
@@ -461,43 +483,4 @@ func parseDate(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("want YYYY-MM-DD")
 	}
 	return t, nil
-}
-
-// centsText writes minor units as a decimal: 1999 → "19.99".
-func centsText(c int64) string {
-	sign := ""
-	if c < 0 {
-		sign, c = "-", -c
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, c/100, c%100)
-}
-
-// parseCents reads "19.99", "19.9", "19" or "" (0) into minor units.
-func parseCents(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, nil
-	}
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > 2 || whole == "" && frac == "" {
-		return 0, fmt.Errorf("want an amount like 19.99")
-	}
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	if whole == "" {
-		whole = "0"
-	}
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || w > 1e13 {
-		return 0, fmt.Errorf("want an amount like 19.99")
-	}
-	c := w*100 + f
-	if neg {
-		c = -c
-	}
-	return c, nil
 }

@@ -87,16 +87,26 @@ func (s *Service) ImportTenantsFrom(source string, data []byte) (ImportResult, e
 
 // DevPlatform is the developer-platform configuration in force: the
 // environment (MNO_DEVPL_*) over the stored devpl-* settings over the
-// defaults. Its secret is a tenant.Secret: it prints masked.
+// defaults, as tenant/settings resolves it. Its secret is a
+// tenant.Secret: it prints masked.
 func (s *Service) DevPlatform() (devpl.Config, error) {
-	return devpl.Resolve(s.getenv, s.storedSetting)
+	env := func(name string) string { v, _ := s.getenv(name); return v }
+	r, _ := settings.Resolve(s.storedSettings(), settings.Overrides{Getenv: env})
+	return r.Devpl()
 }
 
-// storedSetting reads a setting kept in the data file (tenant/settings);
-// a test may replace the lookup with s.settings.
-func (s *Service) storedSetting(name string) (string, bool) {
+// storedSettings reads the settings kept in the data file (a test may
+// stand in for them with s.settings); a read error is logged and reads as
+// none.
+func (s *Service) storedSettings() map[settings.Key]string {
 	if s.settings != nil {
-		return s.settings(name)
+		out := map[settings.Key]string{}
+		for _, d := range settings.Defs {
+			if v, ok := s.settings(string(d.Key)); ok {
+				out[d.Key] = v
+			}
+		}
+		return out
 	}
 	var stored map[settings.Key]string
 	if err := s.db.View(func(tx *store.Tx) (err error) {
@@ -104,10 +114,8 @@ func (s *Service) storedSetting(name string) (string, bool) {
 		return err
 	}); err != nil {
 		s.log.Warn("read settings", "err", err)
-		return "", false
 	}
-	v, ok := stored[settings.Key(name)]
-	return v, ok
+	return stored
 }
 
 // SyncTenants fetches the marketplaces document from the developer

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/idmap"
@@ -170,7 +169,7 @@ func localRecord(tx *store.Tx, row store.ConnectedObject) ([]Field, error) {
 		return []Field{
 			{"Name", u.FirstName + " " + u.LastName}, {"Email", u.Email},
 			{"Virtual", yesNo(u.Virtual)}, {"Blocked", yesNo(u.Blocked)},
-			{"Updated", stamp(u.UpdatedAt)},
+			{"Updated", idmap.Stamp(u.UpdatedAt)},
 		}, nil
 	case store.KindGroup:
 		g, err := tx.Group(row.Tenant, row.LocalID)
@@ -179,7 +178,7 @@ func localRecord(tx *store.Tx, row store.ConnectedObject) ([]Field, error) {
 		}
 		return []Field{
 			{"Name", g.Name}, {"Currency", g.Currency}, {"Country", g.Country},
-			{"Cancelled", yesNo(g.Cancelled)}, {"Updated", stamp(g.UpdatedAt)},
+			{"Cancelled", yesNo(g.Cancelled)}, {"Updated", idmap.Stamp(g.UpdatedAt)},
 		}, nil
 	case store.KindInvoice:
 		inv, err := tx.Invoice(row.LocalID)
@@ -188,7 +187,7 @@ func localRecord(tx *store.Tx, row store.ConnectedObject) ([]Field, error) {
 		}
 		return []Field{
 			{"Number", inv.Number}, {"Title", inv.Title}, {"Status", inv.Status},
-			{"Total", money.FormatHundredths(inv.TotalCents, inv.Currency)}, {"Updated", stamp(inv.UpdatedAt)},
+			{"Total", money.Format(inv.TotalCents, inv.Currency)}, {"Updated", idmap.Stamp(inv.UpdatedAt)},
 		}, nil
 	case store.KindRecord:
 		r, err := tx.Record(row.Tenant, row.Entity, row.RemoteID)
@@ -196,7 +195,7 @@ func localRecord(tx *store.Tx, row store.ConnectedObject) ([]Field, error) {
 			return nil, err
 		}
 		return []Field{
-			{"Entity", r.Entity}, {"Size", strconv.Itoa(len(r.Data)) + " bytes"}, {"Updated", stamp(r.UpdatedAt)},
+			{"Entity", r.Entity}, {"Size", strconv.Itoa(len(r.Data)) + " bytes"}, {"Updated", idmap.Stamp(r.UpdatedAt)},
 		}, nil
 	}
 	return nil, nil
@@ -227,12 +226,4 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// stamp formats a time for tables and exports; the zero time is empty.
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }

@@ -104,7 +104,7 @@ func TestSaveSettingsBadValueChangesNothing(t *testing.T) {
 		t.Fatalf("Setting shows the secret: %+v", v)
 	}
 	r, _ := s.ResolvedSettings()
-	if r.Devpl().EnvSecret != "shh-secret" {
+	if c, _ := r.Devpl(); c.EnvSecret.Reveal() != "shh-secret" {
 		t.Fatal("the in-process resolution must carry the secret")
 	}
 }

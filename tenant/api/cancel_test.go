@@ -42,7 +42,7 @@ func TestCancelBillAnswers(t *testing.T) {
 
 	f.SetBillStatus(ids[1], api.BillInvoiced)
 	_, err := c.CancelBill(ctx, ids[1])
-	var ae *api.Error
+	var ae *tenant.CallError
 	if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(err.Error(), "status has already been set to invoiced") {
 		t.Errorf("invoiced: %v", err)
 	}
@@ -57,7 +57,7 @@ func TestCancelBillAnswers(t *testing.T) {
 	}
 	f.SetCredentials("app-acme", "another-key")
 	_, err = c.CancelBill(ctx, ids[0])
-	if !errors.Is(err, api.ErrUnauthorized) || strings.Contains(err.Error(), key) {
+	if !errors.Is(err, tenant.ErrUnauthorized) || strings.Contains(err.Error(), key) {
 		t.Errorf("wrong key: %v", err)
 	}
 	if f.Deletes() != 4 {

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,7 +79,7 @@ func New(cfg *tenant.Config, httpClient *http.Client) *Client {
 func baseURL(host, base string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(host))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("api.host %q is not an http(s) URL", tenant.RedactURL(host))
+		return "", fmt.Errorf("%w: api.host %q is not an http(s) URL", tenant.ErrBadHost, tenant.RedactURL(host))
 	}
 	u.User = nil
 	if !strings.HasPrefix(base, "/") {
@@ -103,14 +105,14 @@ func (c *Client) Ping(ctx context.Context) error {
 // CreateBill submits a one-off bill: POST {base}account/bills.
 func (c *Client) CreateBill(ctx context.Context, req BillRequest) (Bill, error) {
 	if err := req.Validate(); err != nil {
-		return Bill{}, &Error{Op: "create bill", Tenant: c.tenant, Err: err}
+		return Bill{}, &tenant.CallError{Op: "create bill", Tenant: c.tenant, Err: err}
 	}
 	var b Bill
 	if err := c.do(ctx, "create bill", http.MethodPost, "account/bills", req, &b, maxBodySize); err != nil {
 		return Bill{}, err
 	}
 	if b.ID == "" {
-		return Bill{}, &Error{Op: "create bill", Tenant: c.tenant, Err: fmt.Errorf("%w: the answer holds no bill id", ErrMalformed)}
+		return Bill{}, &tenant.CallError{Op: "create bill", Tenant: c.tenant, Err: fmt.Errorf("%w: the answer holds no bill id", ErrMalformed)}
 	}
 	return b, nil
 }
@@ -118,7 +120,7 @@ func (c *Client) CreateBill(ctx context.Context, req BillRequest) (Bill, error) 
 // ListBills lists this app's bills of one group: GET {base}account/bills?group_id=.
 func (c *Client) ListBills(ctx context.Context, groupID string) ([]Bill, error) {
 	if groupID == "" {
-		return nil, &Error{Op: "list bills", Tenant: c.tenant, Err: errors.New("group_id is empty")}
+		return nil, &tenant.CallError{Op: "list bills", Tenant: c.tenant, Err: errors.New("group_id is empty")}
 	}
 	var bills []Bill
 	path := "account/bills?group_id=" + url.QueryEscape(groupID)
@@ -131,20 +133,20 @@ func (c *Client) ListBills(ctx context.Context, groupID string) ([]Bill, error) 
 // CancelBill cancels a submitted bill: DELETE {base}account/bills/{id}.
 // The API answers with the bill, now cancelled; cancelling a bill that is
 // already cancelled answers the same. A bill already invoiced, or unknown,
-// is an *Error carrying the API's field messages (HTTP 400 on the sandbox).
+// is a *tenant.CallError carrying the API's field messages (HTTP 400 on the sandbox).
 func (c *Client) CancelBill(ctx context.Context, id string) (Bill, error) {
 	if id == "" || strings.ContainsAny(id, "/?#") {
-		return Bill{}, &Error{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("bill id %q is not usable", id)}
+		return Bill{}, &tenant.CallError{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("bill id %q is not usable", id)}
 	}
 	var b Bill
 	if err := c.do(ctx, "cancel bill", http.MethodDelete, "account/bills/"+url.PathEscape(id), nil, &b, maxBodySize); err != nil {
 		return Bill{}, err
 	}
 	if b.ID != id {
-		return Bill{}, &Error{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("%w: the answer is for bill %q, not %q", ErrMalformed, b.ID, id)}
+		return Bill{}, &tenant.CallError{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("%w: the answer is for bill %q, not %q", ErrMalformed, b.ID, id)}
 	}
 	if b.Status != "" && b.Status != BillCancelled {
-		return Bill{}, &Error{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("%w: the bill is %q after the cancel", ErrMalformed, b.Status)}
+		return Bill{}, &tenant.CallError{Op: "cancel bill", Tenant: c.tenant, Err: fmt.Errorf("%w: the bill is %q after the cancel", ErrMalformed, b.Status)}
 	}
 	return b, nil
 }
@@ -158,7 +160,7 @@ type envelope struct {
 
 func (c *Client) do(ctx context.Context, op, method, path string, in, out any, limit int64) error {
 	fail := func(status int, err error) error {
-		return &Error{Op: op, Tenant: c.tenant, Status: status, Err: err}
+		return &tenant.CallError{Op: op, Tenant: c.tenant, Status: status, Err: err}
 	}
 	if c.baseErr != nil {
 		return fail(0, c.baseErr)
@@ -200,23 +202,23 @@ func (c *Client) do(ctx context.Context, op, method, path string, in, out any, l
 	return c.decode(op, resp.StatusCode, raw, out)
 }
 
-// decode reads an envelope. A non-2xx status or success:false is an *Error
+// decode reads an envelope. A non-2xx status or success:false is a *tenant.CallError
 // carrying the field messages; anything that is not an envelope is
 // ErrMalformed.
 func (c *Client) decode(op string, status int, raw []byte, out any) error {
-	e := &Error{Op: op, Tenant: c.tenant, Status: status}
+	e := &tenant.CallError{Op: op, Tenant: c.tenant, Status: status}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil || env.Success == nil {
 		if status/100 != 2 {
-			e.Err = fmt.Errorf("HTTP %d: %s", status, c.key.RedactText(snippet(raw)))
+			e.Err = fmt.Errorf("HTTP %d: %s", status, c.key.RedactText(tenant.Snippet(raw)))
 		} else {
-			e.Err = fmt.Errorf("%w: not an account API envelope: %s", ErrMalformed, c.key.RedactText(snippet(raw)))
+			e.Err = fmt.Errorf("%w: not an account API envelope: %s", ErrMalformed, c.key.RedactText(tenant.Snippet(raw)))
 		}
 		return e
 	}
 	if !*env.Success || status/100 != 2 {
-		e.Messages = c.messages(env.Errors)
-		if len(e.Messages) == 0 {
+		e.Details = c.messages(env.Errors)
+		if len(e.Details) == 0 {
 			e.Err = fmt.Errorf("HTTP %d, success %v, no error message", status, *env.Success)
 		}
 		return e
@@ -228,24 +230,25 @@ func (c *Client) decode(op string, status int, raw []byte, out any) error {
 	return nil
 }
 
-// messages reads `errors`: normally {field: [msg]}, but a bare string or a
-// list is kept as well rather than lost.
-func (c *Client) messages(raw json.RawMessage) map[string][]string {
+// messages reads `errors`: normally {field: [msg]}, each field becoming
+// "field msg, msg" (fields sorted); a bare string or a list is kept as
+// well rather than lost.
+func (c *Client) messages(raw json.RawMessage) []string {
 	if len(raw) == 0 {
 		return nil
 	}
-	out := map[string][]string{}
 	var byField map[string]json.RawMessage
 	if json.Unmarshal(raw, &byField) == nil {
-		for field, v := range byField {
-			out[field] = c.texts(v)
+		out := make([]string, 0, len(byField))
+		for _, field := range slices.Sorted(maps.Keys(byField)) {
+			out = append(out, field+" "+strings.Join(c.texts(byField[field]), ", "))
 		}
 		return out
 	}
 	if msgs := c.texts(raw); len(msgs) > 0 {
-		out["base"] = msgs
+		return []string{"base " + strings.Join(msgs, ", ")}
 	}
-	return out
+	return nil
 }
 
 func (c *Client) texts(raw json.RawMessage) []string {
@@ -260,16 +263,5 @@ func (c *Client) texts(raw json.RawMessage) []string {
 	if json.Unmarshal(raw, &one) == nil {
 		return []string{c.key.RedactText(one)}
 	}
-	return []string{c.key.RedactText(snippet(raw))}
-}
-
-func snippet(raw []byte) string {
-	s := strings.TrimSpace(string(raw))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
+	return []string{c.key.RedactText(tenant.Snippet(raw))}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,11 +67,11 @@ func TestWrongCredentialsAreUnauthorizedWithoutTheKey(t *testing.T) {
 	cfg := testConfig(srv.URL)
 	cfg.API.Key = "wrong-key-value"
 	err := New(cfg, srv.Client()).Ping(context.Background())
-	if !errors.Is(err, ErrUnauthorized) {
+	if !errors.Is(err, tenant.ErrUnauthorized) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
 	}
-	var apiErr *Error
-	if !errors.As(err, &apiErr) || apiErr.Status != 401 || apiErr.Messages["authentication"][0] != "Invalid API token" {
+	var apiErr *tenant.CallError
+	if !errors.As(err, &apiErr) || apiErr.Status != 401 || !slices.Contains(apiErr.Details, "authentication Invalid API token") {
 		t.Fatalf("err = %#v", err)
 	}
 	if strings.Contains(err.Error(), "wrong-key-value") {

@@ -3,65 +3,15 @@ package api
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
-
-// ErrUnauthorized matches (errors.Is) an answer 401: api.id or api.key is
-// wrong for this tenant.
-var ErrUnauthorized = errors.New("credentials rejected")
 
 // ErrMalformed matches an answer that is not the account API's envelope or
 // whose data does not have the expected shape.
 var ErrMalformed = errors.New("malformed answer")
-
-// Error is a failed account API call. Status is 0 when no HTTP answer came
-// back (network error, timeout, cancellation: Err says which).
-type Error struct {
-	Op       string // "ping", "create bill", "list bills"
-	Tenant   tenant.Key
-	Status   int
-	Messages map[string][]string // the envelope's errors, by field
-	Err      error
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.Tenant != "" {
-		fmt.Fprintf(&b, "tenant %s: ", e.Tenant)
-	}
-	b.WriteString(e.Op)
-	if e.Status != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.Status)
-		if e.Status == http.StatusUnauthorized {
-			b.WriteString(" (check api.id and api.key)")
-		}
-	}
-	fields := make([]string, 0, len(e.Messages))
-	for f := range e.Messages {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
-	for _, f := range fields {
-		fmt.Fprintf(&b, ": %s %s", f, strings.Join(e.Messages[f], ", "))
-	}
-	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
-	}
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrUnauthorized) true for an answer 401.
-func (e *Error) Is(target error) bool {
-	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
-}
 
 // BillRequest is the body of POST account/bills (maestrano-protocol §4.4).
 type BillRequest struct {
@@ -73,8 +23,6 @@ type BillRequest struct {
 	PeriodEndedAt   time.Time `json:"period_ended_at"`
 }
 
-var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
-
 // Validate checks what the API would refuse, before anything is sent.
 func (r BillRequest) Validate() error {
 	var problems []string
@@ -84,7 +32,7 @@ func (r BillRequest) Validate() error {
 	if r.PriceCents <= 0 {
 		problems = append(problems, fmt.Sprintf("price_cents %d is not positive", r.PriceCents))
 	}
-	if !currencyCode.MatchString(r.Currency) {
+	if !money.ValidCode(r.Currency) {
 		problems = append(problems, fmt.Sprintf("currency %q is not an ISO 4217 code", r.Currency))
 	}
 	if strings.TrimSpace(r.Description) == "" {

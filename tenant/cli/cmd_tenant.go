@@ -17,9 +17,6 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant/devpl"
 )
 
-// maxImportBytes bounds an import file; tenant.ParseImport refuses more too.
-const maxImportBytes = 8 << 20
-
 func cmdTenant(ctx context.Context, g globals, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		return exitf(stderr, "tenant: want import, list, remove or sync")
@@ -73,12 +70,12 @@ func cmdTenantImport(ctx context.Context, g globals, args []string, stdin io.Rea
 		defer f.Close()
 		in = f
 	}
-	data, err := io.ReadAll(io.LimitReader(in, maxImportBytes+1))
+	data, err := io.ReadAll(io.LimitReader(in, tenant.MaxImportSize+1))
 	if err != nil {
 		return exitf(stderr, "tenant import: read %s: %v", args[0], err)
 	}
-	if len(data) > maxImportBytes {
-		return exitf(stderr, "tenant import: %s is larger than %d MiB", args[0], maxImportBytes>>20)
+	if len(data) > tenant.MaxImportSize {
+		return exitf(stderr, "tenant import: %s is larger than %d MiB", args[0], tenant.MaxImportSize>>20)
 	}
 	api, done, code := openAdmin(ctx, g, stderr)
 	if api == nil {

@@ -22,9 +22,6 @@ import (
 // maxAnswerSize bounds what a push reads back: one record.
 const maxAnswerSize = 4 << 20
 
-// ErrUnauthorized matches (errors.Is) an answer 401 from Connec!.
-var ErrUnauthorized = errors.New("credentials rejected")
-
 // ErrMalformedAnswer matches an answer that is not a Connec! record envelope.
 var ErrMalformedAnswer = errors.New("malformed answer")
 
@@ -64,64 +61,24 @@ func (e *APIError) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Error is a failed Connec! call. Status is 0 when no HTTP answer came back.
-type Error struct {
-	Op     string // e.g. "POST invoices"
-	Tenant tenant.Key
-	Status int
-	Errors []APIError
-	Err    error
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "tenant %s: connec %s", e.Tenant, e.Op)
-	if e.Status != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.Status)
-		if e.Status == http.StatusUnauthorized {
-			b.WriteString(" (check api.id and api.key)")
-		}
-	}
-	for _, ae := range e.Errors {
-		msg := strings.TrimSpace(ae.Title + " " + ae.Detail)
-		if ae.Title != "" && ae.Detail != "" && ae.Title != ae.Detail {
-			msg = ae.Title + ": " + ae.Detail
-		} else if ae.Title == ae.Detail {
-			msg = ae.Title
-		}
-		if msg != "" {
-			fmt.Fprintf(&b, ": %s", msg)
-		}
-	}
-	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
-	}
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrUnauthorized) true for an answer 401.
-func (e *Error) Is(target error) bool {
-	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
-}
-
-// Retryable reports whether trying again later may succeed: no answer at
-// all (network, timeout), a server error, 408, 425 or 429. Other 4xx
-// answers say the request itself is wrong.
-func (e *Error) Retryable() bool {
+// text is one entry as a message: "title: detail", or whichever is set.
+func (e APIError) text() string {
 	switch {
-	case e.Status == 0:
-		return !errors.Is(e.Err, errConfig)
-	case e.Status >= 500:
-		return true
+	case e.Title == "" || e.Title == e.Detail:
+		return e.Detail
+	case e.Detail == "":
+		return e.Title
 	}
-	return e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooEarly || e.Status == http.StatusTooManyRequests
+	return e.Title + ": " + e.Detail
 }
 
-// errConfig marks a configuration that cannot work (no host): retrying
-// does not help until someone edits the tenant.
-var errConfig = errors.New("configuration")
+func apiDetails(errs []APIError) []string {
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e.text()
+	}
+	return out
+}
 
 // Client calls one tenant's Connec! API.
 type Client struct {
@@ -141,7 +98,7 @@ func NewClient(cfg *tenant.Config, httpClient *http.Client) *Client {
 	c := &Client{cfg: cfg, http: httpClient}
 	u, err := url.Parse(strings.TrimSpace(cfg.Connec.Host))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		c.baseErr = fmt.Errorf("%w: connec.host %q is not an http(s) URL", errConfig, tenant.RedactURL(cfg.Connec.Host))
+		c.baseErr = fmt.Errorf("%w: connec.host %q is not an http(s) URL", tenant.ErrBadHost, tenant.RedactURL(cfg.Connec.Host))
 		return c
 	}
 	u.User = nil
@@ -158,7 +115,7 @@ func (c *Client) Push(ctx context.Context, groupUID, collection, connecID string
 	if connecID != "" {
 		method, path = http.MethodPut, path+"/"+url.PathEscape(connecID)
 	}
-	e := &Error{Op: method + " " + collection, Tenant: c.cfg.Key}
+	e := &tenant.CallError{Op: "connec " + method + " " + collection, Tenant: c.cfg.Key}
 	if c.baseErr != nil {
 		e.Err = c.baseErr
 		return nil, e
@@ -201,7 +158,7 @@ func (c *Client) Push(ctx context.Context, groupUID, collection, connecID string
 	if err != nil {
 		var ae apiErrors
 		if errors.As(err, &ae) {
-			e.Errors = ae
+			e.Details = apiDetails(ae)
 		} else {
 			e.Err = c.cfg.API.Key.Redact(err)
 		}
@@ -224,11 +181,11 @@ func decodeAnswer(status int, raw []byte, collection string) (IDSet, error) {
 		if json.Unmarshal(raw, &env) == nil && len(env.Errors) > 0 {
 			return nil, apiErrors(env.Errors)
 		}
-		return nil, errors.New(snippet(raw))
+		return nil, errors.New(tenant.Snippet(raw))
 	}
 	rec, err := Unwrap(raw, collection)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v: %s", ErrMalformedAnswer, err, snippet(raw))
+		return nil, fmt.Errorf("%w: %v: %s", ErrMalformedAnswer, err, tenant.Snippet(raw))
 	}
 	var r struct {
 		ID json.RawMessage `json:"id"`
@@ -244,17 +201,6 @@ func decodeAnswer(status int, raw []byte, collection string) (IDSet, error) {
 		return nil, fmt.Errorf("%w: the record has no Connec! id", ErrMalformedAnswer)
 	}
 	return ids, nil
-}
-
-func snippet(raw []byte) string {
-	s := strings.TrimSpace(string(raw))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
 }
 
 // maxPageSize bounds one page of a pull: 100 records of a few KB each,
@@ -275,7 +221,7 @@ type Page struct {
 // triplets come back.
 func (c *Client) GetPage(ctx context.Context, groupUID, collection, query string) (Page, error) {
 	path := "/" + url.PathEscape(groupUID) + "/" + url.PathEscape(collection)
-	e := &Error{Op: "GET " + collection, Tenant: c.cfg.Key}
+	e := &tenant.CallError{Op: "connec GET " + collection, Tenant: c.cfg.Key}
 	raw, status, err := c.do(ctx, http.MethodGet, c.base+path+"?"+query, nil, maxPageSize)
 	e.Status = status
 	if err != nil {
@@ -283,7 +229,7 @@ func (c *Client) GetPage(ctx context.Context, groupUID, collection, query string
 		return Page{}, e
 	}
 	if status/100 != 2 {
-		e.Errors, e.Err = answerErrors(raw)
+		e.Details, e.Err = answerErrors(raw)
 		return Page{}, e
 	}
 	p, next, err := decodePage(raw, collection)
@@ -309,7 +255,7 @@ func decodePage(raw []byte, collection string) (p Page, next string, err error) 
 	}
 	list, ok := env[collection]
 	if !ok {
-		return Page{}, "", fmt.Errorf("%w: no %q key: %s", ErrMalformedAnswer, collection, snippet(raw))
+		return Page{}, "", fmt.Errorf("%w: no %q key: %s", ErrMalformedAnswer, collection, tenant.Snippet(raw))
 	}
 	switch firstByte(list) {
 	case '[':
@@ -374,7 +320,7 @@ type LinkResult struct {
 // {base}/{group}/{collection}/{connec id} with {collection: {id: [ours]}},
 // as maestrano-connector-rails does after creating records from Connec!.
 func (c *Client) Link(ctx context.Context, groupUID, collection string, ops []LinkOp) ([]LinkResult, error) {
-	e := &Error{Op: "batch link " + collection, Tenant: c.cfg.Key}
+	e := &tenant.CallError{Op: "connec batch link " + collection, Tenant: c.cfg.Key}
 	if c.baseErr != nil {
 		e.Err = c.baseErr
 		return nil, e
@@ -405,7 +351,7 @@ func (c *Client) Link(ctx context.Context, groupUID, collection string, ops []Li
 		return nil, e
 	}
 	if status/100 != 2 {
-		e.Errors, e.Err = answerErrors(raw)
+		e.Details, e.Err = answerErrors(raw)
 		return nil, e
 	}
 	var ans struct {
@@ -415,14 +361,14 @@ func (c *Client) Link(ctx context.Context, groupUID, collection string, ops []Li
 		} `json:"results"`
 	}
 	if err := json.Unmarshal(raw, &ans); err != nil || len(ans.Results) != len(ops) {
-		e.Err = fmt.Errorf("%w: batch answer with %d results for %d ops: %s", ErrMalformedAnswer, len(ans.Results), len(ops), snippet(raw))
+		e.Err = fmt.Errorf("%w: batch answer with %d results for %d ops: %s", ErrMalformedAnswer, len(ans.Results), len(ops), tenant.Snippet(raw))
 		return nil, e
 	}
 	out := make([]LinkResult, len(ops))
 	for i, r := range ans.Results {
 		out[i].Status = r.Status
 		if r.Status/100 != 2 {
-			out[i].Err = snippet(r.Body)
+			out[i].Err = tenant.Snippet(r.Body)
 		}
 	}
 	return out, nil
@@ -466,12 +412,12 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, limit in
 }
 
 // answerErrors reads an error answer: Connec!'s `errors` list, or a snippet.
-func answerErrors(raw []byte) ([]APIError, error) {
+func answerErrors(raw []byte) ([]string, error) {
 	var env struct {
 		Errors []APIError `json:"errors"`
 	}
 	if json.Unmarshal(raw, &env) == nil && len(env.Errors) > 0 {
-		return env.Errors, nil
+		return apiDetails(env.Errors), nil
 	}
-	return nil, errors.New(snippet(raw))
+	return nil, errors.New(tenant.Snippet(raw))
 }

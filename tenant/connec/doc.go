@@ -6,11 +6,11 @@
 // Where things are:
 //
 //	ids.go         Connec! ids and our {id, provider, realm} triplet; record headers
-//	mapping.go     a Connec! invoice record <-> a local store.Invoice
-//	money.go       decimal major units on the wire <-> int64 cents locally
+//	mapping.go     a Connec! invoice record <-> a local store.Invoice (amounts via tenant/money)
 //	invoice.go     the rules of a local invoice: validation, statuses, SaveInvoice
 //	outbox.go      the durable push queue: enqueue on save, backoff, retry by hand
 //	push.go        the Worker that delivers the outbox
+//	wake.go        what the Worker and the Puller share as owners of a Run loop
 //	client.go      the HTTP client of one tenant's Connec!
 //	parse.go       notifications: decode and check the body, nothing written
 //	ingest.go      notifications and pulled pages: the rules that store each record

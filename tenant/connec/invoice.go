@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
 
 // InvoiceStatuses are the statuses a local invoice may have (Connec!'s).
@@ -28,8 +28,6 @@ type InvalidInvoiceError struct {
 func (e *InvalidInvoiceError) Error() string {
 	return "invalid invoice: " + strings.Join(e.Problems, "; ")
 }
-
-var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // SaveInvoice validates and stores a local invoice (a new one gets an id)
 // and, when its group belongs to a configured tenant, queues its push to
@@ -130,7 +128,7 @@ func checkInvoice(inv store.Invoice) []string {
 	if inv.Number == "" {
 		p = append(p, "number is required")
 	}
-	if !currencyPattern.MatchString(inv.Currency) {
+	if !money.ValidCode(inv.Currency) {
 		p = append(p, fmt.Sprintf("currency %q is not an ISO 4217 code", inv.Currency))
 	}
 	known := false

@@ -3,6 +3,13 @@ package connec
 // This file maps a Connec! invoice record to a local store.Invoice and back
 // (maestrano-protocol §5.6). Line amounts are net (before tax); the invoice
 // total is gross (TotalCents), with its tax in TaxCents.
+//
+// Connec! writes decimal major units ("12.50") with a currency in each
+// price object; the store keeps int64 minor units of the invoice's
+// currency (ISO 4217: cents for AUD, yen for JPY, fils for KWD; the
+// fields keep their historical "Cents" names). tenant/money converts both
+// ways, exactly, rounding what Connec! sends half away from zero to the
+// currency's minor unit.
 
 import (
 	"encoding/json"
@@ -14,6 +21,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
 
 // price is a Connec! price object (unit_price, total_price, amount).
@@ -98,81 +106,78 @@ func (r *remoteInvoice) invoice(tenantKey, groupUID string) (store.Invoice, erro
 	if lines == nil {
 		lines = r.InvoiceLines
 	}
+	// Every amount is read in the invoice's one currency (lines share it,
+	// as the connector assumes), so it must be known first.
+	if inv.Currency == "" {
+		for _, l := range lines {
+			inv.Currency = firstOf(inv.Currency, l.UnitPrice.Currency, l.TotalPrice.Currency)
+		}
+		inv.Currency = firstOf(inv.Currency, r.Amount.Currency)
+	}
+	inv.Currency = strings.ToUpper(inv.Currency)
 	var sum int64
 	for i, l := range lines {
-		line, cur, err := decodeLine(l)
+		line, err := decodeLine(l, inv.Currency)
 		if err != nil {
 			return store.Invoice{}, fmt.Errorf("invoice line %d: %w", i+1, err)
 		}
-		if inv.Currency == "" {
-			inv.Currency = cur
-		}
-		if sum, err = addCents(sum, line.TotalCents); err != nil {
+		if sum, err = addMinor(sum, line.TotalCents); err != nil {
 			return store.Invoice{}, fmt.Errorf("invoice lines total: %w", err)
 		}
 		inv.Lines = append(inv.Lines, line)
 	}
 	inv.TotalCents = sum
 	if a := r.Amount; a.present() {
-		if inv.Currency == "" {
-			inv.Currency = a.Currency
-		}
 		if a.TaxAmount != "" {
-			if inv.TaxCents, err = toCents(a.TaxAmount); err != nil {
+			if inv.TaxCents, err = minor(a.TaxAmount, inv.Currency); err != nil {
 				return store.Invoice{}, fmt.Errorf("invoice amount.tax_amount: %w", err)
 			}
 		}
 		switch {
 		case a.TotalAmount != "":
-			if inv.TotalCents, err = toCents(a.TotalAmount); err != nil {
+			if inv.TotalCents, err = minor(a.TotalAmount, inv.Currency); err != nil {
 				return store.Invoice{}, fmt.Errorf("invoice amount.total_amount: %w", err)
 			}
 		case a.NetAmount != "":
-			net, err := toCents(a.NetAmount)
+			net, err := minor(a.NetAmount, inv.Currency)
 			if err != nil {
 				return store.Invoice{}, fmt.Errorf("invoice amount.net_amount: %w", err)
 			}
-			if inv.TotalCents, err = addCents(net, inv.TaxCents); err != nil {
+			if inv.TotalCents, err = addMinor(net, inv.TaxCents); err != nil {
 				return store.Invoice{}, fmt.Errorf("invoice amount: %w", err)
 			}
 		}
 	}
-	inv.Currency = strings.ToUpper(inv.Currency)
 	return inv, nil
 }
 
-func decodeLine(l remoteLine) (store.InvoiceLine, string, error) {
+func decodeLine(l remoteLine, currency string) (store.InvoiceLine, error) {
 	line := store.InvoiceLine{Description: l.Description, Quantity: 1}
-	var cur string
 	if l.Quantity != "" {
 		q, err := l.Quantity.Float64()
 		if err != nil || math.IsNaN(q) || math.IsInf(q, 0) {
-			return line, "", fmt.Errorf("quantity %q is not a number", l.Quantity)
+			return line, fmt.Errorf("quantity %q is not a number", l.Quantity)
 		}
 		line.Quantity = q
 	}
 	var err error
 	if p := &l.UnitPrice; p.present() {
-		cur = p.Currency
-		if line.UnitPriceCents, err = netCents(p); err != nil {
-			return line, "", fmt.Errorf("unit_price: %w", err)
+		if line.UnitPriceCents, err = netMinor(p, currency); err != nil {
+			return line, fmt.Errorf("unit_price: %w", err)
 		}
 	}
 	if p := &l.TotalPrice; p.present() {
-		if cur == "" {
-			cur = p.Currency
-		}
-		if line.TotalCents, err = netCents(p); err != nil {
-			return line, "", fmt.Errorf("total_price: %w", err)
+		if line.TotalCents, err = netMinor(p, currency); err != nil {
+			return line, fmt.Errorf("total_price: %w", err)
 		}
 	} else {
 		total := math.Round(float64(line.UnitPriceCents) * line.Quantity)
 		if math.Abs(total) > math.MaxInt64/2 {
-			return line, "", errors.New("line total out of range")
+			return line, errors.New("line total out of range")
 		}
 		line.TotalCents = int64(total)
 	}
-	return line, cur, nil
+	return line, nil
 }
 
 // present reports whether the price object carries any amount.
@@ -180,15 +185,33 @@ func (p *price) present() bool {
 	return p.NetAmount != "" || p.TaxAmount != "" || p.TotalAmount != "" || p.Currency != ""
 }
 
-// netCents is a price object's net amount, or its total when it has none.
-func netCents(p *price) (int64, error) {
+// netMinor is a price object's net amount, or its total when it has none.
+func netMinor(p *price, currency string) (int64, error) {
 	switch {
 	case p.NetAmount != "":
-		return toCents(p.NetAmount)
+		return minor(p.NetAmount, currency)
 	case p.TotalAmount != "":
-		return toCents(p.TotalAmount)
+		return minor(p.TotalAmount, currency)
 	}
 	return 0, nil
+}
+
+// minor reads a Connec! decimal amount as minor units of currency.
+func minor(n json.Number, currency string) (int64, error) {
+	return money.FromDecimal(string(n), currency)
+}
+
+// amount writes minor units of currency as a Connec! decimal amount.
+func amount(minor int64, currency string) json.Number {
+	return json.Number(money.Amount(minor, currency))
+}
+
+func addMinor(a, b int64) (int64, error) {
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		return 0, errors.New("amount out of range")
+	}
+	return s, nil
 }
 
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"}
@@ -217,9 +240,9 @@ func InvoiceToConnec(inv store.Invoice, cfg *tenant.Config, connecID string) map
 		"status":             inv.Status,
 		"currency":           cur,
 		"amount": map[string]any{
-			"net_amount":   amount(inv.TotalCents - inv.TaxCents),
-			"tax_amount":   amount(inv.TaxCents),
-			"total_amount": amount(inv.TotalCents),
+			"net_amount":   amount(inv.TotalCents-inv.TaxCents, cur),
+			"tax_amount":   amount(inv.TaxCents, cur),
+			"total_amount": amount(inv.TotalCents, cur),
 			"currency":     cur,
 		},
 		"opts": map[string]any{"sparse": false},
@@ -239,8 +262,8 @@ func InvoiceToConnec(inv store.Invoice, cfg *tenant.Config, connecID string) map
 			"line_number": i + 1,
 			"description": l.Description,
 			"quantity":    l.Quantity,
-			"unit_price":  map[string]any{"net_amount": amount(l.UnitPriceCents), "currency": cur},
-			"total_price": map[string]any{"net_amount": amount(l.TotalCents), "currency": cur},
+			"unit_price":  map[string]any{"net_amount": amount(l.UnitPriceCents, cur), "currency": cur},
+			"total_price": map[string]any{"net_amount": amount(l.TotalCents, cur), "currency": cur},
 		})
 	}
 	rec["lines"] = lines

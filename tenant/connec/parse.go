@@ -43,9 +43,6 @@ type notified struct {
 // Len is the number of records in the notification.
 func (n *Notification) Len() int { return len(n.records) }
 
-// maxCollectionName bounds a collection key; Connec! names are short.
-const maxCollectionName = 64
-
 // ParseNotification decodes and checks a notification body for a tenant.
 // It writes nothing; every error wraps ErrMalformed.
 func ParseNotification(cfg *tenant.Config, body []byte) (*Notification, error) {
@@ -92,7 +89,7 @@ func parseStream(cfg *tenant.Config, body []byte, emit func([]notified) bool) er
 			return fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		entity, _ := tok.(string)
-		if !validCollection(entity) {
+		if !tenant.ValidCollection(entity) {
 			return fmt.Errorf("%w: collection name %q: use lowercase letters, digits and '_'", ErrMalformed, clip(entity))
 		}
 		switch nextValue(body, dec.InputOffset()) {
@@ -219,19 +216,6 @@ func finishRecord(rec *notified, idRaw json.RawMessage, groupUID, updatedAt stri
 		}
 	}
 	return nil
-}
-
-func validCollection(s string) bool {
-	if s == "" || len(s) > maxCollectionName {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // ValidGroupUID reports whether s can be a group uid (cld-…) or user uid

@@ -203,7 +203,7 @@ func (p *Puller) retry(ctx context.Context, fn func() error) error {
 	tries := orDefault(p.Tries, 4)
 	for n := 1; ; n++ {
 		err := fn()
-		var ce *Error
+		var ce *tenant.CallError
 		if err == nil || n >= tries || !errors.As(err, &ce) || !ce.Retryable() || ctx.Err() != nil {
 			return err
 		}
@@ -345,7 +345,7 @@ func (p *Puller) finish(cfg *tenant.Config, st *store.Pull, runErr error, byHand
 			ev.Outcome = "ok"
 			ev.Message = fmt.Sprintf("pulled %s of group %s: %d stored, %d unchanged, %d skipped, %d linked back (%d pages)",
 				cur.Collection, cur.GroupUID, cur.Last.Stored, cur.Last.Unchanged, cur.Last.Skipped, cur.Last.Linked, cur.Last.Pages)
-		case errors.Is(runErr, ErrUnauthorized):
+		case errors.Is(runErr, tenant.ErrUnauthorized):
 			cur.Status, cur.LastError = store.PullStopped, runErr.Error()
 			if err := tx.StopPulls(store.PullStop{Tenant: st.Tenant, At: now, Reason: runErr.Error()}); err != nil {
 				return err
@@ -358,7 +358,7 @@ func (p *Puller) finish(cfg *tenant.Config, st *store.Pull, runErr error, byHand
 			ev = store.Event{}
 		default:
 			cur.LastError = runErr.Error()
-			var ce *Error
+			var ce *tenant.CallError
 			retryable := !errors.As(runErr, &ce) || ce.Retryable()
 			if byHand {
 				if cur.Status != store.PullQueued {

@@ -72,48 +72,20 @@ type Puller struct {
 	Poll        time.Duration // how often Run looks for due pulls; default 1 s
 	Concurrency int           // pulls in flight at once; default 2
 
-	once  sync.Once
-	nudge chan struct{}
-	mu    sync.Mutex
-	busy  map[string]*sync.Mutex // one run per (tenant, group, collection)
+	wake
+	once sync.Once
+	mu   sync.Mutex
+	busy map[string]*sync.Mutex // one run per (tenant, group, collection)
 }
 
 func (p *Puller) init() {
 	p.once.Do(func() {
-		p.nudge = make(chan struct{}, 1)
 		p.busy = map[string]*sync.Mutex{}
 	})
 }
 
-func (p *Puller) now() time.Time {
-	if p.Now != nil {
-		return p.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-func (p *Puller) log() *slog.Logger {
-	if p.Logger != nil {
-		return p.Logger
-	}
-	return slog.Default()
-}
-
-func orDefault[T int | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
-}
-
-// Nudge makes Run look for due pulls now.
-func (p *Puller) Nudge() {
-	p.init()
-	select {
-	case p.nudge <- struct{}{}:
-	default:
-	}
-}
+func (p *Puller) now() time.Time    { return utcNow(p.Now) }
+func (p *Puller) log() *slog.Logger { return orDefaultLogger(p.Logger) }
 
 // lock serializes runs of one (tenant, group, collection).
 func (p *Puller) lock(tenantKey, group, collection string) func() {
@@ -135,10 +107,8 @@ func (p *Puller) lock(tenantKey, group, collection string) func() {
 // queued on time.
 func (p *Puller) Run(ctx context.Context) error {
 	p.init()
-	t := time.NewTicker(orDefault(p.Poll, time.Second))
-	defer t.Stop()
 	lastSchedule := time.Time{}
-	for {
+	p.loop(ctx, p.Poll, func() {
 		if now := p.now(); now.Sub(lastSchedule) >= time.Minute || lastSchedule.IsZero() {
 			if err := p.SchedulePeriodic(); err != nil && ctx.Err() == nil {
 				p.log().Error("connec pull schedule", "error", err)
@@ -148,13 +118,8 @@ func (p *Puller) Run(ctx context.Context) error {
 		if _, err := p.ProcessDue(ctx); err != nil && ctx.Err() == nil {
 			p.log().Error("connec pull queue", "error", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-p.nudge:
-		}
-	}
+	})
+	return nil
 }
 
 // SchedulePeriodic queues a delta pull of every active group of each

@@ -30,32 +30,20 @@ type Worker struct {
 	Concurrency int              // pushes in flight at once; default 4
 	Logger      *slog.Logger
 
-	once  sync.Once
-	nudge chan struct{}
-	mu    sync.Mutex
-	busy  map[uint64]*itemLock // one push per item at a time
+	wake
+	once sync.Once
+	mu   sync.Mutex
+	busy map[uint64]*itemLock // one push per item at a time
 }
 
 func (w *Worker) init() {
 	w.once.Do(func() {
-		w.nudge = make(chan struct{}, 1)
 		w.busy = map[uint64]*itemLock{}
 	})
 }
 
-func (w *Worker) now() time.Time {
-	if w.Now != nil {
-		return w.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-func (w *Worker) log() *slog.Logger {
-	if w.Logger != nil {
-		return w.Logger
-	}
-	return slog.Default()
-}
+func (w *Worker) now() time.Time    { return utcNow(w.Now) }
+func (w *Worker) log() *slog.Logger { return orDefaultLogger(w.Logger) }
 
 func (w *Worker) maxAttempts() int {
 	if w.MaxAttempts > 0 {
@@ -71,35 +59,15 @@ func (w *Worker) baseBackoff() time.Duration {
 	return DefaultBaseBackoff
 }
 
-// Nudge makes Run look for due items now (e.g. after SaveInvoice).
-func (w *Worker) Nudge() {
-	w.init()
-	select {
-	case w.nudge <- struct{}{}:
-	default:
-	}
-}
-
 // Run delivers due items until ctx is done.
 func (w *Worker) Run(ctx context.Context) error {
 	w.init()
-	poll := w.Poll
-	if poll <= 0 {
-		poll = time.Second
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
+	w.loop(ctx, w.Poll, func() {
 		if _, err := w.ProcessDue(ctx); err != nil && ctx.Err() == nil {
 			w.log().Error("outbox", "error", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-w.nudge:
-		}
-	}
+	})
+	return nil
 }
 
 // ProcessDue pushes every item due now, Concurrency at a time, and returns
@@ -365,7 +333,7 @@ func (w *Worker) recordSuccess(job pushJob, connecID string) error {
 func (w *Worker) recordFailure(job pushJob, pushErr error) error {
 	now := w.now()
 	msg := pushErr.Error()
-	var ce *Error
+	var ce *tenant.CallError
 	permanent := errors.Is(pushErr, errPermanent) || (errors.As(pushErr, &ce) && !ce.Retryable())
 	return w.DB.Update(func(tx *store.Tx) error {
 		it, err := tx.OutboxItem(job.item.ID)

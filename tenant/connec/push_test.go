@@ -570,7 +570,7 @@ func TestConnecClientErrors(t *testing.T) {
 		{"unauthorized", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(401)
 			io.WriteString(w, `{"errors":[{"status":"401","title":"Unauthorized Access"}]}`)
-		}, 0, "HTTP 401", ErrUnauthorized},
+		}, 0, "HTTP 401", tenant.ErrUnauthorized},
 		{"html", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(502)
 			io.WriteString(w, "<html>bad gateway</html>")
@@ -606,7 +606,7 @@ func TestConnecClientErrors(t *testing.T) {
 	cfg := *e.cfg
 	cfg.Connec.Host = ""
 	_, err := NewClient(&cfg, nil).Push(context.Background(), "cld-1", "invoices", "", nil)
-	var ce *Error
+	var ce *tenant.CallError
 	if !errors.As(err, &ce) || ce.Retryable() || !strings.Contains(err.Error(), "connec.host") {
 		t.Fatalf("no host: %v", err)
 	}

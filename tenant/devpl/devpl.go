@@ -74,43 +74,10 @@ type Config struct {
 	Refresh time.Duration
 }
 
-// Lookup finds a value by name; ok is false when it is not set.
+// Lookup finds a value by name; ok is false when it is not set. The
+// settings (tenant/settings) resolve a Config from the environment and
+// the stored devpl-* settings.
 type Lookup func(name string) (value string, ok bool)
-
-// Resolve builds a Config: the environment variable wins, then the stored
-// setting, then the default. env and stored may be nil. A refresh interval
-// that does not parse is an error naming where it came from.
-func Resolve(env, stored Lookup) (Config, error) {
-	pick := func(envName, setting, def string) (string, string) {
-		if env != nil {
-			if v, ok := env(envName); ok && strings.TrimSpace(v) != "" {
-				return strings.TrimSpace(v), envName
-			}
-		}
-		if stored != nil {
-			if v, ok := stored(setting); ok && strings.TrimSpace(v) != "" {
-				return strings.TrimSpace(v), "setting " + setting
-			}
-		}
-		return def, ""
-	}
-	var c Config
-	c.Host, _ = pick(EnvHost, SettingHost, DefaultHost)
-	c.APIPath, _ = pick(EnvAPIPath, SettingAPIPath, DefaultAPIPath)
-	c.EnvName, _ = pick(EnvName, SettingEnvName, "")
-	c.EnvKey, _ = pick(EnvKey, SettingEnvKey, "")
-	secret, _ := pick(EnvSecret, SettingEnvSecret, "")
-	c.EnvSecret = tenant.Secret(secret)
-	refresh, from := pick(EnvRefresh, SettingRefresh, "")
-	if refresh != "" && refresh != "0" && refresh != "off" {
-		d, err := time.ParseDuration(refresh)
-		if err != nil || d < 0 {
-			return c, fmt.Errorf("%s %q: want a duration such as 1h or 30m (or off)", from, refresh)
-		}
-		c.Refresh = d
-	}
-	return c, nil
-}
 
 // OSEnv is a Lookup over the process environment.
 func OSEnv(name string) (string, bool) { return os.LookupEnv(name) }
@@ -253,13 +220,13 @@ func checkAnswer(status int, body []byte) (detail string, kind error) {
 	var top map[string]json.RawMessage
 	jsonErr := json.Unmarshal(body, &top)
 	if msg, ok := top["error"]; ok && !isEmptyJSON(msg) {
-		return "it answered with an error: " + snippet(msg), ErrAnswer
+		return "it answered with an error: " + tenant.Snippet(msg), ErrAnswer
 	}
 	if status/100 != 2 {
-		return snippet(body), ErrAnswer
+		return tenant.Snippet(body), ErrAnswer
 	}
 	if jsonErr != nil || top == nil {
-		return "not a JSON object: " + snippet(body), ErrAnswer
+		return "not a JSON object: " + tenant.Snippet(body), ErrAnswer
 	}
 	if _, ok := top["marketplaces"]; !ok {
 		return `no "marketplaces" in the answer`, ErrAnswer
@@ -283,15 +250,4 @@ func isEmptyJSON(raw json.RawMessage) bool {
 		return true
 	}
 	return false
-}
-
-func snippet(raw []byte) string {
-	s := strings.Join(strings.Fields(string(raw)), " ")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	if s == "" {
-		return "(empty body)"
-	}
-	return s
 }

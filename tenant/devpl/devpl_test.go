@@ -15,48 +15,6 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant/devpl/devpltest"
 )
 
-func lookup(m map[string]string) devpl.Lookup {
-	return func(name string) (string, bool) { v, ok := m[name]; return v, ok }
-}
-
-func TestResolvePrecedenceEnvOverStoredOverDefault(t *testing.T) {
-	stored := lookup(map[string]string{
-		devpl.SettingHost: "https://stored.example.com", devpl.SettingAPIPath: "/stored/path",
-		devpl.SettingEnvKey: "stored-key", devpl.SettingEnvSecret: "stored-secret", devpl.SettingRefresh: "2h",
-	})
-	env := lookup(map[string]string{devpl.EnvHost: "https://env.example.com", devpl.EnvKey: "env-key", devpl.EnvAPIPath: "  "})
-
-	c, err := devpl.Resolve(env, stored)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Host != "https://env.example.com" || c.EnvKey != "env-key" {
-		t.Errorf("environment must win: host %q key %q", c.Host, c.EnvKey)
-	}
-	if c.APIPath != "/stored/path" || c.EnvSecret.Reveal() != "stored-secret" || c.Refresh != 2*time.Hour {
-		t.Errorf("stored settings must fill the rest (a blank variable counts as unset): path %q refresh %v", c.APIPath, c.Refresh)
-	}
-
-	d, err := devpl.Resolve(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Host != devpl.DefaultHost || d.APIPath != devpl.DefaultAPIPath || d.Refresh != 0 {
-		t.Errorf("defaults: %+v", d)
-	}
-	if err := d.Check(); !errors.Is(err, devpl.ErrNotConfigured) || !strings.Contains(err.Error(), devpl.EnvSecret) {
-		t.Errorf("no key or secret must say which variables to set, got %v", err)
-	}
-
-	if _, err := devpl.Resolve(lookup(map[string]string{devpl.EnvRefresh: "hourly"}), nil); err == nil ||
-		!strings.Contains(err.Error(), devpl.EnvRefresh) {
-		t.Errorf("a bad refresh must name where it came from, got %v", err)
-	}
-	if c, _ := devpl.Resolve(nil, lookup(map[string]string{devpl.SettingRefresh: "off"})); c.Refresh != 0 {
-		t.Errorf("refresh off: %v", c.Refresh)
-	}
-}
-
 func configFor(p *devpltest.Platform, secret string) devpl.Config {
 	return devpl.Config{Host: p.URL(), APIPath: devpltest.APIPath, EnvKey: devpltest.EnvKey, EnvSecret: tenant.Secret(secret)}
 }

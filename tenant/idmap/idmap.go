@@ -27,13 +27,15 @@ var Columns = []string{
 func Row(c store.ConnectedObject) []string {
 	return []string{
 		strconv.FormatUint(c.ID, 10), c.Tenant, c.GroupUID, c.LocalKind, c.LocalID, c.Provider, c.Entity,
-		c.RemoteID, c.Name, stamp(c.CreatedAt), stamp(c.UpdatedAt), stamp(c.LastPushAt), stamp(c.LastPullAt),
+		c.RemoteID, c.Name, Stamp(c.CreatedAt), Stamp(c.UpdatedAt), Stamp(c.LastPushAt), Stamp(c.LastPullAt),
 		strconv.FormatBool(c.PushDisabled), strconv.FormatBool(c.PullDisabled), strconv.FormatBool(c.Inactive),
 		c.LastError,
 	}
 }
 
-func stamp(t time.Time) string {
+// Stamp is how the identity map writes a time, in exports and tables
+// alike: RFC 3339 in UTC; the zero time is empty.
+func Stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}

@@ -1,6 +1,8 @@
-// Package money is the one place amounts are written for people: it knows
-// each currency's minor units (ISO 4217), so 4900 JPY is "4900 JPY" and
-// 4900 AUD is "49.00 AUD".
+// Package money is the one place amounts cross between int64 minor units
+// (what the store keeps: cents for AUD, yen for JPY, fils for KWD) and
+// text (what people type and read, what Connec! sends as decimal major
+// units). It knows each currency's minor unit (ISO 4217), so 4900 JPY is
+// "4900 JPY", 4900 AUD is "49.00 AUD" and 4900 KWD is "4.900 KWD".
 package money
 
 import (
@@ -15,6 +17,14 @@ var minorDigits = map[string]int{
 	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
 	"CLF": 4, "UYW": 4,
 }
+
+// ValidCode reports whether s is a currency code as it is stored: three
+// upper-case letters (ISO 4217's shape; the list itself changes).
+func ValidCode(s string) bool {
+	return len(s) == 3 && isUpper(s[0]) && isUpper(s[1]) && isUpper(s[2])
+}
+
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
 
 // Digits is the number of minor-unit digits of currency (2 when unknown).
 func Digits(currency string) int {
@@ -33,28 +43,6 @@ func Amount(minor int64, currency string) string {
 // Format is Amount followed by the currency code: "49.00 AUD", "4900 JPY".
 func Format(minor int64, currency string) string {
 	return strings.TrimSpace(Amount(minor, currency) + " " + strings.ToUpper(strings.TrimSpace(currency)))
-}
-
-// FormatHundredths writes an amount kept in hundredths of the major unit
-// whatever the currency (invoices: Connec!'s decimal amounts × 100), to
-// the currency's own precision when that loses nothing.
-func FormatHundredths(hundredths int64, currency string) string {
-	d := Digits(currency)
-	switch {
-	case d == 2:
-		return Format(hundredths, currency)
-	case d < 2 && hundredths%100 == 0:
-		return Format(hundredths/100, currency)
-	case d > 2:
-		scale := int64(1)
-		for range d - 2 {
-			scale *= 10
-		}
-		if m := hundredths * scale; m/scale == hundredths {
-			return Format(m, currency)
-		}
-	}
-	return strings.TrimSpace(decimal(hundredths, 2) + " " + strings.ToUpper(strings.TrimSpace(currency)))
 }
 
 func decimal(minor int64, digits int) string {

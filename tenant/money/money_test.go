@@ -34,20 +34,3 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
-
-func TestFormatHundredths(t *testing.T) {
-	for _, c := range []struct {
-		hundredths int64
-		currency   string
-		want       string
-	}{
-		{4900, "AUD", "49.00 AUD"},
-		{490000, "JPY", "4900 JPY"},
-		{4950, "JPY", "49.50 JPY"}, // Connec! sent a fraction of a yen: shown, not hidden
-		{4900, "KWD", "49.000 KWD"},
-	} {
-		if got := FormatHundredths(c.hundredths, c.currency); got != c.want {
-			t.Errorf("FormatHundredths(%d, %q) = %q, want %q", c.hundredths, c.currency, got, c.want)
-		}
-	}
-}

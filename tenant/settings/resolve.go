@@ -8,6 +8,9 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/devpl"
 )
 
 // Source is where a resolved value came from.
@@ -253,28 +256,28 @@ func (r Resolved) TrustedProxies() []netip.Prefix {
 	return p
 }
 
-// DevplRefresh is the developer-platform re-sync interval; 0 = off.
-func (r Resolved) DevplRefresh() time.Duration {
-	d, err := time.ParseDuration(r.Get(DevplRefresh))
-	if err != nil || d < 0 || r.values[DevplRefresh].Problem != "" {
-		return 0
+// Devpl is the developer-platform configuration (SPEC §3.4) the settings
+// resolve to: each devpl-* value after flag > environment > stored >
+// default. It is the one resolution of these settings. The error names a
+// refresh interval that does not parse (or is negative) and where it came
+// from. The shortest interval is the caller's to enforce: `settings set`
+// refuses less than MinRefresh, a variable is taken as given and the
+// re-sync raises it to its minimum.
+func (r Resolved) Devpl() (devpl.Config, error) {
+	c := devpl.Config{
+		Host: r.Get(DevplHost), APIPath: r.Get(DevplAPIPath), EnvName: r.Get(DevplEnvName),
+		EnvKey: r.Get(DevplEnvKey), EnvSecret: tenant.Secret(r.Get(DevplEnvSecret)),
 	}
-	return d
-}
-
-// Devpl is the developer-platform configuration (SPEC §3.4).
-type Devpl struct {
-	Host, APIPath, EnvKey, EnvSecret string
-	Refresh                          time.Duration
-}
-
-// Devpl returns the developer-platform settings.
-func (r Resolved) Devpl() Devpl {
-	return Devpl{
-		Host: r.Get(DevplHost), APIPath: r.Get(DevplAPIPath),
-		EnvKey: r.Get(DevplEnvKey), EnvSecret: r.Get(DevplEnvSecret),
-		Refresh: r.DevplRefresh(),
+	switch v := r.values[DevplRefresh]; v.Value {
+	case "", "0", "off":
+	default:
+		d, err := time.ParseDuration(v.Value)
+		if err != nil || d < 0 {
+			return c, &Error{Key: DevplRefresh, Source: v.sourceName(), Err: fmt.Errorf("%q: want a duration such as 1h or 30m (or off)", v.Value)}
+		}
+		c.Refresh = d
 	}
+	return c, nil
 }
 
 // String masks
@@ -290,15 +293,4 @@ func (r Resolved) String() string {
 // LogValue keeps the secret out of logs.
 func (v Value) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("key", string(v.Key)), slog.String("value", v.Shown()), slog.String("source", v.Describe()))
-}
-
-// LogValue keeps the secret out of logs.
-func (d Devpl) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("host", d.Host), slog.String("api_path", d.APIPath),
-		slog.String("env_key", d.EnvKey), slog.String("env_secret", Mask(d.EnvSecret)), slog.Duration("refresh", d.Refresh))
-}
-
-// String keeps the secret out of anything that prints a Devpl with %v.
-func (d Devpl) String() string {
-	return fmt.Sprintf("{host %s path %s key %s secret %s refresh %s}", d.Host, d.APIPath, d.EnvKey, Mask(d.EnvSecret), d.Refresh)
 }

@@ -2,6 +2,7 @@ package settings_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/devpl"
 	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
@@ -125,7 +127,7 @@ func TestDefaults(t *testing.T) {
 	if r.PublicURL() != "http://0.0.0.0:9000" {
 		t.Fatalf("public URL %q does not follow the stored address", r.PublicURL())
 	}
-	if r.DevplRefresh() != 0 || r.TrustedProxies() != nil {
+	if c, err := r.Devpl(); err != nil || c.Refresh != 0 || r.TrustedProxies() != nil {
 		t.Fatal("devpl-refresh and trusted-proxies are off by default")
 	}
 }
@@ -216,11 +218,64 @@ func TestUnsetFallsBack(t *testing.T) {
 func TestSecretIsMasked(t *testing.T) {
 	r, _ := settings.Resolve(map[settings.Key]string{settings.DevplEnvSecret: "s3cr3t-value"}, settings.Overrides{})
 	v := r.Value(settings.DevplEnvSecret)
+	c, _ := r.Devpl()
 	if v.Shown() == "s3cr3t-value" || v.ShownStored() == "s3cr3t-value" || strings.Contains(r.String(), "s3cr3t") ||
-		strings.Contains(r.Devpl().String(), "s3cr3t") {
+		strings.Contains(fmt.Sprint(c), "s3cr3t") {
 		t.Fatal("secret shown unmasked")
 	}
-	if r.Devpl().EnvSecret != "s3cr3t-value" {
+	if c.EnvSecret.Reveal() != "s3cr3t-value" {
 		t.Fatal("the secret itself must reach the developer-platform client")
+	}
+}
+
+// The developer-platform settings resolve as every setting does: the
+// environment over the stored value over the default; a blank variable
+// counts as unset.
+func TestDevplPrecedenceEnvOverStoredOverDefault(t *testing.T) {
+	stored := map[settings.Key]string{
+		settings.DevplHost: "https://stored.example.com", settings.DevplAPIPath: "/stored/path",
+		settings.DevplEnvKey: "stored-key", settings.DevplEnvSecret: "stored-secret", settings.DevplRefresh: "2h0m0s",
+	}
+	env := map[string]string{devpl.EnvHost: "https://env.example.com", devpl.EnvKey: "env-key", devpl.EnvAPIPath: "  "}
+	getenv := func(m map[string]string) settings.Overrides {
+		return settings.Overrides{Getenv: func(name string) string { return m[name] }}
+	}
+	r, _ := settings.Resolve(stored, getenv(env))
+	c, err := r.Devpl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Host != "https://env.example.com" || c.EnvKey != "env-key" {
+		t.Errorf("environment must win: host %q key %q", c.Host, c.EnvKey)
+	}
+	if c.APIPath != "/stored/path" || c.EnvSecret.Reveal() != "stored-secret" || c.Refresh != 2*time.Hour {
+		t.Errorf("stored settings must fill the rest (a blank variable counts as unset): path %q refresh %v", c.APIPath, c.Refresh)
+	}
+
+	r, _ = settings.Resolve(nil, settings.Overrides{})
+	d, err := r.Devpl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Host != devpl.DefaultHost || d.APIPath != devpl.DefaultAPIPath || d.Refresh != 0 {
+		t.Errorf("defaults: %+v", d)
+	}
+	if err := d.Check(); !errors.Is(err, devpl.ErrNotConfigured) || !strings.Contains(err.Error(), devpl.EnvSecret) {
+		t.Errorf("no key or secret must say which variables to set, got %v", err)
+	}
+
+	r, _ = settings.Resolve(nil, getenv(map[string]string{devpl.EnvRefresh: "hourly"}))
+	if _, err := r.Devpl(); err == nil || !strings.Contains(err.Error(), devpl.EnvRefresh) {
+		t.Errorf("a bad refresh must name where it came from, got %v", err)
+	}
+	r, _ = settings.Resolve(map[settings.Key]string{settings.DevplRefresh: "off"}, settings.Overrides{})
+	if c, _ := r.Devpl(); c.Refresh != 0 {
+		t.Errorf("refresh off: %v", c.Refresh)
+	}
+	// A variable below the minimum that `settings set` refuses is taken as
+	// given: the re-sync raises it to its minimum and says so.
+	r, _ = settings.Resolve(nil, getenv(map[string]string{devpl.EnvRefresh: "20ms"}))
+	if c, err := r.Devpl(); err != nil || c.Refresh != 20*time.Millisecond {
+		t.Errorf("refresh from the environment: %v, %v", c.Refresh, err)
 	}
 }

@@ -49,6 +49,7 @@ type billingScreen struct {
 	stopRun   context.CancelFunc
 	runs      int // runs started from this screen (tests)
 	lastSum   admin.BillingSummary
+	counts    billCounts // what the progress bar says
 	lastError error
 	loads     loadSeq // history
 	previews  loadSeq
@@ -78,9 +79,7 @@ func newBillingScreen(m *mainWindow) *billingScreen {
 	s.rebill = widget.NewButtonWithIcon("Bill again", theme.MediaReplayIcon(), s.billAgain)
 	s.rebill.Hide()
 	s.progress = widget.NewProgressBar()
-	s.progress.TextFormatter = func() string {
-		return fmt.Sprintf("%.0f of %.0f bills settled", s.progress.Value, s.progress.Max)
-	}
+	s.progress.TextFormatter = s.counts.text
 	s.status = widget.NewLabel("Preview shows what a run would submit; nothing is sent until you click “Run billing”.")
 	s.status.Wrapping = fyne.TextWrapWord
 
@@ -246,8 +245,7 @@ func (s *billingScreen) showPreview() {
 		}
 		s.lines.SetRows(lines)
 		s.selectLine(admin.BillLine{})
-		s.progress.Max, s.progress.Value = float64(max(due, 1)), 0
-		s.progress.Refresh()
+		s.showCounts(countBills(lines))
 		text := fmt.Sprintf("Preview of %s: %d bill%s to send, nothing sent yet.", period, due, plural(due, "s"))
 		if s.notice != "" {
 			text, s.notice = s.notice+"\n"+text, ""
@@ -283,18 +281,18 @@ func (s *billingScreen) startRun() {
 	s.retry.Disable()
 	s.preview.Disable()
 	s.cancel.Show()
-	s.progress.Value = 0
-	s.progress.Refresh()
+	// Bills submitted by earlier runs count as submitted from the start;
+	// the run's progress adds to them.
+	before := countBills(s.lines.all)
+	s.showCounts(billCounts{bills: before.bills, submitted: before.bills - before.due})
 	s.status.SetText("Billing " + period + "…")
 	ctx, cancel := context.WithCancel(s.m.ctx)
 	s.stopRun = cancel
-	progress := func(p admin.BillingProgress) {
-		uiDo(func() {
-			s.progress.Max = float64(max(p.Total, 1))
-			s.progress.SetValue(float64(p.Done))
-			s.status.SetText(fmt.Sprintf("Billing %s: %d of %d settled, %d failed. Last: %s %s.", period, p.Done, p.Total, p.Failed, p.Line.GroupUID, lineResult(p.Line)))
-		})
-	}
+	progress := newLatest(func(p admin.BillingProgress) {
+		done := before.bills - before.due
+		s.showCounts(billCounts{bills: done + p.Total, submitted: done + p.Done - p.Failed, failed: p.Failed})
+		s.status.SetText(fmt.Sprintf("Billing %s: %d of %d sent, %d failed. Last: %s %s.", period, p.Done, p.Total, p.Failed, p.Line.GroupUID, lineResult(p.Line)))
+	}).put
 	background(func() (admin.BillingSummary, error) {
 		defer cancel()
 		return s.m.svc.RunBilling(ctx, period, tenantKey, progress, rebill...)
@@ -318,12 +316,8 @@ func (s *billingScreen) startRun() {
 			})
 			s.lines.SetRows(lines)
 		}
-		if sum.Due > 0 {
-			s.progress.Max = float64(sum.Due)
-			s.progress.SetValue(float64(sum.Submitted + sum.Failed))
-		} else {
-			s.progress.Max = 1
-			s.progress.SetValue(1)
+		if sum.Lines != nil {
+			s.showCounts(countBills(sum.Lines))
 		}
 		text := fmt.Sprintf("Run %d of %s: %d submitted, %d skipped (already billed), %d failed in %s.",
 			sum.RunID, period, sum.Submitted, sum.Skipped, sum.Failed, sum.Duration.Round(time.Millisecond))
@@ -422,4 +416,53 @@ func firstNonEmptyText(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// billCounts is what the progress bar says about a period's bills: those
+// submitted (by this run or earlier ones) and those failed, of every bill
+// the period has or is due to have. Rows with nothing to send (price 0,
+// removed tenants, cancelled bills) are not bills and not counted.
+type billCounts struct {
+	bills, submitted, failed int
+	due                      int // still to send (preview)
+}
+
+func countBills(lines []admin.BillLine) billCounts {
+	var c billCounts
+	for _, l := range lines {
+		switch {
+		case l.Action == billing.ActionSkip:
+			c.bills++
+			c.submitted++
+		case l.Due():
+			c.bills++
+			c.due++
+			switch l.Status {
+			case store.BillSubmitted:
+				c.submitted++
+			case store.BillFailed:
+				c.failed++
+			}
+		}
+	}
+	return c
+}
+
+// text is the progress bar's label.
+func (c *billCounts) text() string {
+	if c.bills == 0 {
+		return "No bills for this period"
+	}
+	t := fmt.Sprintf("%d of %d bill%s submitted", c.submitted, c.bills, plural(c.bills, "s"))
+	if c.failed > 0 {
+		t += fmt.Sprintf(" · %d failed", c.failed)
+	}
+	return t
+}
+
+// showCounts puts c on the bar: it fills with the submitted bills.
+func (s *billingScreen) showCounts(c billCounts) {
+	s.counts = c
+	s.progress.Max = float64(max(c.bills, 1))
+	s.progress.SetValue(float64(c.submitted))
 }

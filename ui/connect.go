@@ -52,6 +52,12 @@ type connectForm struct {
 	status           *widget.Label
 	connect          *widget.Button
 	dialog           *dialog.CustomDialog
+	// pin shows the certificate pinned for the host typed, with Forget:
+	// a server whose certificate was replaced on purpose is trusted
+	// afresh on the next connect.
+	pin    *widget.Label
+	forget *widget.Button
+	pinRow *fyne.Container
 
 	// trust is the pending first-use question: the certificate's
 	// fingerprint, and what to do with the answer.
@@ -75,8 +81,15 @@ func (m *mainWindow) newConnectForm() *connectForm {
 	f.status = widget.NewLabel("")
 	f.status.Wrapping = fyne.TextWrapWord
 	f.status.Hide()
+	f.pin = widget.NewLabel("")
+	f.pin.Importance = widget.LowImportance
+	f.pin.Truncation = fyne.TextTruncateEllipsis
+	f.forget = widget.NewButtonWithIcon("Forget", theme.DeleteIcon(), f.confirmForget)
+	f.pinRow = container.NewBorder(nil, nil, nil, f.forget, f.pin)
+	f.url.OnChanged = func(string) { f.showPin() }
+	f.showPin()
 	form := container.New(layout.NewFormLayout(),
-		widget.NewLabel("Server URL"), container.NewVBox(f.url, f.urlErr),
+		widget.NewLabel("Server URL"), container.NewVBox(f.url, f.urlErr, f.pinRow),
 		widget.NewLabel("Admin token"), container.NewVBox(f.token, f.tokenErr),
 	)
 	cancel := widget.NewButton("Cancel", func() { f.dialog.Hide() })
@@ -85,8 +98,56 @@ func (m *mainWindow) newConnectForm() *connectForm {
 	f.token.OnSubmitted = func(string) { f.submit() }
 	f.dialog = dialog.NewCustomWithoutButtons("Connect to server", container.NewVBox(form, f.status), m.win)
 	f.dialog.SetButtons([]fyne.CanvasObject{cancel, f.connect})
-	f.dialog.Resize(fyne.NewSize(620, 280))
+	f.dialog.Resize(fyne.NewSize(620, 300))
 	return f
+}
+
+// host is the host:port of the URL typed, "" when it is none.
+func (f *connectForm) host() string {
+	u, err := url.Parse(strings.TrimSpace(f.url.Text))
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// showPin shows the certificate pinned for the host typed, if any.
+func (f *connectForm) showPin() {
+	host := f.host()
+	fp := ""
+	if host != "" {
+		fp = f.m.app.Preferences().String(prefPinPrefix + host)
+	}
+	if fp == "" {
+		f.pinRow.Hide()
+		return
+	}
+	f.pin.SetText("Trusted certificate of " + host + ": SHA-256 " + fp)
+	f.pinRow.Show()
+}
+
+// confirmForget asks, then drops the pinned certificate of the host typed;
+// the next Connect shows the server's certificate again before any token
+// is sent.
+func (f *connectForm) confirmForget() {
+	host := f.host()
+	if host == "" {
+		return
+	}
+	dialog.ShowConfirm("Forget the certificate of "+host+"?",
+		"Tenantdesk stops trusting the certificate it pinned for "+host+".\n"+
+			"The next connection shows the server's certificate and asks again, before the token is sent.",
+		func(ok bool) {
+			if ok {
+				f.forgetPin(host)
+			}
+		}, f.m.win)
+}
+
+func (f *connectForm) forgetPin(host string) {
+	f.m.app.Preferences().RemoveValue(prefPinPrefix + host)
+	setFieldError(f.urlErr, "")
+	f.showPin()
 }
 
 func fieldError() *widget.Label {
@@ -149,6 +210,7 @@ func (f *connectForm) submit() {
 						return
 					}
 					f.m.app.Preferences().SetString(prefPinPrefix+host, fp)
+					f.showPin()
 					f.submit()
 				})
 			})
@@ -211,7 +273,7 @@ func (f *connectForm) failed(err error, tokenSent bool) {
 		setFieldError(f.tokenErr, "The server refused this token (wrong, replaced or revoked).")
 	case tokenSent && strings.Contains(err.Error(), "certificate changed"):
 		setFieldError(f.urlErr, err.Error()+". If the server's certificate was replaced on purpose, "+
-			"remove the pin (preference "+prefPinPrefix+"…) and connect again.")
+			"click Forget and connect again.")
 	default:
 		setFieldError(f.urlErr, "Cannot reach the server: "+err.Error())
 	}

@@ -132,4 +132,25 @@ func TestConnectToServerPinsItsCertificateAndWorksOnItsTenants(t *testing.T) {
 	eventually(t, "a changed certificate refused", func() bool {
 		return f.urlErr.Visible() && strings.Contains(f.urlErr.Text, "certificate changed")
 	})
+
+	// Forget drops the pin: the next connect asks about the certificate
+	// again, before the token is sent.
+	onUI(func() {
+		if !f.pinRow.Visible() || !strings.Contains(f.pin.Text, host) {
+			t.Fatalf("the pinned certificate is not shown with Forget (%q)", f.pin.Text)
+		}
+		test.Tap(f.forget)
+	})
+	eventually(t, "Forget's question", func() bool { return len(m.win.Canvas().Overlays().List()) > 0 })
+	onUI(func() {
+		f.forgetPin(host) // what the question's Forget answer does
+		if f.pinRow.Visible() || f.urlErr.Visible() {
+			t.Fatal("the pin or the error still shown after Forget")
+		}
+	})
+	if pin := m.app.Preferences().String(prefPinPrefix + host); pin != "" {
+		t.Fatalf("pin %q kept after Forget", pin)
+	}
+	onUI(f.submit)
+	eventually(t, "the certificate shown again", func() bool { return f.trust != nil && f.fingerprint == fingerprint })
 }

@@ -23,6 +23,13 @@ type column[T any] struct {
 	// source cannot sort (the paged identity map) ignores it.
 	compare    func(a, b T) int
 	importance func(T) widget.Importance
+	// fill widens the column to the table's spare width (at least
+	// width): the one column whose text runs long, such as a state.
+	fill bool
+	// dot draws the cell as a status dot instead of text: filled in the
+	// importance's colour when on, an outline when off. A shape, not a
+	// "●" glyph, which some fonts (Windows') lack.
+	dot func(T) (on bool)
 }
 
 // rowSource gives a dataTable its rows. Row reports false for a row that
@@ -69,6 +76,8 @@ type dataTable[T any] struct {
 	sortDesc bool
 	sortable bool
 	selected int
+	// fillWidth is the width given to the fill column at the last resize.
+	fillWidth float32
 
 	mu  sync.Mutex
 	gen int // newest filter/sort request; older results are dropped
@@ -89,7 +98,7 @@ func newDataTable[T any](noun, emptyText string, cols ...column[T]) *dataTable[T
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("")
 			l.Truncation = fyne.TextTruncateEllipsis
-			return l
+			return container.NewStack(l, newStatusDot())
 		},
 		t.updateCell,
 	)
@@ -128,10 +137,31 @@ func (t *dataTable[T]) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(container.NewBorder(nil, t.footer, nil, nil, body))
 }
 
+// Resize gives the fill column the width the others leave.
+func (t *dataTable[T]) Resize(s fyne.Size) {
+	t.BaseWidget.Resize(s)
+	spare := s.Width - theme.Padding() // the table's own inset
+	fill := -1
+	for i, c := range t.cols {
+		if c.fill {
+			fill = i
+			continue
+		}
+		spare -= c.width + theme.SeparatorThicknessSize()
+	}
+	if fill >= 0 {
+		t.fillWidth = max(t.cols[fill].width, spare)
+		t.table.SetColumnWidth(fill, t.fillWidth)
+	}
+}
+
 func (t *dataTable[T]) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
-	l := o.(*widget.Label)
+	cell := o.(*fyne.Container)
+	l, dot := cell.Objects[0].(*widget.Label), cell.Objects[1].(*statusDot)
 	row, ok := t.src.Row(id.Row)
 	if !ok || id.Col >= len(t.cols) {
+		dot.Hide()
+		l.Show()
 		l.Importance = widget.LowImportance
 		l.SetText("…")
 		return
@@ -141,6 +171,14 @@ func (t *dataTable[T]) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	if c.importance != nil {
 		imp = c.importance(row)
 	}
+	if c.dot != nil {
+		l.Hide()
+		dot.set(c.dot(row), imp)
+		dot.Show()
+		return
+	}
+	dot.Hide()
+	l.Show()
 	if l.Importance != imp {
 		l.Importance = imp
 		l.Refresh()

@@ -49,9 +49,9 @@ func newSyncPanel(m *mainWindow, tenantFilter func() string) *syncPanel {
 				}
 				return widget.MediumImportance
 			}},
-		column[admin.SyncState]{title: "State", width: 260, text: syncStateText, importance: syncStateImportance},
+		column[admin.SyncState]{title: "State", width: 260, fill: true, text: syncStateText, importance: syncStateImportance},
 	)
-	p.table.OnSelected = func(s admin.SyncState) { p.selected = &s; p.updateButton() }
+	p.table.OnSelected = p.selectState
 	p.pullNow = widget.NewButtonWithIcon("Pull now", theme.DownloadIcon(), p.pull)
 	p.full = widget.NewCheck("Full", nil)
 	p.progress = widget.NewProgressBar()
@@ -95,6 +95,20 @@ func syncStateImportance(s admin.SyncState) widget.Importance {
 		return widget.WarningImportance
 	}
 	return widget.SuccessImportance
+}
+
+// selectState offers a pull of the selected group and says its whole
+// state under the table, where a long error has room to wrap.
+func (p *syncPanel) selectState(s admin.SyncState) {
+	p.selected = &s
+	p.updateButton()
+	if p.running {
+		return
+	}
+	p.status.SetText(s.Tenant + " " + s.GroupUID + " " + s.Collection + ": " + syncStateText(s))
+	p.status.Importance = syncStateImportance(s)
+	p.status.Refresh()
+	p.status.Show()
 }
 
 func (p *syncPanel) updateButton() {
@@ -144,15 +158,13 @@ func (p *syncPanel) pull() {
 	p.status.Importance = widget.MediumImportance
 	p.status.Show()
 	background(func() ([]admin.PullRow, error) {
-		return p.m.svc.PullConnec(p.m.ctx, req, func(pr connec.PullProgress) {
+		return p.m.svc.PullConnec(p.m.ctx, req, newLatest(func(pr connec.PullProgress) {
 			read := pr.Counts.Stored + pr.Counts.Unchanged + pr.Counts.Skipped
-			uiDo(func() {
-				if pr.Total > 0 {
-					p.progress.SetValue(min(1, float64(read)/float64(pr.Total)))
-				}
-				p.status.SetText(fmt.Sprintf("%s %s %s: page %d, %d records read…", pr.Tenant, pr.GroupUID, pr.Collection, pr.Counts.Pages, read))
-			})
-		})
+			if pr.Total > 0 {
+				p.progress.SetValue(min(1, float64(read)/float64(pr.Total)))
+			}
+			p.status.SetText(fmt.Sprintf("%s %s %s: page %d, %d records read…", pr.Tenant, pr.GroupUID, pr.Collection, pr.Counts.Pages, read))
+		}).put)
 	}, func(rows []admin.PullRow, err error) {
 		p.running = false
 		p.updateButton()

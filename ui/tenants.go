@@ -64,10 +64,10 @@ func newTenantsScreen(m *mainWindow) *tenantsScreen {
 	s.list = newDataTable("tenants", "No tenants yet.\nClick “Add tenant” to enter one, or “Import…”\nto load the developer platform's marketplaces file.",
 		column[admin.TenantSummary]{title: "", width: 34, text: func(t admin.TenantSummary) string {
 			if t.Enabled {
-				return "●"
+				return "enabled"
 			}
-			return "○"
-		}, importance: func(t admin.TenantSummary) widget.Importance {
+			return "disabled"
+		}, dot: func(t admin.TenantSummary) bool { return t.Enabled }, importance: func(t admin.TenantSummary) widget.Importance {
 			if t.Enabled {
 				return widget.SuccessImportance
 			}
@@ -278,8 +278,9 @@ func (s *tenantsScreen) refreshURLs() {
 		label := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		value := widget.NewLabel(url)
 		value.Wrapping = fyne.TextWrapBreak
+		// Monospace at the body text size: at caption size the font's
+		// underscore falls below the line and ":group_id" read ":group id".
 		value.TextStyle = fyne.TextStyle{Monospace: true}
-		value.SizeName = theme.SizeNameCaptionText
 		value.Selectable = true
 		cp := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
 			s.m.app.Clipboard().SetContent(url)

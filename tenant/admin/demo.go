@@ -147,6 +147,11 @@ func SeedDemo(db *store.DB, now time.Time) (DemoSummary, error) {
 				if err := demoInvoice(tx, &sum, dt, g, &invoiceNo, gi+ti, now); err != nil {
 					return err
 				}
+				if dt.enabled && !g.Cancelled {
+					if err := demoPull(tx, g, gi+ti, now); err != nil {
+						return err
+					}
+				}
 				// Last month's bill for every active group of an enabled tenant.
 				if dt.enabled && !g.Cancelled {
 					b := store.Bill{Tenant: dt.key, GroupUID: guid, Period: period, RunID: 1, Status: store.BillSubmitted,
@@ -242,6 +247,24 @@ func demoInvoice(tx *store.Tx, sum *DemoSummary, dt demoTenant, g store.Group, n
 		}
 	}
 	return nil
+}
+
+// demoPull writes the Connec! sync state of a group's invoices in the
+// state picked by n: in step, retrying after an error, halfway, queued.
+func demoPull(tx *store.Tx, g store.Group, n int, now time.Time) error {
+	p := store.Pull{Tenant: g.Tenant, GroupUID: g.UID, Collection: "invoices", Status: store.PullIdle,
+		LastPullAt: now.Add(-time.Duration(20+n*7) * time.Minute), UpdatedAt: now,
+		Last: store.PullCounts{Pages: 1, Stored: 3 + n, Unchanged: 12, Linked: 1}}
+	switch n % 4 {
+	case 1:
+		p.Status, p.Attempts, p.DueAt = store.PullQueued, 3, now.Add(4*time.Minute)
+		p.LastError = "GET /api/v2/" + g.UID + "/invoices: 503 Service Unavailable"
+	case 2:
+		p.Cursor, p.Run = "$skip=100&$top=100", store.PullCounts{Pages: 2, Stored: 180, Unchanged: 20}
+	case 3:
+		p.Status, p.DueAt = store.PullQueued, now.Add(time.Minute)
+	}
+	return tx.PutPull(p)
 }
 
 func demoEvents(tx *store.Tx, sum *DemoSummary, now time.Time) error {

@@ -12,7 +12,7 @@ import (
 func TestInspectAcceptsOnlyTenantdeskFilesOfAKnownSchema(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
-	db, err := Open(good, Options{NoSync: true})
+	db, err := Open(good, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

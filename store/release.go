@@ -12,7 +12,7 @@ import "go.etcd.io/bbolt"
 // file meanwhile, and covers only the pages the database uses, which the
 // mapping always holds.
 func (db *DB) ReleaseMemory() error {
-	return db.bolt.View(func(btx *bbolt.Tx) error {
+	return db.view(func(btx *bbolt.Tx) error {
 		return releaseMapped(db.bolt.Info().Data, btx.Size())
 	})
 }

@@ -99,21 +99,31 @@ var migrations = []migration{
 	{to: 2, what: "add codec byte to values; rebuild identity-map indexes", run: migrateV1toV2},
 }
 
-// migrate brings a file to SchemaVersion. A fresh file gets the current
-// layout directly; a file without a meta bucket but with other buckets is
-// not ours and is refused.
-func migrate(btx *bbolt.Tx, path string) error {
+// upToDate reports whether the file is at SchemaVersion with every bucket:
+// then Open has nothing to write.
+func upToDate(btx *bbolt.Tx) bool {
+	if v, err := schemaVersion(btx); err != nil || v != SchemaVersion {
+		return false
+	}
+	for _, name := range allBuckets {
+		if btx.Bucket(name) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// migrate brings a file to SchemaVersion. A file Open has just created
+// gets the current layout directly; an existing file without a schema
+// version is not ours (or not one any more) and is refused, never
+// initialized.
+func migrate(btx *bbolt.Tx, path string, created bool) error {
 	version, err := schemaVersion(btx)
 	if err != nil {
 		return err
 	}
 	if version == 0 {
-		empty := true
-		_ = btx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-			empty = false
-			return nil
-		})
-		if !empty {
+		if !created {
 			return fmt.Errorf("%s: %w: no schema version (not a Tenantdesk data file?)", path, ErrSchema)
 		}
 		version = SchemaVersion

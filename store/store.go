@@ -63,21 +63,39 @@ func Open(path string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	bolt, err := bbolt.Open(path, 0o600, &bbolt.Options{
+	bolt, created, err := openBolt(path, &bbolt.Options{
 		Timeout:         timeout,
 		FreelistType:    bbolt.FreelistMapType,
 		NoSync:          opt.NoSync,
-		NoFreelistSync:  opt.NoSync,
+		// The freelist is always written, NoSync or not: a backup of any
+		// file then passes Inspect (file.go's openBolt says why).
 		InitialMmapSize: initialMmapSize,
-	})
+	}, true)
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (still locked after %s; is another Tenantdesk running on it?)",
 			path, ErrInUse, timeout)
 	}
+	if errors.Is(err, ErrDamaged) || errors.Is(err, ErrSchema) {
+		return nil, err // names the file already
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := bolt.Update(func(btx *bbolt.Tx) error { return migrate(btx, path) }); err != nil {
+	// A file at today's schema is only read: opening it writes nothing,
+	// so a verb that only reads leaves the file as it found it.
+	var current bool
+	err = guarded(path, func() error {
+		return bolt.View(func(btx *bbolt.Tx) error {
+			current = upToDate(btx)
+			return nil
+		})
+	})
+	if err == nil && !current {
+		err = guarded(path, func() error {
+			return bolt.Update(func(btx *bbolt.Tx) error { return migrate(btx, path, created) })
+		})
+	}
+	if err != nil {
 		_ = bolt.Close()
 		return nil, err
 	}
@@ -98,7 +116,7 @@ func (db *DB) Path() string { return db.path }
 // Size is the size of the data file in bytes.
 func (db *DB) Size() int64 {
 	var size int64
-	_ = db.bolt.View(func(btx *bbolt.Tx) error {
+	_ = db.view(func(btx *bbolt.Tx) error {
 		size = btx.Size()
 		return nil
 	})
@@ -107,14 +125,21 @@ func (db *DB) Size() int64 {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.bolt.View(func(btx *bbolt.Tx) error { return fn(&Tx{btx: btx}) })
+	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{btx: btx}) })
+}
+
+// view is bbolt's View with the file's damage turned into ErrDamaged.
+func (db *DB) view(fn func(*bbolt.Tx) error) error {
+	return guarded(db.path, func() error { return db.bolt.View(fn) })
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil.
 func (db *DB) Update(fn func(*Tx) error) error {
-	return db.bolt.Update(func(btx *bbolt.Tx) error {
-		btx.OnCommit(func() { db.commits.Add(1) })
-		return runWrite(btx, fn)
+	return guarded(db.path, func() error {
+		return db.bolt.Update(func(btx *bbolt.Tx) error {
+			btx.OnCommit(func() { db.commits.Add(1) })
+			return runWrite(btx, fn)
+		})
 	})
 }
 
@@ -125,7 +150,12 @@ func (db *DB) Commits() int64 { return db.commits.Load() }
 // Batch is Update with group commit for concurrent small writes; fn may be
 // called more than once and must be idempotent.
 func (db *DB) Batch(fn func(*Tx) error) error {
-	return db.bolt.Batch(func(btx *bbolt.Tx) error { return runWrite(btx, fn) })
+	// bbolt may run fn on another goroutine: it guards itself there.
+	return guarded(db.path, func() error {
+		return db.bolt.Batch(func(btx *bbolt.Tx) error {
+			return guarded(db.path, func() error { return runWrite(btx, fn) })
+		})
+	})
 }
 
 // Backup writes a consistent copy of the database to path. The copy is
@@ -136,7 +166,7 @@ func (db *DB) Backup(path string) error {
 		return fmt.Errorf("backup to %s: that is the open database itself", path)
 	}
 	tmp := path + ".partial"
-	err := db.bolt.View(func(btx *bbolt.Tx) error { return btx.CopyFile(tmp, 0o600) })
+	err := db.view(func(btx *bbolt.Tx) error { return btx.CopyFile(tmp, 0o600) })
 	if err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup to %s: %w", path, err)
@@ -152,7 +182,7 @@ func (db *DB) Backup(path string) error {
 // transaction, and returns how many bytes it wrote.
 func (db *DB) WriteTo(w io.Writer) (int64, error) {
 	var n int64
-	err := db.bolt.View(func(btx *bbolt.Tx) error {
+	err := db.view(func(btx *bbolt.Tx) error {
 		var err error
 		n, err = btx.WriteTo(w)
 		return err
@@ -182,7 +212,7 @@ func sameFile(a, b string) (bool, error) {
 // schema version in a read transaction and writes nothing, so a probe
 // costs no fsync and cannot grow the file (SPEC §4, §11).
 func (db *DB) Healthy() error {
-	err := db.bolt.View(func(btx *bbolt.Tx) error {
+	err := db.view(func(btx *bbolt.Tx) error {
 		v, err := schemaVersion(btx)
 		if err == nil && v != SchemaVersion {
 			err = fmt.Errorf("%w: schema version %d", ErrSchema, v)
@@ -199,7 +229,7 @@ func (db *DB) Healthy() error {
 // whenever anything is written, and only then.
 func (db *DB) Generation() uint64 {
 	var id int
-	_ = db.bolt.View(func(btx *bbolt.Tx) error {
+	_ = db.view(func(btx *bbolt.Tx) error {
 		id = btx.ID()
 		return nil
 	})

@@ -1,0 +1,236 @@
+package store_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/storetest"
+	"go.etcd.io/bbolt"
+)
+
+// backupWithData is an exact copy (WriteTo: its size is its pages) of a
+// data file holding tenants, users, identity-map rows and an invoice.
+func backupWithData(t *testing.T) string {
+	t.Helper()
+	// Synced, as the app writes: a file without a synced freelist is
+	// opened only by test builds.
+	db, err := store.Open(filepath.Join(t.TempDir(), "tenantdesk.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	update(t, db, func(tx *store.Tx) error {
+		for i := range 3 {
+			key := fmt.Sprintf("tenant-%d", i)
+			if err := tx.PutTenant(store.Tenant{Key: key, CreatedAt: t0}); err != nil {
+				return err
+			}
+			if err := tx.PutUser(store.User{Tenant: key, UID: "usr-1", Email: "a@example.com"}); err != nil {
+				return err
+			}
+		}
+		for i := range 300 {
+			if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "tenant-0", Entity: "invoices", LocalKind: store.KindRecord,
+				LocalID: fmt.Sprint(i), RemoteID: fmt.Sprint("r-", i), Name: strings.Repeat("n", 60)}); err != nil {
+				return err
+			}
+		}
+		return tx.PutInvoice(store.Invoice{ID: "inv-000001", Tenant: "tenant-0", GroupUID: "cld-1", Currency: "EUR"})
+	})
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := db.Backup(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func digest(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+// readEverything is what the verbs read: every tenant, user, group,
+// membership, invoice, bill, event and identity-map row.
+func readEverything(db *store.DB) error {
+	return db.View(func(tx *store.Tx) error {
+		if _, err := tx.Tenants(); err != nil {
+			return err
+		}
+		if _, err := tx.Users(""); err != nil {
+			return err
+		}
+		if _, err := tx.Groups(""); err != nil {
+			return err
+		}
+		if _, err := tx.Memberships(""); err != nil {
+			return err
+		}
+		if _, err := tx.Invoices(""); err != nil {
+			return err
+		}
+		if _, err := tx.Bills("", ""); err != nil {
+			return err
+		}
+		if _, err := tx.RecentEvents(100); err != nil {
+			return err
+		}
+		q := store.IdmapQuery{Limit: 100}
+		for {
+			rows, next, err := tx.QueryConnected(q)
+			if err != nil || next == "" || len(rows) == 0 {
+				return err
+			}
+			q.After = next
+		}
+	})
+}
+
+// Open and Inspect refuse each kind of bad file with one line that says
+// what is wrong with it, and leave it as it was: a 0-byte file is not
+// grown into a database, a foreign one is not initialized.
+func TestOpenAndInspectRefuseBadFilesAndChangeNothing(t *testing.T) {
+	cases := []struct {
+		name string
+		make func(t *testing.T) string
+		want error
+		says string
+	}{
+		{"cut short", func(t *testing.T) string {
+			p := backupWithData(t)
+			storetest.CutShort(t, p)
+			return p
+		}, store.ErrDamaged, "cut short"},
+		{"root page bit flipped", func(t *testing.T) string {
+			p := backupWithData(t)
+			storetest.FlipRootPageBit(t, p)
+			return p
+		}, store.ErrDamaged, "damaged data file"},
+		{"both meta pages bit flipped", func(t *testing.T) string {
+			p := backupWithData(t)
+			storetest.FlipBit(t, p, 16+20, 3)      // meta 0's root page id
+			storetest.FlipBit(t, p, 4096+16+20, 3) // meta 1's
+			return p
+		}, store.ErrDamaged, "both meta pages"},
+		{"empty", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "empty.db")
+			os.WriteFile(p, nil, 0o600)
+			return p
+		}, store.ErrSchema, "empty file"},
+		{"text", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "notes.db")
+			os.WriteFile(p, bytes.Repeat([]byte("not a database\n"), 1000), 0o600)
+			return p
+		}, store.ErrSchema, "not a Tenantdesk data file"},
+		{"bbolt of no schema", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "bare.db")
+			b, err := bbolt.Open(p, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			return p
+		}, store.ErrSchema, "no schema version"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := c.make(t)
+			before := digest(t, path)
+			db, err := store.Open(path, store.Options{})
+			if err == nil {
+				err = readEverything(db)
+				db.Close()
+			}
+			for what, err := range map[string]error{"Open": err, "Inspect": inspectErr(path)} {
+				if !errors.Is(err, c.want) {
+					t.Fatalf("%s: %v, want %v", what, err, c.want)
+				}
+				if msg := err.Error(); !strings.Contains(msg, c.says) || strings.Contains(msg, "\n") || !strings.Contains(msg, path) {
+					t.Errorf("%s: %q: want one line naming the file and saying %q", what, msg, c.says)
+				}
+			}
+			if digest(t, path) != before {
+				t.Error("the refused file was changed")
+			}
+		})
+	}
+}
+
+func inspectErr(path string) error {
+	_, err := store.Inspect(path)
+	return err
+}
+
+// Opening a healthy file of today's schema and reading it writes nothing.
+func TestOpenOfACurrentFileWritesNothing(t *testing.T) {
+	path := backupWithData(t)
+	before := digest(t, path)
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := readEverything(db); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if digest(t, path) != before {
+		t.Error("open and read changed the file")
+	}
+	if v, err := store.Inspect(path); err != nil || v != store.SchemaVersion {
+		t.Errorf("Inspect of a healthy backup: %d, %v", v, err)
+	}
+}
+
+// Single bit flips anywhere in a file never crash a reader: every flip
+// either reads (a byte no check covers, such as a name) or is an error.
+// A file Inspect accepts also opens.
+func TestBitFlipsNeverCrash(t *testing.T) {
+	good := backupWithData(t)
+	orig, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	dir := t.TempDir()
+	refused := 0
+	const flips = 200
+	for i := range flips {
+		// Half the flips land in page headers and meta pages, where
+		// bbolt looks first; the rest anywhere.
+		off := rng.Int64N(int64(len(orig)))
+		if i%2 == 0 {
+			off = int64(rng.IntN(len(orig)/4096))*4096 + rng.Int64N(80)
+		}
+		b := bytes.Clone(orig)
+		b[off] ^= 1 << rng.UintN(8)
+		path := filepath.Join(dir, fmt.Sprintf("flip-%d.db", i))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, ierr := store.Inspect(path)
+		db, err := store.Open(path, store.Options{NoSync: true})
+		if err == nil {
+			_ = readEverything(db) // an error or not, but no crash
+			db.Close()
+		}
+		if ierr == nil && err != nil {
+			t.Errorf("flip at %d: Inspect accepted the file, but Open: %v", off, err)
+		}
+		if ierr != nil {
+			refused++
+		}
+		os.Remove(path)
+	}
+	t.Logf("%d of %d flipped files refused by Inspect", refused, flips)
+}

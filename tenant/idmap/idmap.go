@@ -4,13 +4,13 @@
 package idmap
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"strconv"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/safecsv"
 )
 
 // PageSize is how many rows one store transaction reads while streaming.
@@ -84,9 +84,10 @@ func Each(pages Pages, fn func(store.ConnectedObject) error) error {
 	}
 }
 
-// WriteCSV streams the rows as CSV with a header.
+// WriteCSV streams the rows as CSV with a header; a name or an error that
+// a spreadsheet would run as a formula is written as text (safecsv).
 func WriteCSV(w io.Writer, pages Pages) error {
-	cw := csv.NewWriter(w)
+	cw := safecsv.NewWriter(w)
 	if err := cw.Write(Columns); err != nil {
 		return err
 	}

@@ -95,3 +95,28 @@ func TestWriteCSVAndJSON(t *testing.T) {
 		t.Fatalf("empty JSON: %q %v", buf.String(), err)
 	}
 }
+
+// A Connec! organization named like a formula, and an error that starts
+// with "-", come out of the CSV as text a spreadsheet shows, not runs.
+func TestWriteCSVNeutralizesFormulas(t *testing.T) {
+	db := seed(t, 0)
+	err := db.Update(func(tx *store.Tx) error {
+		_, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", GroupUID: "cld-1", LocalKind: store.KindRecord, LocalID: "org-1",
+			Provider: "connec", Entity: "organizations", RemoteID: "o-1", Name: `=HYPERLINK("http://x","y")`, LastError: "-1+cmd|' /C calc'!A0"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, StorePages(db, store.IdmapQuery{})); err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(&buf).ReadAll()
+	if err != nil || len(records) != 2 {
+		t.Fatalf("CSV: %v %v", records, err)
+	}
+	if name, lastErr := records[1][8], records[1][16]; name != `'=HYPERLINK("http://x","y")` || lastErr != "'-1+cmd|' /C calc'!A0" {
+		t.Fatalf("name %q, last_error %q: want both with a leading '", name, lastErr)
+	}
+}

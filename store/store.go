@@ -64,9 +64,9 @@ func Open(path string, opt Options) (*DB, error) {
 		}
 	}
 	bolt, created, err := openBolt(path, &bbolt.Options{
-		Timeout:         timeout,
-		FreelistType:    bbolt.FreelistMapType,
-		NoSync:          opt.NoSync,
+		Timeout:      timeout,
+		FreelistType: bbolt.FreelistMapType,
+		NoSync:       opt.NoSync,
 		// The freelist is always written, NoSync or not: a backup of any
 		// file then passes Inspect (file.go's openBolt says why).
 		InitialMmapSize: initialMmapSize,

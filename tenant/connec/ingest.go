@@ -27,7 +27,10 @@ package connec
 //     disabled), and so are records whose identity-map row has pull disabled,
 //     and records whose ids clash with other rows (two Connec! records
 //     claiming one local invoice): a bad record never fails the notification
-//     once it parsed, and is never stored twice.
+//     once it parsed, and is never stored twice;
+//   - a record made here from Connec! and not linked yet gets its link back
+//     (our id triplet) written as pending, with one outbox item per (group,
+//     collection) that the Worker delivers soon after (link.go).
 
 import (
 	"bytes"
@@ -90,7 +93,7 @@ func (n *Notification) Apply(tx *store.Tx, cfg *tenant.Config, now time.Time) (C
 			return Counts{}, err
 		}
 	}
-	return counts, nil
+	return counts, a.queueLinks()
 }
 
 // IngestConcurrently is Ingest for big bodies: a goroutine parses while tx
@@ -133,7 +136,7 @@ func IngestConcurrently(tx *store.Tx, cfg *tenant.Config, body []byte, now time.
 	case parseErr != nil:
 		return Counts{}, parseErr
 	}
-	return counts, nil
+	return counts, a.queueLinks()
 }
 
 type applier struct {
@@ -142,16 +145,22 @@ type applier struct {
 	tenant    string
 	now       time.Time
 	cancelled map[string]bool // group uid → cancelled, looked up once per group
-	// queueInitial: the first notification of a group queues its initial
-	// pull (SPEC §7); pulls themselves leave it off.
-	queueInitial bool
+	// byNotification: the records come from a notification, so the first
+	// notification of a group queues its initial pull (SPEC §7), and the
+	// records created here get their link back queued in the outbox
+	// (link.go). A pull does neither: it is the pull, and it links back
+	// what it created itself.
+	byNotification bool
+	// linkQueues are the (group, collection) pairs whose links back this
+	// notification left pending.
+	linkQueues map[linkQueue]bool
 	// row is the identity-map row of the last record applied (ID 0: none),
 	// for the pull's link back.
 	row store.ConnectedObject
 }
 
 func newApplier(tx *store.Tx, cfg *tenant.Config, now time.Time) *applier {
-	return &applier{tx: tx, cfg: cfg, tenant: string(cfg.Key), now: now.UTC(), cancelled: map[string]bool{}, queueInitial: true}
+	return &applier{tx: tx, cfg: cfg, tenant: string(cfg.Key), now: now.UTC(), cancelled: map[string]bool{}, byNotification: true}
 }
 
 func (a *applier) applyCounted(rec *notified, counts *Counts) error {
@@ -160,6 +169,9 @@ func (a *applier) applyCounted(rec *notified, counts *Counts) error {
 		return err
 	}
 	counts.add(rec.entity, outcome == outcomeStored)
+	if outcome != outcomeRefused {
+		return a.noteLink(rec)
+	}
 	return nil
 }
 
@@ -200,7 +212,7 @@ func (a *applier) groupCancelled(uid string) (bool, error) {
 		return false, fmt.Errorf("read group: %w", err)
 	}
 	a.cancelled[uid] = g.Cancelled
-	if a.queueInitial && !g.Cancelled {
+	if a.byNotification && !g.Cancelled {
 		if _, err := queueInitialPulls(a.tx, a.cfg, uid, a.now); err != nil {
 			return false, err
 		}

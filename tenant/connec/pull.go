@@ -141,7 +141,7 @@ func (p *Puller) run(ctx context.Context, cfg *tenant.Config, client *Client, st
 		query = firstQuery(st)
 	}
 	go p.fetchPages(ctx, client, st.GroupUID, st.Collection, query, pages)
-	l := &linker{p: p, ctx: ctx, cfg: cfg, client: client, group: st.GroupUID, collection: st.Collection, sem: make(chan struct{}, 4)}
+	l := &linker{retry: p.retry, ctx: ctx, cfg: cfg, client: client, group: st.GroupUID, collection: st.Collection, sem: make(chan struct{}, 4)}
 	var runErr error
 	for f := range pages {
 		if f.err != nil {
@@ -243,7 +243,7 @@ func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page, linksD
 		linkErr = pendingErr
 		next.Run.Linked += linked
 		a := newApplier(tx, cfg, now)
-		a.queueInitial = false
+		a.byNotification = false
 		for i := range recs {
 			if bad[i] != nil {
 				next.Run.Skipped++
@@ -264,7 +264,7 @@ func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page, linksD
 				next.Run.Skipped++
 				continue
 			}
-			l, err := noteLink(tx, cfg, rec, a.row, now)
+			l, err := pendingLink(tx, cfg, rec, a.row, now)
 			if err != nil {
 				return err
 			}

@@ -99,7 +99,7 @@ func BenchmarkPull10kInvoices(b *testing.B) {
 
 // notificationOf reads every record of cld-1's invoices as the emulator
 // serves them and wraps them as one notification body.
-func notificationOf(b *testing.B, emu *connectest.Server, cfg *tenant.Config) []byte {
+func notificationOf(b testing.TB, emu *connectest.Server, cfg *tenant.Config) []byte {
 	var all []json.RawMessage
 	next := emu.URL + "/api/v2/cld-1/invoices?$top=1000"
 	for next != "" {

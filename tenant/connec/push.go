@@ -218,8 +218,15 @@ func (w *Worker) push(ctx context.Context, itemID uint64, force bool) (bool, err
 	if skip {
 		return false, err
 	}
-	var ids IDSet
-	if err == nil {
+	var (
+		ids    IDSet
+		linked int
+	)
+	switch {
+	case err != nil:
+	case job.item.LocalKind == KindLinkBack:
+		linked, err = w.linkBack(ctx, job.item, job.cfg)
+	default:
 		rec := InvoiceToConnec(job.inv, job.cfg, job.row.RemoteID)
 		ids, err = NewClient(job.cfg, w.HTTPClient).Push(ctx, job.item.GroupUID, job.item.Entity, job.row.RemoteID, rec)
 	}
@@ -232,10 +239,41 @@ func (w *Worker) push(ctx context.Context, itemID uint64, force bool) (bool, err
 		}
 		return false, err
 	}
+	if job.item.LocalKind == KindLinkBack {
+		return true, w.recordLinked(job, linked)
+	}
 	if err := w.recordSuccess(job, ids.Connec()); err != nil {
 		return false, err
 	}
 	return true, nil
+}
+
+// recordLinked marks a KindLinkBack item delivered (the links themselves
+// were recorded as they went).
+func (w *Worker) recordLinked(job pushJob, linked int) error {
+	now := w.now()
+	return w.DB.Update(func(tx *store.Tx) error {
+		it, err := tx.OutboxItem(job.item.ID)
+		if err != nil {
+			return fmt.Errorf("outbox item %d: %w", job.item.ID, err)
+		}
+		if it.Status == store.OutboxQueued && !it.UpdatedAt.Equal(job.item.UpdatedAt) {
+			it.Attempts = 0 // queued again meanwhile: its new links go out next
+		} else {
+			it.Status = store.OutboxDone
+			it.Attempts++
+		}
+		it.LastError, it.UpdatedAt = "", now
+		if _, err := tx.PutOutboxItem(it); err != nil {
+			return fmt.Errorf("outbox item %d: %w", it.ID, err)
+		}
+		if linked == 0 {
+			return nil
+		}
+		_, err = tx.AppendEvent(store.Event{At: now, Tenant: it.Tenant, Kind: store.EventOutbox, Outcome: "ok",
+			Message: fmt.Sprintf("%d %s of group %s linked back in Connec! (our id sent)", linked, it.Entity, it.GroupUID)})
+		return err
+	})
 }
 
 // errPermanent marks a failure that retrying cannot fix: the item is
@@ -249,7 +287,7 @@ func (w *Worker) load(itemID uint64, force bool) (pushJob, bool, error) {
 		if job.item, err = tx.OutboxItem(itemID); err != nil {
 			return fmt.Errorf("outbox item %d: %w", itemID, err)
 		}
-		if job.item.LocalKind != store.KindInvoice {
+		if job.item.LocalKind != store.KindInvoice && job.item.LocalKind != KindLinkBack {
 			return fmt.Errorf("%w: local kind %q has no push", errPermanent, job.item.LocalKind)
 		}
 		if job.cfg, err = tenant.GetTx(tx, tenant.Key(job.item.Tenant)); err != nil {
@@ -257,6 +295,9 @@ func (w *Worker) load(itemID uint64, force bool) (pushJob, bool, error) {
 				return fmt.Errorf("%w: tenant %s was removed", errPermanent, job.item.Tenant)
 			}
 			return err
+		}
+		if job.item.LocalKind == KindLinkBack {
+			return nil // the links themselves are read as they are sent
 		}
 		if job.inv, err = tx.Invoice(job.item.LocalID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -352,16 +393,19 @@ func (w *Worker) recordFailure(job pushJob, pushErr error) error {
 		if _, err := tx.PutOutboxItem(it); err != nil {
 			return fmt.Errorf("outbox item %d: %w", it.ID, err)
 		}
-		if row, err := tx.ConnectedByLocal(it.Tenant, store.KindInvoice, it.LocalID); err == nil {
+		subject := "push of invoice " + firstOf(job.inv.Number, it.LocalID)
+		if it.LocalKind == KindLinkBack {
+			subject = fmt.Sprintf("links back of %s for group %s", it.Entity, it.GroupUID)
+		} else if row, err := tx.ConnectedByLocal(it.Tenant, store.KindInvoice, it.LocalID); err == nil {
 			row.LastError, row.UpdatedAt = msg, now
 			if _, err := tx.PutConnected(row); err != nil {
 				return fmt.Errorf("identity map: %w", err)
 			}
 		}
-		what := fmt.Sprintf("push of invoice %s failed (attempt %d of %d), next try %s: %s",
-			firstOf(job.inv.Number, it.LocalID), it.Attempts, w.maxAttempts(), it.NextAttemptAt.Format(time.RFC3339), msg)
+		what := fmt.Sprintf("%s failed (attempt %d of %d), next try %s: %s",
+			subject, it.Attempts, w.maxAttempts(), it.NextAttemptAt.Format(time.RFC3339), msg)
 		if parked {
-			what = fmt.Sprintf("push of invoice %s parked after %d attempts: %s", firstOf(job.inv.Number, it.LocalID), it.Attempts, msg)
+			what = fmt.Sprintf("%s parked after %d attempts: %s", subject, it.Attempts, msg)
 		}
 		w.log().Warn("outbox push failed", "tenant", it.Tenant, "item", it.ID, "attempts", it.Attempts, "parked", parked, "error", msg)
 		_, err = tx.AppendEvent(store.Event{At: now, Tenant: it.Tenant, Kind: store.EventOutbox, Outcome: "failed", Message: what})

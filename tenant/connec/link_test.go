@@ -99,7 +99,9 @@ func TestNotificationRecordsAreLinkedBackOnceThroughTheQueue(t *testing.T) {
 func TestLinkBackRetriesWithBackoff(t *testing.T) {
 	e := newPullEnv(t)
 	e.addInvoices(1, 3)
-	e.emu.Fail(func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batch") }, http.StatusServiceUnavailable, 1)
+	e.emu.Fail(func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/batch")
+	}, http.StatusServiceUnavailable, 1)
 	e.notify(notificationOf(t, e.emu, e.cfg))
 	if n := e.process(e.worker()); n != 0 {
 		t.Fatalf("delivered %d items while Connec! fails", n)

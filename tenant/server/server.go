@@ -24,6 +24,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/guard"
 	"github.com/tenantdesk/tenantdesk/tenant/sso"
 )
 
@@ -149,6 +150,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	// A cap on open connections, within the open-file limit and beside
+	// the admin address's own (SPEC §15): beyond it connections wait in
+	// the kernel's backlog.
+	ln = guard.LimitListener(ln, guard.Limits().Public)
 	srv := s.httpServer()
 	if s.tls != nil {
 		srv.TLSConfig = s.tls.tlsConfig()

@@ -143,9 +143,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // call (the admin address's bearer token; the control socket checks its
 // peer's uid instead).
 func Handler(api admin.API, info Info, auth func(*http.Request) bool, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
-	}
 	mux := http.NewServeMux()
 	// Calls in flight that their client may cancel by id: a cancelled
 	// billing run still answers with its summary, as it does in process.
@@ -162,7 +159,6 @@ func Handler(api admin.API, info Info, auth func(*http.Request) bool, log *slog.
 	})
 	mux.HandleFunc("POST /v1/{method}", func(w http.ResponseWriter, r *http.Request) {
 		if auth != nil && !auth(r) {
-			log.Warn("admin API: token refused", "remote", r.RemoteAddr)
 			writeJSON(w, http.StatusUnauthorized, answer{Error: encodeError(ErrUnauthorized)})
 			return
 		}

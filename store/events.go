@@ -40,6 +40,9 @@ func (tx *Tx) AppendEvent(e Event) (uint64, error) {
 	if err := tx.trimEvents(b, countKey); err != nil {
 		return 0, fmt.Errorf("trim event log: %w", err)
 	}
+	if err := tx.countEvent(e); err != nil {
+		return 0, fmt.Errorf("count event: %w", err)
+	}
 	return seq, nil
 }
 

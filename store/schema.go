@@ -47,6 +47,7 @@ var (
 	bucketPullStops        = []byte("pull-stops")        // tenant
 	bucketAdminAccess      = []byte("admin-access")      // name: remote admin's token hash, TLS certificate
 	bucketSettings         = []byte("settings")          // setting key ("public-url")
+	bucketDayCounts        = []byte("day-counts")        // tenant\x00YYYY-MM-DD\x00kind\x00outcome\x00reason -> be64 (daycounts.go)
 )
 
 // allBuckets lists every bucket of the current schema; Open creates the
@@ -64,6 +65,7 @@ var allBuckets = [][]byte{
 	bucketPulls, bucketPullsDue, bucketPullLinks, bucketPullStops,
 	bucketAdminAccess,
 	bucketSettings,
+	bucketDayCounts,
 }
 
 // idmapIndexBuckets are derived entirely from the idmap bucket and can be

@@ -1,5 +1,5 @@
 // Package ui is Tenantdesk's Fyne GUI: a main window with a sidebar of
-// screens (tenants, identity map, invoices, billing, activity, settings)
+// screens (overview, tenants, identity map, invoices, billing, activity, settings)
 // and a status bar. Each screen is one struct holding its widgets, whose
 // methods are the callbacks. The package holds no protocol logic and never
 // touches bbolt or the network itself: it calls tenant/admin, always off
@@ -34,8 +34,8 @@ type Options struct {
 	// StartListener starts the embedded listener when the window opens
 	// (the double-click path).
 	StartListener bool
-	// Screen is the screen shown first: tenants, identity, invoices,
-	// billing, activity or settings. Empty reads TENANTDESK_SCREEN, then
+	// Screen is the screen shown first: overview, tenants, identity,
+	// invoices, billing, activity or settings. Empty reads TENANTDESK_SCREEN, then
 	// the last screen used.
 	Screen string
 	Logger *slog.Logger
@@ -164,6 +164,7 @@ type mainWindow struct {
 	status  *statusBar
 	tray    bool // a system tray icon is installed
 
+	overview *overviewScreen
 	tenants  *tenantsScreen
 	idmap    *idmapScreen
 	invoices *invoicesScreen
@@ -190,6 +191,7 @@ func newMainWindow(a fyne.App, svc admin.API, opt Options) *mainWindow {
 	m.win = a.NewWindow(windowTitle(opt.Server))
 	applyTheme(a, a.Preferences().StringWithFallback(prefTheme, themeSystem))
 
+	m.overview = newOverviewScreen(m)
 	m.tenants = newTenantsScreen(m)
 	m.idmap = newIdmapScreen(m)
 	m.invoices = newInvoicesScreen(m)
@@ -197,6 +199,7 @@ func newMainWindow(a fyne.App, svc admin.API, opt Options) *mainWindow {
 	m.activity = newActivityScreen(m)
 	m.settings = newSettingsScreen(m)
 	m.entries = []screenEntry{
+		{"overview", "Overview", theme.HomeIcon(), m.overview},
 		{"tenants", "Tenants", theme.AccountIcon(), m.tenants},
 		{"identity", "Identity map", theme.GridIcon(), m.idmap},
 		{"invoices", "Invoices", theme.DocumentIcon(), m.invoices},

@@ -69,6 +69,7 @@ type API interface {
 	EventsAfter(seq uint64, limit int) ([]store.Event, error)
 	RecentEvents(limit int) ([]store.Event, error)
 	Activity(tenantKey string, limit int) ([]store.Event, error)
+	Overview() (Overview, error)
 
 	// The listener and the data file.
 	PublicURL() string

@@ -176,6 +176,9 @@ func SeedDemo(db *store.DB, now time.Time) (DemoSummary, error) {
 			FinishedAt: now.AddDate(0, 0, -3).Add(4 * time.Second), Submitted: runTotals.Submitted, Failed: runTotals.Failed}); err != nil {
 			return err
 		}
+		if err := demoHistory(tx, &sum, now); err != nil {
+			return err
+		}
 		return demoEvents(tx, &sum, now)
 	})
 	if err != nil {
@@ -266,6 +269,58 @@ func demoPull(tx *store.Tx, g store.Group, n int, now time.Time) error {
 	}
 	return tx.PutPull(p)
 }
+
+// demoHistory writes a month of activity before today, so that the
+// Overview has something to chart: acme steady, globex with failing
+// pushes and refused sign-ins this last week, initech quiet since it was
+// disabled two weeks ago. The counts vary by day but are the same on every
+// run (no randomness).
+func demoHistory(tx *store.Tx, sum *DemoSummary, now time.Time) error {
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	for ti, dt := range demoTenants {
+		for ago := OverviewDays - 1; ago >= 1; ago-- {
+			day := today.AddDate(0, 0, -ago)
+			if dt.key == "initech" && ago < 14 {
+				break
+			}
+			wave := (ago*7 + ti*5) % 6 // 0..5, uneven from day to day
+			weekend := day.Weekday() == time.Saturday || day.Weekday() == time.Sunday
+			signIns := 3 + wave + 2*len(dt.groups)
+			if weekend {
+				signIns /= 3
+			}
+			var evs []store.Event
+			for i := range signIns {
+				p := demoPeople[(i+ago+ti)%len(demoPeople)]
+				evs = append(evs, store.Event{Kind: store.EventLogin, Outcome: "ok",
+					Message: p[0] + " " + p[1] + " signed in to " + dt.groups[i%len(dt.groups)]})
+			}
+			for range 1 + wave%3 {
+				evs = append(evs, store.Event{Kind: store.EventConnec, Outcome: "ok", Reason: "notification",
+					Message: fmt.Sprintf("Connec! notification: %d stored, 0 skipped", 1+wave)})
+			}
+			if wave == 4 {
+				evs = append(evs, store.Event{Kind: store.EventWebhook, Outcome: "ok", Reason: "member-removed",
+					Message: "a member left " + dt.groups[ago%len(dt.groups)]})
+			}
+			if dt.key == "globex" && ago <= 6 {
+				evs = append(evs,
+					store.Event{Kind: store.EventLogin, Outcome: "failed", Reason: "audience_mismatch", Message: "SAML response for another audience"},
+					store.Event{Kind: store.EventOutbox, Outcome: "failed", Message: "push of an invoice failed: 422 Unprocessable Entity"})
+			}
+			for i, e := range evs {
+				e.Tenant = dt.key
+				e.At = day.Add(8*time.Hour + time.Duration(i*37)*time.Minute)
+				if _, err := tx.AppendEvent(e); err != nil {
+					return err
+				}
+				sum.Events++
+			}
+		}
+	}
+	return nil
+}
+
 
 func demoEvents(tx *store.Tx, sum *DemoSummary, now time.Time) error {
 	evs := []store.Event{

@@ -113,6 +113,7 @@ var methods = map[string]handler{
 	"Activity": unary(func(_ context.Context, a admin.API, x activityArgs) ([]store.Event, error) {
 		return a.Activity(x.Tenant, x.Limit)
 	}),
+	"Overview": unary(func(_ context.Context, a admin.API, _ none) (admin.Overview, error) { return a.Overview() }),
 
 	"PublicURL": unary(func(_ context.Context, a admin.API, _ none) (string, error) { return a.PublicURL(), nil }),
 	"Addr":      unary(func(_ context.Context, a admin.API, _ none) (string, error) { return a.Addr(), nil }),
@@ -370,6 +371,10 @@ func (c *Client) RecentEvents(n int) ([]store.Event, error) {
 // Activity is admin.API's.
 func (c *Client) Activity(tenantKey string, limit int) ([]store.Event, error) {
 	return call[[]store.Event](c, nil, "Activity", activityArgs{Tenant: tenantKey, Limit: limit})
+}
+
+func (c *Client) Overview() (admin.Overview, error) {
+	return call[admin.Overview](c, nil, "Overview", none{})
 }
 
 type activityArgs struct {

@@ -321,7 +321,6 @@ func demoHistory(tx *store.Tx, sum *DemoSummary, now time.Time) error {
 	return nil
 }
 
-
 func demoEvents(tx *store.Tx, sum *DemoSummary, now time.Time) error {
 	evs := []store.Event{
 		{Tenant: "acme", Kind: store.EventLogin, Outcome: "ok", Message: "Olivia Nguyen signed in to Bluegum Bakery"},

@@ -183,6 +183,52 @@ func openBolt(path string, opts *bbolt.Options, unsynced bool) (_ *bbolt.DB, cre
 	return bolt, !exists, nil
 }
 
+// openDataFile is Open's bbolt part: the checks, bbolt.Open, and the
+// migrations in one transaction, which a file at today's schema skips.
+func openDataFile(path string, opt Options) (*bbolt.DB, error) {
+	timeout := opt.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	bolt, created, err := openBolt(path, &bbolt.Options{
+		Timeout:      timeout,
+		FreelistType: bbolt.FreelistMapType,
+		NoSync:       opt.NoSync,
+		// The freelist is always written, NoSync or not: a backup of any
+		// file then passes Inspect (see openBolt).
+		InitialMmapSize: initialMmapSize,
+	}, true)
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (still locked after %s; is another Tenantdesk running on it?)",
+			path, ErrInUse, timeout)
+	}
+	if errors.Is(err, ErrDamaged) || errors.Is(err, ErrSchema) {
+		return nil, err // names the file already
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// A file at today's schema is only read: opening it writes nothing,
+	// so a verb that only reads leaves the file as it found it.
+	var current bool
+	err = guarded(path, func() error {
+		return bolt.View(func(btx *bbolt.Tx) error {
+			current = upToDate(btx)
+			return nil
+		})
+	})
+	if err == nil && !current {
+		err = guarded(path, func() error {
+			return bolt.Update(func(btx *bbolt.Tx) error { return migrate(btx, path, created) })
+		})
+	}
+	if err != nil {
+		_ = bolt.Close()
+		return nil, err
+	}
+	return bolt, nil
+}
+
 // guarded runs fn, a read or write of the mapped file, with faults turned
 // into panics for this goroutine and the file's panics into ErrDamaged.
 func guarded(path string, fn func() error) (err error) {

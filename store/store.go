@@ -8,11 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrNotFound is returned by lookups of a missing record.
@@ -40,9 +40,13 @@ const DefaultLockTimeout = time.Second
 
 // DB is one open Tenantdesk data file.
 type DB struct {
-	bolt    *bbolt.DB
+	gate    swapGate  // every transaction holds it shared; Replace, exclusive
+	bolt    *bbolt.DB // the open file; changed only by Replace, under gate
 	path    string
+	opt     Options
 	commits atomic.Int64
+
+	replacing sync.Mutex // one Replace at a time
 }
 
 // Options tune Open; the zero value is what the app uses.
@@ -52,58 +56,25 @@ type Options struct {
 }
 
 // Open opens (creating with mode 0600) the file at path, runs migrations,
-// and refuses a schema newer than this code knows.
+// and refuses a schema newer than this code knows (file.go: openDataFile).
 func Open(path string, opt Options) (*DB, error) {
-	timeout := opt.LockTimeout
-	if timeout <= 0 {
-		timeout = DefaultLockTimeout
-	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	bolt, created, err := openBolt(path, &bbolt.Options{
-		Timeout:      timeout,
-		FreelistType: bbolt.FreelistMapType,
-		NoSync:       opt.NoSync,
-		// The freelist is always written, NoSync or not: a backup of any
-		// file then passes Inspect (file.go's openBolt says why).
-		InitialMmapSize: initialMmapSize,
-	}, true)
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: %w (still locked after %s; is another Tenantdesk running on it?)",
-			path, ErrInUse, timeout)
-	}
-	if errors.Is(err, ErrDamaged) || errors.Is(err, ErrSchema) {
-		return nil, err // names the file already
-	}
+	bolt, err := openDataFile(path, opt)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	// A file at today's schema is only read: opening it writes nothing,
-	// so a verb that only reads leaves the file as it found it.
-	var current bool
-	err = guarded(path, func() error {
-		return bolt.View(func(btx *bbolt.Tx) error {
-			current = upToDate(btx)
-			return nil
-		})
-	})
-	if err == nil && !current {
-		err = guarded(path, func() error {
-			return bolt.Update(func(btx *bbolt.Tx) error { return migrate(btx, path, created) })
-		})
-	}
-	if err != nil {
-		_ = bolt.Close()
 		return nil, err
 	}
-	return &DB{bolt: bolt, path: path}, nil
+	return &DB{bolt: bolt, path: path, opt: opt}, nil
 }
 
-// Close releases the file and its lock.
+// Close releases the file and its lock, once the transactions in flight
+// have ended.
 func (db *DB) Close() error {
+	db.gate.rw.Lock()
+	defer db.gate.rw.Unlock()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", db.path, err)
 	}
@@ -130,11 +101,15 @@ func (db *DB) View(fn func(*Tx) error) error {
 
 // view is bbolt's View with the file's damage turned into ErrDamaged.
 func (db *DB) view(fn func(*bbolt.Tx) error) error {
+	db.gate.enter()
+	defer db.gate.leave()
 	return guarded(db.path, func() error { return db.bolt.View(fn) })
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil.
 func (db *DB) Update(fn func(*Tx) error) error {
+	db.gate.enter()
+	defer db.gate.leave()
 	return guarded(db.path, func() error {
 		return db.bolt.Update(func(btx *bbolt.Tx) error {
 			btx.OnCommit(func() { db.commits.Add(1) })
@@ -150,6 +125,8 @@ func (db *DB) Commits() int64 { return db.commits.Load() }
 // Batch is Update with group commit for concurrent small writes; fn may be
 // called more than once and must be idempotent.
 func (db *DB) Batch(fn func(*Tx) error) error {
+	db.gate.enter()
+	defer db.gate.leave()
 	// bbolt may run fn on another goroutine: it guards itself there.
 	return guarded(db.path, func() error {
 		return db.bolt.Batch(func(btx *bbolt.Tx) error {

@@ -68,29 +68,6 @@ func Run(ctx context.Context, svc admin.API, opt Options) error {
 			}
 		}()
 	}
-	// The owner of the data file does its background work for as long as
-	// the window lives; a client window leaves it to its server.
-	if owner, ok := svc.(*admin.Service); ok {
-		// Queued Connec! pushes are delivered.
-		go func() {
-			if err := owner.RunOutbox(m.ctx); err != nil {
-				m.log.Error("outbox", "err", err)
-			}
-		}()
-		// Connec! pulls (initial, retried, every connec.pull_interval).
-		go func() {
-			if err := owner.RunPulls(m.ctx); err != nil {
-				m.log.Error("connec pulls", "err", err)
-			}
-		}()
-		// Tenants are re-synced from the developer platform every
-		// devpl-refresh (off when unset).
-		go func() {
-			if err := owner.RunDevPlatformSync(m.ctx); err != nil {
-				m.log.Error("developer-platform re-sync", "err", err)
-			}
-		}()
-	}
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -171,14 +171,14 @@ func (s *Service) recordSync(cfg devpl.Config, res ImportResult, syncErr error) 
 	}
 }
 
-// RunDevPlatformSync re-syncs every devpl-refresh until ctx ends (serve
-// and the GUI run it): at once when it is set, then on each tick. The
+// runDevPlatformSync re-syncs every devpl-refresh until ctx ends (a part
+// of RunBackground): at once when it is set, then on each tick. The
 // configuration is read again before each tick, so a devpl-refresh saved
 // in the settings while the process runs turns the re-sync on, off or to
 // a new interval within a minute, without a restart. A refresh that does
 // not parse at start is an error; later it is logged and the last good
 // one kept.
-func (s *Service) RunDevPlatformSync(ctx context.Context) error {
+func (s *Service) runDevPlatformSync(ctx context.Context) error {
 	cfg, err := s.DevPlatform()
 	if err != nil {
 		return fmt.Errorf("developer-platform re-sync: %w", err)

@@ -199,7 +199,7 @@ func TestPeriodicResyncPicksUpANewMarketplace(t *testing.T) {
 	p.SetMarketplaces(t, devpltest.Marketplace(t, "first", "https://api.first.test", testNow))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.RunDevPlatformSync(ctx) }()
+	go func() { done <- s.runDevPlatformSync(ctx) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -239,7 +239,7 @@ func TestPeriodicResyncIsOffWithoutRefreshAndFollowsTheSetting(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.RunDevPlatformSync(ctx) }()
+	go func() { done <- s.runDevPlatformSync(ctx) }()
 	time.Sleep(200 * time.Millisecond)
 	if n, _ := p.Counts(); n != 0 {
 		t.Errorf("%d requests with re-sync off", n)
@@ -265,7 +265,7 @@ func TestPeriodicResyncIsOffWithoutRefreshAndFollowsTheSetting(t *testing.T) {
 	}
 
 	s, _ = syncService(t, p, map[string]string{devpl.EnvRefresh: "soon"})
-	if err := s.RunDevPlatformSync(context.Background()); err == nil {
+	if err := s.runDevPlatformSync(context.Background()); err == nil {
 		t.Error("a refresh that does not parse must be an error")
 	}
 }

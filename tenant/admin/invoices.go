@@ -128,10 +128,3 @@ func (s *Service) PushNow(ctx context.Context, invoiceID string) error {
 func (s *Service) RetryPush(ctx context.Context, id uint64) error {
 	return s.outbox.Retry(id)
 }
-
-// RunOutbox delivers queued Connec! pushes until ctx ends. The GUI runs it
-// for as long as its window lives; `serve` should run it next to the
-// listener.
-func (s *Service) RunOutbox(ctx context.Context) error {
-	return s.outbox.Run(ctx)
-}

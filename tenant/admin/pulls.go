@@ -90,10 +90,3 @@ func (s *Service) SyncStates(tenantKey string) ([]SyncState, error) {
 	})
 	return out, err
 }
-
-// RunPulls works the Connec! pull queue (initial pulls, retries, and the
-// delta pulls of connec.pull_interval) until ctx ends. serve and the GUI
-// run it for as long as they live.
-func (s *Service) RunPulls(ctx context.Context) error {
-	return s.puller.Run(ctx)
-}

@@ -66,6 +66,7 @@ type Service struct {
 	getenv     devpl.Lookup  // MNO_DEVPL_* and other environment variables
 	settings   devpl.Lookup  // settings kept in the data file; nil: none
 	minRefresh time.Duration // shortest developer-platform re-sync interval
+	purgeEvery time.Duration // period of the expired-login purge
 
 	tlsCert, tlsKey string         // the listener's own TLS files; "" for plain HTTP
 	trustedProxies  []netip.Prefix // reverse proxies trusted for X-Forwarded-For
@@ -74,7 +75,7 @@ type Service struct {
 }
 
 // New returns the facade over db. It starts nothing: the listener starts
-// with StartListener.
+// with StartListener, the owner's background work with RunBackground.
 func New(db *store.DB, opt Options) *Service {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -123,6 +124,7 @@ func New(db *store.DB, opt Options) *Service {
 		billingClient: opt.BillingClient,
 		getenv:        opt.Env,
 		minRefresh:    time.Minute,
+		purgeEvery:    purgeInterval,
 
 		tlsCert:        opt.TLSCertFile,
 		tlsKey:         opt.TLSKeyFile,

@@ -77,6 +77,10 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	svc := admin.New(db, g.adminOptions(logger))
+	// The owner's background work runs here, not in the window: the
+	// window only shows what the API gives it.
+	stopBackground := startBackground(ctx, svc)
+	defer stopBackground()
 	ctx, closeDoor := context.WithCancel(ctx)
 	defer closeDoor()
 	waitDoor := openDoor(ctx, g, svc, logger)
@@ -86,6 +90,7 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	if errors.As(err, &restore) {
 		// File → Restore…: the window is gone and the listener stopped.
 		// Close the socket and the file, swap, and start again on it.
+		stopBackground()
 		closeDoor()
 		waitDoor()
 		if err := db.Close(); err != nil {

@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
-	"github.com/tenantdesk/tenantdesk/tenant/connec"
 )
 
-// cmdServe runs the listener and the Connec! outbox worker until SIGINT or
-// SIGTERM, then lets in-flight requests finish and closes the database.
+// cmdServe runs the listener and the owner's background work (the Connec!
+// outbox and pulls, the developer-platform re-sync, the purges) until
+// SIGINT or SIGTERM, then lets in-flight requests finish and closes the
+// database.
 func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -43,38 +44,13 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	worker := &connec.Worker{DB: db, Logger: logger}
-	workerDone := make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		worker.Run(ctx)
-	}()
-	// Re-sync tenants from the developer platform every devpl-refresh
-	// (off when unset); it ends with ctx.
 	svc := admin.New(db, g.adminOptions(logger))
-	syncDone := make(chan struct{})
-	go func() {
-		defer close(syncDone)
-		if err := svc.RunDevPlatformSync(ctx); err != nil {
-			logger.Error("developer-platform re-sync not started", "err", err)
-		}
-	}()
-	// Connec! pulls: initial pulls, retries, delta pulls every
-	// connec.pull_interval; they end with ctx.
-	pullsDone := make(chan struct{})
-	go func() {
-		defer close(pullsDone)
-		if err := svc.RunPulls(ctx); err != nil {
-			logger.Error("connec pulls", "err", err)
-		}
-	}()
+	defer startBackground(ctx, svc)()
 	defer openDoor(ctx, g, svc, logger)()
 	if *adminAddr != "" {
 		wait, err := serveAdminAddr(ctx, g, *adminAddr, svc, logger)
 		if err != nil {
 			stop()
-			<-workerDone
-			<-syncDone
 			return exitf(stderr, "serve: %v", err)
 		}
 		defer wait()
@@ -89,13 +65,26 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		err = svc.StopListener(stopCtx)
 		cancel()
 	}
-	stop()
-	<-workerDone
-	<-syncDone
-	<-pullsDone
+	stop() // the door, the admin address and the background work end; the defers wait for them
 	if err != nil {
 		return exitf(stderr, "serve: %v", err)
 	}
 	logger.Info("stopped")
 	return 0
+}
+
+// startBackground starts the owner's background work on svc
+// (admin.Service.RunBackground): serve and the GUI on a file this process
+// owns. The function returned ends it and waits until it has stopped.
+func startBackground(ctx context.Context, svc *admin.Service) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		svc.RunBackground(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

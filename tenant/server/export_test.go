@@ -6,9 +6,6 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 )
 
-// SetPurgeInterval changes how often ListenAndServe purges expired logins.
-func SetPurgeInterval(s *Server, d time.Duration) { s.purgeEvery = d }
-
 // SetClock replaces the listener's clock.
 func SetClock(s *Server, now func() time.Time) { s.now = now }
 

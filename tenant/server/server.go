@@ -5,11 +5,11 @@
 // in one place (fail).
 //
 // The caller owns the lifetime: ListenAndServe runs until its context is
-// cancelled, then shuts down gracefully (in-flight requests finish). While
-// it runs, a timer purges expired sessions, AuthnRequests and replay
-// entries, so the GUI and `serve` both keep the file from growing. The
+// cancelled, then shuts down gracefully (in-flight requests finish). The
 // GUI's Settings start and stop it with a cancellable context; `serve`
-// cancels on SIGINT/SIGTERM.
+// cancels on SIGINT/SIGTERM. Expired logins are purged by the owner's
+// background work (admin.Service.RunBackground), not here: the purge
+// needs the file, not the listener.
 package server
 
 import (
@@ -70,10 +70,8 @@ type Server struct {
 	// (commits.do; benchmarks swap in the alternatives).
 	write func(func(*store.Tx) error) error
 	abuse abuse
-	// purgeEvery is the period of the expired-login purge (purgeLoop).
-	purgeEvery time.Duration
-	tls        *certFiles // nil: plain HTTP (a proxy in front terminates TLS)
-	https      bool       // the public URL is https: HSTS on every answer
+	tls   *certFiles // nil: plain HTTP (a proxy in front terminates TLS)
+	https bool       // the public URL is https: HSTS on every answer
 }
 
 // New builds the listener and its SSO service. publicURL is the base URL
@@ -91,8 +89,6 @@ func New(db *store.DB, publicURL string, logger *slog.Logger) *Server {
 		sso:       ssoService,
 		now:       time.Now,
 		https:     strings.HasPrefix(publicURL, "https://"),
-
-		purgeEvery: purgeInterval,
 	}
 	// One aggregator for refused logins and bad credentials: one flush
 	// transaction a minute carries both.
@@ -176,18 +172,6 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 	defer func() {
 		stopFailures()
 		<-failuresDone
-	}()
-	// The purge lives as long as the listener: it is the listener's
-	// traffic that leaves the expired entries behind.
-	purgeCtx, stopPurge := context.WithCancel(ctx)
-	purgeDone := make(chan struct{})
-	go func() {
-		defer close(purgeDone)
-		s.purgeLoop(purgeCtx)
-	}()
-	defer func() {
-		stopPurge()
-		<-purgeDone
 	}()
 	s.log.Info("listener started", "addr", ln.Addr().String(), "public_url", s.publicURL, "tls", s.tls != nil)
 	if ready != nil {

@@ -1,23 +1,24 @@
-package server_test
+package admin
 
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
-	"github.com/tenantdesk/tenantdesk/tenant/server"
 )
 
-// While the listener runs, its timer removes expired sessions, requests
-// and replay entries and keeps the live ones; it stops with the listener.
-func TestListenerPurgesExpiredLogins(t *testing.T) {
-	e := newEnv(t)
+// While the owner's background work runs, its timer removes expired
+// sessions, requests and replay entries and keeps the live ones, with no
+// listener running; when ctx ends RunBackground returns, and nothing
+// writes to the file any more.
+func TestRunBackgroundPurgesExpiredLoginsAndStops(t *testing.T) {
+	s := newService(t)
+	s.now = time.Now
+	s.purgeEvery = 10 * time.Millisecond
 	now := time.Now()
-	if err := e.db.Update(func(tx *store.Tx) error {
+	if err := s.db.Update(func(tx *store.Tx) error {
 		return errors.Join(
 			tx.PutSession(store.Session{ID: "old", Tenant: "acme", ExpiresAt: now.Add(-time.Minute)}),
 			tx.PutSession(store.Session{ID: "live", Tenant: "acme", ExpiresAt: now.Add(time.Hour)}),
@@ -26,25 +27,17 @@ func TestListenerPurgesExpiredLogins(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s := server.New(e.db, publicURL, slog.New(slog.DiscardHandler))
-	server.SetPurgeInterval(s, 10*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	ready := make(chan net.Addr, 1)
-	go func() { done <- s.ListenAndServe(ctx, "127.0.0.1:0", func(a net.Addr) { ready <- a }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	done := make(chan struct{})
+	go func() { defer close(done); s.RunBackground(ctx) }()
 	gone := func(id string) bool {
 		var err error
-		_ = e.db.View(func(tx *store.Tx) error { _, err = tx.Session(id); return nil })
+		_ = s.db.View(func(tx *store.Tx) error { _, err = tx.Session(id); return nil })
 		return errors.Is(err, store.ErrNotFound)
 	}
 	pending := func() int {
 		var n int
-		_ = e.db.View(func(tx *store.Tx) error {
+		_ = s.db.View(func(tx *store.Tx) error {
 			p, err := tx.PendingAuthnRequests("acme")
 			n = len(p)
 			return err
@@ -60,18 +53,20 @@ func TestListenerPurgesExpiredLogins(t *testing.T) {
 			gone("old"), gone("live"), pending())
 	}
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunBackground did not return within 10 s of its context ending")
 	}
 	// Stopped: nothing writes any more.
-	gen := e.db.Generation()
-	if err := e.db.Update(func(tx *store.Tx) error {
+	gen := s.db.Generation()
+	if err := s.db.Update(func(tx *store.Tx) error {
 		return tx.PutSession(store.Session{ID: "late", Tenant: "acme", ExpiresAt: now.Add(-time.Minute)})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if g := e.db.Generation(); g != gen+1 {
-		t.Errorf("%d writes after the listener stopped, want only the test's own", g-gen)
+	if g := s.db.Generation(); g != gen+1 {
+		t.Errorf("%d writes after RunBackground returned, want only the test's own", g-gen)
 	}
 }

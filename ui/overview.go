@@ -355,6 +355,7 @@ func figure(text string, imp widget.Importance) *widget.Label {
 func tile(caption string, value *widget.Label, note string, chart *barChart) fyne.CanvasObject {
 	title := widget.NewLabel(caption)
 	title.TextStyle = fyne.TextStyle{Bold: true}
+	title.SizeName = theme.SizeNameCaptionText
 	title.Truncation = fyne.TextTruncateEllipsis
 	sub := widget.NewLabel(note)
 	sub.SizeName = theme.SizeNameCaptionText

@@ -14,8 +14,14 @@ import (
 // can change the encoding of new values and still read old ones.
 const codecJSON1 byte = 1
 
-// encodeValue is the one place values are encoded.
+// encodeValue is the one place values are encoded. The types a big
+// notification writes by the thousand take the fast path (fastjson.go),
+// which writes the same bytes.
 func encodeValue(v any) ([]byte, error) {
+	if out, ok := appendFastJSON(make([]byte, 1, 512), v); ok {
+		out[0] = codecJSON1
+		return out, nil
+	}
 	doc, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
@@ -65,12 +71,25 @@ func get(b *bbolt.Bucket, key []byte, v any) error {
 // matches "acme-2".
 const sep = "\x00"
 
+// key joins parts with sep in one allocation, with room left for the
+// "\x00" + 8-byte id that index keys append (withID).
 func key(parts ...string) []byte {
-	return []byte(strings.Join(parts, sep))
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, max(n, 0)+1+8)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, sep...)
+		}
+		b = append(b, p...)
+	}
+	return b
 }
 
 func prefix(parts ...string) []byte {
-	return []byte(strings.Join(parts, sep) + sep)
+	return append(key(parts...), sep...)
 }
 
 func be64(n uint64) []byte {

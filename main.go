@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"os"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
@@ -32,9 +31,5 @@ func cliVersion() string { return cli.Version(fyneAppTOML) }
 
 // window is the GUI as the CLI asks for it.
 func window(ctx context.Context, api admin.API, opt cli.WindowOptions) error {
-	err := ui.Run(ctx, api, ui.Options{StartListener: opt.StartListener, Logger: opt.Logger, Server: opt.Server, Version: opt.Version})
-	if r, ok := errors.AsType[*ui.RestoreRequest](err); ok {
-		return &cli.RestoreRequest{Path: r.Path}
-	}
-	return err
+	return ui.Run(ctx, api, ui.Options{StartListener: opt.StartListener, Logger: opt.Logger, Server: opt.Server, Version: opt.Version})
 }

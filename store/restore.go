@@ -157,8 +157,8 @@ func Restore(path, from string, opt Options) (Replaced, error) {
 // stage copies the backup at from into a hidden file beside path, syncs
 // it and checks the copy whole: what is checked is what is swapped in,
 // whatever happens to from meanwhile.
-func stage(path, from string) (tmp string, res Replaced, err error) {
-	tmp = filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".restoring")
+func stage(path, from string) (_ string, res Replaced, err error) {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".restoring")
 	defer func() {
 		if err != nil {
 			_ = os.Remove(tmp)

@@ -82,13 +82,7 @@ func Run(ctx context.Context, svc admin.API, opt Options) error {
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := svc.StopListener(stopCtx); err != nil {
-		return err
-	}
-	if m.restoreFrom != "" {
-		return &RestoreRequest{Path: m.restoreFrom}
-	}
-	return nil
+	return svc.StopListener(stopCtx)
 }
 
 // appIcon is the embedded application icon.
@@ -126,9 +120,6 @@ type mainWindow struct {
 	onClose   func() // a secondary window's clean-up (drop its connection)
 	version   string
 	quitting  *quitAsk // the open quit question (Ctrl+Q), if any
-	// restoreFrom is the backup File → Restore… was confirmed with: Run
-	// returns it as a *RestoreRequest once the window is gone.
-	restoreFrom string
 
 	// ctx ends when the window goes away; every poller of the UI stops on it.
 	ctx  context.Context

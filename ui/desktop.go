@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -129,23 +128,11 @@ func (m *mainWindow) backupFile() {
 	save.Show()
 }
 
-// RestoreRequest is what Run returns when the user confirmed File →
-// Restore…: the window is gone and the listener stopped; the caller, which
-// owns the data file, closes it, puts the backup in its place and starts
-// again on it (tenant/cli/cmd_gui.go).
-type RestoreRequest struct{ Path string }
-
-func (r *RestoreRequest) Error() string { return "restore the data file from " + r.Path }
-
-// restoreFile is File → Restore…: pick a backup, check that it is a
-// Tenantdesk data file of a schema this build reads, ask, then quit so
-// that the owner of the data file swaps it and starts again.
+// restoreFile is File → Restore…: pick a backup, check it whole here
+// (admin.InspectBackup) so that a bad one is refused before anything is
+// asked, confirm, then restore it through the admin API, which checks it
+// again and swaps it in under the running listener. The window stays.
 func (m *mainWindow) restoreFile() {
-	if m.server != "" {
-		m.showError("Restore works on this computer's data file", errors.New(
-			"this window works on "+m.server+"; restore on that machine (stop serve, copy the backup over its data file, start it again)"))
-		return
-	}
 	open := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
 		if err != nil || r == nil {
 			return
@@ -163,18 +150,26 @@ func (m *mainWindow) restoreFile() {
 	open.Show()
 }
 
-// confirmRestore asks before the swap.
+// confirmRestore asks before the swap, then restores.
 func (m *mainWindow) confirmRestore(info admin.BackupInfo) {
 	current := m.svc.DataFile().Path
 	msg := fmt.Sprintf("Replace the data file with\n%s\n(schema %d, %s, saved %s)?\n\n"+
-		"The listener stops and Tenantdesk starts again on the restored file. The current file is kept as\n%s",
+		"The listener keeps running. The current file is kept as\n%s",
 		info.Path, info.Schema, humanBytes(info.Size), info.Modified.Local().Format("2006-01-02 15:04"), current+".before-restore")
 	d := dialog.NewConfirm("Restore from backup?", msg, func(ok bool) {
-		if ok {
-			m.restoreFrom = info.Path
-			m.quit()
+		if !ok {
+			return
 		}
+		background(func() (admin.Restored, error) { return m.svc.Restore(m.ctx, info.Path) }, func(r admin.Restored, err error) {
+			if err != nil {
+				m.showError("Not restored: nothing changed", err)
+				return
+			}
+			m.show(m.current) // the screen reloads from the restored file
+			dialog.ShowInformation("Restored", fmt.Sprintf("The data file now holds the backup\n%s\n(%s). The previous file is kept as\n%s",
+				r.From, humanBytes(r.Size), r.Previous), m.win)
+		})
 	}, m.win)
-	d.SetConfirmText("Restore and restart")
+	d.SetConfirmText("Restore")
 	d.Show()
 }

@@ -81,6 +81,9 @@ type API interface {
 	StopListener(ctx context.Context) error
 	Export(tenantKey string) (ExportDoc, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
+	// Restore works only on the machine itself (in process, the control
+	// socket): the admin address answers 403.
+	Restore(ctx context.Context, path string) (Restored, error)
 	SeedDemo() (DemoSummary, error)
 
 	// The admin address's access (`admin-token`, `admin-cert`).

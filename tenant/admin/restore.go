@@ -1,8 +1,8 @@
 package admin
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,8 +18,9 @@ type BackupInfo struct {
 	Modified time.Time
 }
 
-// InspectBackup checks, without changing it, that path is a Tenantdesk
-// data file of a schema this build reads.
+// InspectBackup checks, without changing it, that path is a whole
+// Tenantdesk data file of a schema this build reads (store.Inspect), so
+// that the GUI refuses a bad one before it asks anything.
 func InspectBackup(path string) (BackupInfo, error) {
 	v, err := store.Inspect(path)
 	if err != nil {
@@ -32,48 +33,33 @@ func InspectBackup(path string) (BackupInfo, error) {
 	return BackupInfo{Path: path, Schema: v, Size: st.Size(), Modified: st.ModTime()}, nil
 }
 
-// RestoreDataFile puts the backup at from in place of the data file at db,
-// which no process may have open: the backup is checked again, copied
-// beside db and synced; db is renamed to db.before-restore (the last one
-// kept), and the copy renamed to db. A failure before the last rename
-// leaves db as it was.
-func RestoreDataFile(db, from string) error {
-	if _, err := InspectBackup(from); err != nil {
-		return fmt.Errorf("restore from %s: %w", from, err)
-	}
-	tmp := filepath.Join(filepath.Dir(db), "."+filepath.Base(db)+".restoring")
-	if err := copyFile(from, tmp); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("restore from %s: %w", from, err)
-	}
-	if _, err := os.Stat(db); err == nil {
-		if err := os.Rename(db, db+".before-restore"); err != nil {
-			_ = os.Remove(tmp)
-			return fmt.Errorf("restore: keep the current file: %w", err)
-		}
-	}
-	if err := os.Rename(tmp, db); err != nil {
-		return fmt.Errorf("restore: %w (the previous file is %s)", err, db+".before-restore")
-	}
-	return nil
+// Restored says what a restore did.
+type Restored struct {
+	From     string `json:"from"`
+	Schema   uint64 `json:"schema"`   // of the backup, before any migration
+	Size     int64  `json:"size"`     // bytes
+	Previous string `json:"previous"` // where the replaced file is kept
 }
 
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
+// Restore replaces the data file with the backup at path, which must be
+// absolute (a client's working folder is not the owner's), while the
+// listener, the control socket and every other part of this process keep
+// running on the same DB (store.Replace: checked whole first, the old file
+// kept as <db>.before-restore). A damaged or foreign backup is refused and
+// nothing changes. Settings that take effect at start (addr, TLS files)
+// are read from the restored file at the next start.
+func (s *Service) Restore(ctx context.Context, path string) (Restored, error) {
+	if err := ctx.Err(); err != nil {
+		return Restored{}, err
+	}
+	if !filepath.IsAbs(path) {
+		return Restored{}, fmt.Errorf("restore from %q: want an absolute path", path)
+	}
+	r, err := s.db.Replace(path)
 	if err != nil {
-		return err
+		s.log.Warn("restore refused", "from", path, "err", err)
+		return Restored{}, err
 	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	s.log.Info("data file restored", "db", s.db.Path(), "from", path, "previous", r.Previous)
+	return Restored{From: path, Schema: r.Schema, Size: r.Size, Previous: r.Previous}, nil
 }

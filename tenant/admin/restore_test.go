@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,54 +12,65 @@ import (
 	"github.com/tenantdesk/tenantdesk/store"
 )
 
-// A backup made while the file was in use replaces it; the replaced file
-// is kept; a file that is not a Tenantdesk data file changes nothing.
-func TestRestoreDataFileSwapsSafely(t *testing.T) {
+// A backup replaces the file under a running listener: the service reads
+// the backup's tenants at once, the listener is still running and
+// answering; a file that is not a Tenantdesk data file changes nothing.
+func TestRestoreUnderTheRunningListener(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "td.db")
 	db, err := store.Open(path, store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(db, Options{})
+	defer db.Close()
+	s := New(db, Options{PublicURL: "http://127.0.0.1", Addr: "127.0.0.1:0"})
 	if _, err := SeedDemo(db, testNow); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if _, err := s.Backup(context.Background(), &buf); err != nil {
-		t.Fatal(err)
-	}
 	backup := filepath.Join(dir, "backup.db")
-	if err := os.WriteFile(backup, buf.Bytes(), 0o600); err != nil {
+	if _, err := BackupToFile(context.Background(), s, backup); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RemoveTenant("acme"); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	if err := s.StartListener(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.StopListener(context.Background())
+	healthz := func() int {
+		resp, err := http.Get("http://" + s.ListenerStatus().Addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
 
 	bad := filepath.Join(dir, "notes.txt")
 	os.WriteFile(bad, []byte("not a database"), 0o600)
 	before, _ := os.ReadFile(path)
-	if err := RestoreDataFile(path, bad); !errors.Is(err, store.ErrSchema) {
+	if _, err := s.Restore(context.Background(), bad); !errors.Is(err, store.ErrSchema) {
 		t.Fatalf("restore from a text file: %v", err)
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 		t.Fatal("a refused restore changed the data file")
 	}
+	if _, err := s.Restore(context.Background(), "backup.db"); err == nil {
+		t.Fatal("a relative path was restored")
+	}
 
-	if err := RestoreDataFile(path, backup); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path + ".before-restore"); err != nil {
-		t.Fatalf("the replaced file was not kept: %v", err)
-	}
-	db, err = store.Open(path, store.Options{NoSync: true})
+	r, err := s.Restore(context.Background(), backup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := New(db, Options{}).Tenant("acme"); err != nil {
-		t.Fatalf("the restored file lacks the tenant the backup had: %v", err)
+	if r.Previous != path+".before-restore" {
+		t.Fatalf("previous file %q", r.Previous)
+	}
+	if _, err := s.Tenant("acme"); err != nil {
+		t.Fatalf("after the restore the service lacks the backup's tenant: %v", err)
+	}
+	if st := s.ListenerStatus().State; st != ListenerRunning || healthz() != http.StatusOK {
+		t.Fatalf("listener after the restore: %v", st)
 	}
 }

@@ -166,6 +166,8 @@ Commands:
                                            pull records from Connec! now; counts per collection
   activity [--tenant K] [--limit N] [--json]  the activity log, newest first
   backup FILE                              consistent copy of the database
+  restore FILE                             replace the database with a backup, checked whole first (the old
+                                           file kept as <db>.before-restore; serve and the GUI keep running)
   compact                                  purge expired logins and rewrite the file without its free
                                            pages (stop the GUI or serve first)
   admin-token [--revoke]                   new bearer token for serve --admin-addr (the old one stops working)
@@ -230,6 +232,8 @@ func Main(ctx context.Context, p Program, args []string, stdin io.Reader, stdout
 		return cmdActivity(ctx, g, cmdArgs, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, g, cmdArgs, stdout, stderr)
+	case "restore":
+		return cmdRestore(ctx, g, cmdArgs, stdout, stderr)
 	case "compact":
 		return cmdCompact(g, cmdArgs, stdout, stderr)
 	case "admin-token":

@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
 	"github.com/tenantdesk/tenantdesk/tenant/idmap"
 )
 
@@ -145,5 +147,52 @@ func cmdBackup(ctx context.Context, g globals, args []string, stdout, stderr io.
 		return exitf(stderr, "backup: backup to %s: %v", path, err)
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s\n", g.db, path)
+	return 0
+}
+
+// cmdRestore replaces the data file with the backup FILE: through the
+// owner of the file when one runs (it checks the backup whole, keeps the
+// old file as <db>.before-restore and carries on serving), else here, where
+// a current file too damaged to open is replaced as well. A damaged or
+// foreign backup is refused and nothing changes.
+func cmdRestore(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		return exitf(stderr, "restore: want one FILE (a backup made by `tenantdesk backup`)")
+	}
+	from, err := filepath.Abs(args[0]) // the owner's working folder is not ours
+	if err != nil {
+		return exitf(stderr, "restore: %v", err)
+	}
+	var r admin.Restored
+	c, derr := remote.DialSocket(ctx, g.db)
+	switch {
+	case g.server != "" || derr == nil:
+		if c != nil {
+			c.Close()
+		}
+		api, done, code := openAdmin(ctx, g, stderr)
+		if api == nil {
+			return code
+		}
+		defer done()
+		r, err = api.Restore(ctx, from)
+	case errors.Is(derr, remote.ErrNoOwner):
+		var res store.Replaced
+		res, err = store.Restore(g.db, from, store.Options{})
+		if errors.Is(err, store.ErrInUse) {
+			return exitf(stderr, "%s is open in another Tenantdesk process that does not answer on %s; close it or use --db for another file",
+				g.db, remote.SocketPath(g.db))
+		}
+		r = admin.Restored{From: from, Schema: res.Schema, Size: res.Size, Previous: res.Previous}
+	default:
+		return exitf(stderr, "%v", derr)
+	}
+	if err != nil {
+		return exitf(stderr, "%v", err)
+	}
+	fmt.Fprintf(stdout, "restored %s from %s (%d bytes)\n", g.db, r.From, r.Size)
+	if r.Previous != "" {
+		fmt.Fprintf(stdout, "the previous file is kept as %s\n", r.Previous)
+	}
 	return 0
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -31,12 +30,6 @@ type WindowOptions struct {
 	// Version is shown in Help → About.
 	Version string
 }
-
-// RestoreRequest is the error the window returns after File → Restore…:
-// the window is gone, and the data file is to be replaced by Path.
-type RestoreRequest struct{ Path string }
-
-func (r *RestoreRequest) Error() string { return "restore the data file from " + r.Path }
 
 // runGUI is the double-click path: the window and the listener. SIGINT and
 // SIGTERM quit the app as the window's Quit does.
@@ -85,37 +78,10 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	defer closeDoor()
 	waitDoor := openDoor(ctx, g, svc, logger)
 	defer func() { closeDoor(); waitDoor() }()
-	err := g.program.Window(ctx, svc, WindowOptions{StartListener: true, Logger: logger, Version: g.program.Version})
-	var restore *RestoreRequest
-	if errors.As(err, &restore) {
-		// File → Restore…: the window is gone and the listener stopped.
-		// Close the socket and the file, swap, and start again on it.
-		stopBackground()
-		closeDoor()
-		waitDoor()
-		if err := db.Close(); err != nil {
-			return exitf(stderr, "restore: %v", err)
-		}
-		if err := admin.RestoreDataFile(g.db, restore.Path); err != nil {
-			return exitf(stderr, "%v", err)
-		}
-		logger.Info("data file restored; starting again", "db", g.db, "from", restore.Path)
-		return restartSelf(stderr)
-	}
-	if err != nil {
+	if err := g.program.Window(ctx, svc, WindowOptions{StartListener: true, Logger: logger, Version: g.program.Version}); err != nil {
 		return exitf(stderr, "%v", err)
 	}
 	return 0
-}
-
-// restartSelf replaces this process with a fresh start of the same
-// command line (after a restore, so that every part opens the new file).
-func restartSelf(stderr io.Writer) int {
-	exe, err := os.Executable()
-	if err == nil {
-		err = syscall.Exec(exe, os.Args, os.Environ())
-	}
-	return exitf(stderr, "restored; start Tenantdesk again (%v)", err)
 }
 
 // hasDisplay reports whether a window can open: on X11/Wayland systems

@@ -24,7 +24,7 @@ func openDB(g *globals, stderr io.Writer) (*store.DB, int) {
 		return nil, exitf(stderr, "%s is open in another Tenantdesk process; close it or use --db for another file", g.db)
 	}
 	if err != nil {
-		return nil, exitf(stderr, "open %s: %v", g.db, err)
+		return nil, openFailed(stderr, g.db, err)
 	}
 	if err := g.resolveFrom(db); err != nil {
 		_ = db.Close()
@@ -45,4 +45,17 @@ func (g *globals) resolveFrom(db *store.DB) error {
 	}
 	g.settingsErr = g.resolve(stored)
 	return nil
+}
+
+// openFailed prints the one line for a data file that does not open. The
+// store's own refusals name the file already; a damaged file says how it
+// is mended.
+func openFailed(stderr io.Writer, path string, err error) int {
+	switch {
+	case errors.Is(err, store.ErrDamaged):
+		return exitf(stderr, "%v (restore a backup with `tenantdesk restore FILE`)", err)
+	case errors.Is(err, store.ErrSchema):
+		return exitf(stderr, "%v", err)
+	}
+	return exitf(stderr, "open %s: %v", path, err)
 }

@@ -49,7 +49,7 @@ func openAdmin(ctx context.Context, g globals, stderr io.Writer) (api admin.API,
 			g.db, remote.SocketPath(g.db))
 	}
 	if err != nil {
-		return nil, nil, exitf(stderr, "open %s: %v", g.db, err)
+		return nil, nil, openFailed(stderr, g.db, err)
 	}
 	// Address, public URL, TLS and proxies: what the flags, the
 	// environment and the data file resolve to (tenant/settings).

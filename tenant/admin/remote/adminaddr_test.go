@@ -5,10 +5,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
 )
 
 // 200 wrong tokens in a row from one address: the first few get 401, the
@@ -64,5 +68,35 @@ func TestWrongTokensAreRateLimitedAndCounted(t *testing.T) {
 	}
 	if strings.Contains(logged.String(), token) {
 		t.Fatal("the log holds the token")
+	}
+}
+
+// A restore names a file on the owner's machine and replaces every
+// setting, host-level ones too: the admin address refuses it with 403,
+// even with the right token, and the data file is untouched.
+func TestAdminAddrRefusesRestore(t *testing.T) {
+	svc := demoService(t)
+	token, err := svc.NewAdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &AdminServer{API: svc, CheckToken: svc.CheckAdminToken, Logger: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	backup := filepath.Join(t.TempDir(), "b.db")
+	if _, err := admin.BackupToFile(t.Context(), svc, backup); err != nil {
+		t.Fatal(err)
+	}
+	before := svc.DB().Generation()
+	c := &Client{Name: "test", base: srv.URL, http: srv.Client(), token: token}
+	_, err = c.Restore(t.Context(), backup)
+	if err == nil || !strings.Contains(err.Error(), "only on the machine itself") {
+		t.Fatalf("restore over the admin address: %v", err)
+	}
+	if svc.DB().Generation() != before {
+		t.Fatal("the refused restore wrote")
+	}
+	if _, err := os.Stat(svc.DB().Path() + ".before-restore"); !os.IsNotExist(err) {
+		t.Fatal("the refused restore moved the data file")
 	}
 }

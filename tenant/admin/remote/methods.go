@@ -130,6 +130,9 @@ var methods = map[string]handler{
 	"Backup": raw(func(ctx context.Context, a admin.API, _ none, w io.Writer) (int64, error) {
 		return a.Backup(ctx, w)
 	}),
+	"Restore": unary(func(ctx context.Context, a admin.API, path string) (admin.Restored, error) {
+		return a.Restore(ctx, path)
+	}),
 	"SeedDemo":      unary(func(_ context.Context, a admin.API, _ none) (admin.DemoSummary, error) { return a.SeedDemo() }),
 	"NewAdminToken": unary(func(_ context.Context, a admin.API, _ none) (string, error) { return a.NewAdminToken() }),
 	"RevokeAdminToken": unary(func(_ context.Context, a admin.API, _ none) (none, error) {
@@ -418,6 +421,9 @@ func (c *Client) Export(k string) (admin.ExportDoc, error) {
 }
 func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	return callRaw[int64](c, ctx, "Backup", none{}, w)
+}
+func (c *Client) Restore(ctx context.Context, path string) (admin.Restored, error) {
+	return call[admin.Restored](c, ctx, "Restore", path)
 }
 func (c *Client) SeedDemo() (admin.DemoSummary, error) {
 	return call[admin.DemoSummary](c, nil, "SeedDemo", none{})

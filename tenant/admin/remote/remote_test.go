@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tenantdesk/tenantdesk/store"
@@ -134,18 +135,34 @@ func FuzzHandler(f *testing.F) {
 	})
 }
 
-// FuzzAnswer feeds the client arbitrary answers: an error or a value,
-// never a panic.
+// FuzzAnswer feeds the client arbitrary answers (a server, or something
+// posing as one): a value or an error, never a panic; an answer with an
+// error is an error with the wire's message, matching only the sentinels
+// the wire names.
 func FuzzAnswer(f *testing.F) {
 	f.Add([]byte(`{"result":[{"key":"acme"}],"error":{"message":"x","kinds":["not_found"],"type":"import","detail":{"Problems":[{"field":"a","message":"b"}]}}}`))
 	f.Add([]byte(`{"error":{"type":"invalid_tenant","detail":"nope"}}`))
+	f.Add([]byte(`{"error":{"message":"no tenant","kinds":["not_found","canceled"]}}`))
+	f.Add([]byte(`{"progress":{"done":3},"result":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var a answer
 		if json.Unmarshal(data, &a) != nil {
 			return
 		}
 		_, _ = finish[[]admin.TenantSummary]("Tenants", a)
-		_, _ = finish[admin.BillingSummary]("RunBilling", a)
+		_, err := finish[admin.BillingSummary]("RunBilling", a)
+		if a.Error == nil || errors.Is(err, ErrProtocol) {
+			return
+		}
+		if err == nil || err.Error() != a.Error.Message {
+			t.Fatalf("error %v, the wire said %q", err, a.Error.Message)
+		}
+		named := strings.Join(a.Error.Kinds, " ")
+		for _, s := range sentinels {
+			if errors.Is(err, s.err) && !strings.Contains(named, s.kind) {
+				t.Fatalf("%v matches %s, which the wire did not name", err, s.kind)
+			}
+		}
 	})
 }
 

@@ -139,6 +139,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// localOnly are the methods the admin address refuses (403): they act on
+// the owner's machine itself. A restore names a file there and replaces
+// every setting, host-level ones too.
+var localOnly = map[string]bool{"Restore": true}
+
 // Handler serves api: POST /v1/{method}. auth, when not nil, guards every
 // call (the admin address's bearer token; the control socket checks its
 // peer's uid instead).
@@ -173,6 +178,11 @@ func Handler(api admin.API, info Info, auth func(*http.Request) bool, log *slog.
 		name := r.PathValue("method")
 		if name == "Hello" {
 			writeJSON(w, http.StatusOK, encodeAnswer(info, nil))
+			return
+		}
+		if auth != nil && localOnly[name] {
+			writeJSON(w, http.StatusForbidden, answer{Error: &wireError{
+				Message: name + " works only on the machine itself (the GUI, or a command there), not through the admin address"}})
 			return
 		}
 		h, ok := methods[name]

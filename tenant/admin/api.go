@@ -17,8 +17,10 @@ import (
 // (through its control socket, or its admin address over TLS). No caller
 // opens store transactions of its own, so each rule lives in one place.
 //
-// Adding a method: write it on *Service, add it here, and give it one line
-// in remote's method table and one on remote.Client.
+// Adding a method: write it on *Service, add it here, and run `go generate
+// ./tenant/admin/remote`: the server's route and remote.Client's method are
+// generated from this interface (a method of several arguments or results
+// also names them for the wire, in remote/internal/wiregen).
 type API interface {
 	// Tenants.
 	Tenants() ([]TenantSummary, error)

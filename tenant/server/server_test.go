@@ -451,3 +451,40 @@ func TestListenAndServeReportsABusyAddress(t *testing.T) {
 		t.Errorf("error does not wrap the net error: %v", err)
 	}
 }
+
+// The listener keeps decoded tenants between requests; a change to the
+// stored tenant (disabled, key rotated, removed) applies to the very next
+// request all the same.
+func TestTenantChangeAppliesToTheNextRequest(t *testing.T) {
+	acme := tenantCfg(t, "acme")
+	e := newEnv(t, acme)
+	path := tenant.RouteMetadata.Path(acme.Key)
+	old := creds(acme)
+	for range 2 { // the second answer comes from the cache
+		if res := e.do("GET", path, &old, nil); res.status != http.StatusOK {
+			t.Fatalf("metadata: %d %s", res.status, res.body)
+		}
+	}
+
+	acme.Enabled = false
+	e.putTenant(acme)
+	if res := e.do("GET", path, &old, nil); res.status != http.StatusUnauthorized {
+		t.Errorf("disabled tenant: %d %s, want 401", res.status, res.body)
+	}
+
+	acme.Enabled = true
+	acme.API.Key = "rotated-key"
+	e.putTenant(acme)
+	if res := e.do("GET", path, &old, nil); res.status != http.StatusUnauthorized {
+		t.Errorf("the key before its rotation: %d %s, want 401", res.status, res.body)
+	}
+	rotated := creds(acme)
+	if res := e.do("GET", path, &rotated, nil); res.status != http.StatusOK {
+		t.Errorf("the rotated key: %d %s, want 200", res.status, res.body)
+	}
+
+	e.update(func(tx *store.Tx) error { return tx.DeleteTenant(string(acme.Key)) })
+	if res := e.do("GET", path, &rotated, nil); res.status != http.StatusUnauthorized {
+		t.Errorf("removed tenant: %d %s, want 401", res.status, res.body)
+	}
+}

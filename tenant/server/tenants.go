@@ -26,13 +26,24 @@ type tenantEntry struct {
 	metadata []byte
 }
 
-// tenantCache keeps decoded tenants. Every request still reads the stored
-// tenant (so a removed or disabled tenant takes effect at once), but only
-// decodes and re-derives it when the stored document changed.
+// tenantCache keeps decoded tenants. A request uses the cached entry while
+// nothing has been committed since it was last checked against the store
+// (the file's generation has not moved), so a removed or disabled tenant
+// takes effect at once; otherwise it reads the stored tenant again, and
+// decodes and re-derives it only when the stored document changed.
+// Decoding the stored tenant on every request was the largest cost of a
+// webhook outside its transaction.
 type tenantCache struct {
 	publicURL string
 	mu        sync.RWMutex
-	entries   map[tenant.Key]*tenantEntry
+	entries   map[tenant.Key]cachedTenant
+}
+
+// cachedTenant is an entry and the generation at which it was last known
+// to match the store.
+type cachedTenant struct {
+	entry      *tenantEntry
+	generation uint64
 }
 
 var (
@@ -42,9 +53,20 @@ var (
 	errEncodedPath   = &httpError{status: http.StatusBadRequest, msg: "encoded characters are not allowed in the path"}
 )
 
-// lookup returns the tenant of key as stored now. The read happens in its
-// own short transaction; the entry is immutable once built.
+// lookup returns the tenant of key as stored now: the cached entry when
+// nothing was committed since it was checked, else read in a short
+// transaction of its own. An entry is immutable once built.
 func (c *tenantCache) lookup(db *store.DB, key tenant.Key) (*tenantEntry, error) {
+	// Read before the tenant: the transaction below sees this generation
+	// or a later one, so an entry stamped with it is never newer than
+	// what it was checked against.
+	generation := db.Generation()
+	c.mu.RLock()
+	cached, ok := c.entries[key]
+	c.mu.RUnlock()
+	if ok && cached.generation == generation {
+		return cached.entry, nil
+	}
 	var (
 		e   *tenantEntry
 		err error
@@ -54,14 +76,15 @@ func (c *tenantCache) lookup(db *store.DB, key tenant.Key) (*tenantEntry, error)
 		if terr != nil {
 			return terr
 		}
-		c.mu.RLock()
-		cached := c.entries[key]
-		c.mu.RUnlock()
-		if cached != nil && bytes.Equal(cached.raw, t.Config) {
-			e = cached
+		if ok && bytes.Equal(cached.entry.raw, t.Config) {
+			e = cached.entry
+			c.remember(e, generation)
 			return nil
 		}
 		e, err = c.build(t)
+		if err == nil {
+			c.remember(e, generation)
+		}
 		return nil
 	})
 	switch {
@@ -87,7 +110,7 @@ func (c *tenantCache) build(t store.Tenant) (*tenantEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata of tenant %q: %w", t.Key, err)
 	}
-	e := &tenantEntry{
+	return &tenantEntry{
 		key:      cfg.Key,
 		raw:      append([]byte(nil), t.Config...),
 		cfg:      cfg,
@@ -95,14 +118,21 @@ func (c *tenantCache) build(t store.Tenant) (*tenantEntry, error) {
 		keySum:   sha256.Sum256([]byte(cfg.API.Key.Reveal())),
 		hasCreds: cfg.API.ID != "" && cfg.API.Key != "",
 		metadata: md,
-	}
+	}, nil
+}
+
+// remember caches e as matching the store at generation. A concurrent
+// lookup may have stamped a later generation meanwhile; the later one stays.
+func (c *tenantCache) remember(e *tenantEntry, generation uint64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.entries == nil {
-		c.entries = map[tenant.Key]*tenantEntry{}
+		c.entries = map[tenant.Key]cachedTenant{}
 	}
-	c.entries[e.key] = e
-	c.mu.Unlock()
-	return e, nil
+	if old, ok := c.entries[e.key]; ok && old.generation > generation {
+		return
+	}
+	c.entries[e.key] = cachedTenant{entry: e, generation: generation}
 }
 
 // authenticate checks HTTP Basic credentials against the tenant's api.id

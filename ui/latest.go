@@ -8,14 +8,15 @@ import "sync"
 // never queues a backlog that the bar works through long after the run,
 // one step at a time; and the last value always arrives.
 type latest[T any] struct {
-	show func(T) // on the UI goroutine
+	show func(T)      // on the UI goroutine
+	do   func(func()) // hands a function to the UI goroutine (uiDo)
 
 	mu      sync.Mutex
 	v       T
 	pending bool
 }
 
-func newLatest[T any](show func(T)) *latest[T] { return &latest[T]{show: show} }
+func newLatest[T any](show func(T)) *latest[T] { return &latest[T]{show: show, do: uiDo} }
 
 // put keeps v as the newest value and, unless a hand-off is already
 // waiting, hands one to the UI goroutine. Safe from any goroutine.
@@ -28,7 +29,7 @@ func (l *latest[T]) put(v T) {
 	}
 	l.pending = true
 	l.mu.Unlock()
-	uiDo(func() {
+	l.do(func() {
 		l.mu.Lock()
 		v := l.v
 		l.pending = false

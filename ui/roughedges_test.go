@@ -133,12 +133,9 @@ func TestSyncStateColumnTakesTheSpareWidth(t *testing.T) {
 func TestProgressHandsTheNewestValueOnce(t *testing.T) {
 	var queued []func() // fyne.Do's queue: it runs later, on the UI goroutine
 	var mu sync.Mutex
-	saved := uiDo
-	uiDo = func(fn func()) { mu.Lock(); queued = append(queued, fn); mu.Unlock() }
-	t.Cleanup(func() { uiDo = saved })
-
 	var shown []int
 	l := newLatest(func(v int) { shown = append(shown, v) })
+	l.do = func(fn func()) { mu.Lock(); queued = append(queued, fn); mu.Unlock() }
 	for i := 1; i <= 1000; i++ {
 		l.put(i)
 	}

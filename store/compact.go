@@ -23,37 +23,84 @@ type Compacted struct {
 // Compact rewrites the data file at path without its free pages: bbolt
 // never gives pages back to the file system, so a file that once held a
 // flood of requests keeps its size after the purge has emptied them. It
-// opens the file exclusively (ErrInUse when another process has it open:
-// the GUI or serve must be stopped first), purges what expired at now
-// (unless now is zero), copies every bucket into a new file beside it,
-// syncs that file, and renames it over the old one while still holding
-// the old one's lock, so no process ever opens a half-made file. On any
-// failure the old file is left as it was.
+// opens the file (ErrInUse when another process has it open: that process
+// compacts it, CompactInPlace) and compacts it in place.
 func Compact(path string, now time.Time, opt Options) (Compacted, error) {
-	var res Compacted
-	info, err := os.Stat(path)
+	db, err := Open(path, opt)
 	if err != nil {
-		return res, fmt.Errorf("compact %s: %w", path, err)
+		return Compacted{}, err
+	}
+	res, err := db.CompactInPlace(now)
+	return res, errors.Join(err, db.Close())
+}
+
+// CompactInPlace compacts the open DB (`tenantdesk compact`, through the
+// process that owns the file when one runs): it purges what expired at now (unless
+// now is zero), copies every bucket into a new file beside it while
+// transactions wait (new ones for as long as the copy takes; ErrBusy when
+// those in flight do not end in time), renames the copy over the file and
+// carries on with it. On any failure the old file is left as it was and
+// stays open.
+func (db *DB) CompactInPlace(now time.Time) (Compacted, error) {
+	var res Compacted
+	info, err := os.Stat(db.path)
+	if err != nil {
+		return res, fmt.Errorf("compact %s: %w", db.path, err)
 	}
 	res.Before = info.Size()
-	src, err := Open(path, opt)
-	if err != nil {
-		return res, err
-	}
-	defer src.Close()
 	if !now.IsZero() {
-		if res.Purged, err = src.PurgeExpired(now); err != nil {
-			return res, fmt.Errorf("compact %s: %w", path, err)
+		if res.Purged, err = db.PurgeExpired(now); err != nil {
+			return res, fmt.Errorf("compact %s: %w", db.path, err)
 		}
 	}
+	db.replacing.Lock()
+	defer db.replacing.Unlock()
+	if !db.gate.lock(swapTimeout) {
+		return res, fmt.Errorf("compact %s: %w: transactions still running after %s; try again", db.path, ErrBusy, swapTimeout)
+	}
+	defer db.gate.unlock()
+	tmp, err := compactCopy(db.bolt, db.path, info.Mode().Perm())
+	if err != nil {
+		_ = os.Remove(tmp)
+		return res, fmt.Errorf("compact %s: %w", db.path, err)
+	}
+	// bbolt keeps the file locked while it is open: close it, rename the
+	// copy over it (os.Rename replaces an existing file on every system),
+	// open the copy.
+	if err := db.bolt.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return res, fmt.Errorf("compact: close %s: %w", db.path, err)
+	}
+	if err := os.Rename(tmp, db.path); err != nil {
+		_ = os.Remove(tmp)
+		db.bolt, _ = openDataFile(db.path, db.opt) // the old file, where it was
+		return res, fmt.Errorf("compact %s: %w", db.path, err)
+	}
+	bolt, err := openDataFile(db.path, db.opt)
+	if err != nil {
+		return res, fmt.Errorf("compact %s: reopen the compacted file: %w", db.path, err)
+	}
+	db.bolt = bolt
+	db.swaps.Add(1)
+	if err := syncDir(filepath.Dir(db.path)); err != nil {
+		return res, fmt.Errorf("compact %s: %w", db.path, err)
+	}
+	if info, err := os.Stat(db.path); err == nil {
+		res.After = info.Size()
+	}
+	return res, nil
+}
 
+// compactCopy copies every bucket of src into a new, synced file beside
+// path and returns its name; on failure the caller removes it.
+func compactCopy(src *bbolt.DB, path string, mode os.FileMode) (string, error) {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".compact")
 	_ = os.Remove(tmp) // a leftover of an interrupted run
-	dst, err := bbolt.Open(tmp, info.Mode().Perm(), &bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType})
+	dst, err := bbolt.Open(tmp, mode, &bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
-		return res, fmt.Errorf("compact %s: %w", path, err)
+		return tmp, err
 	}
-	err = bbolt.Compact(dst, src.bolt, compactTxMaxSize)
+	err = bbolt.Compact(dst, src, compactTxMaxSize)
 	if err == nil {
 		err = dst.Sync()
 	}
@@ -63,20 +110,7 @@ func Compact(path string, now time.Time, opt Options) (Compacted, error) {
 	if err == nil {
 		err = syncFile(tmp)
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return res, fmt.Errorf("compact %s: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return res, fmt.Errorf("compact %s: %w", path, err)
-	}
-	if info, err = os.Stat(path); err == nil {
-		res.After = info.Size()
-	}
-	return res, nil
+	return tmp, err
 }
 
 func syncFile(path string) error {

@@ -85,3 +85,72 @@ func TestCompact(t *testing.T) {
 		return nil
 	})
 }
+
+// The process that owns the file compacts it without closing it: the
+// file shrinks, the records are there, the DB goes on writing, and its
+// Generation moves, so that a cache keyed on it (the listener's tenants)
+// reads the compacted file anew although its transaction ids start over.
+func TestCompactInPlaceKeepsTheDBInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tenantdesk.db")
+	db, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	update(t, db, func(tx *store.Tx) error {
+		if err := tx.PutTenant(store.Tenant{Key: "acme", CreatedAt: t0}); err != nil {
+			return err
+		}
+		for i := range 5000 {
+			r := store.AuthnRequest{Tenant: "acme", ID: fmt.Sprintf("_%05d", i), GroupID: strings.Repeat("g", 256), ExpiresAt: t0}
+			if err := tx.PutAuthnRequest(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	gen := db.Generation()
+	res, err := db.CompactInPlace(t0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Purged.AuthnRequests != 5000 || res.After >= res.Before/4 {
+		t.Errorf("compact in place: %+v, want 5000 purged and well under a quarter of the size", res)
+	}
+	if db.Generation() == gen {
+		t.Error("Generation did not move when the compacted file was swapped in")
+	}
+	if got := tenantKeys(t, db); len(got) != 1 || got[0] != "acme" {
+		t.Errorf("tenants after compact: %v", got)
+	}
+	update(t, db, func(tx *store.Tx) error { return tx.PutTenant(store.Tenant{Key: "later", CreatedAt: t0}) })
+	if got := tenantKeys(t, db); len(got) != 2 {
+		t.Errorf("tenants after a write that followed the compact: %v", got)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("files beside the data file after compact: %v", entries)
+	}
+}
+
+// A backup taken now carries the file's last transaction id; restored at
+// once, the DB's Generation must still move.
+func TestGenerationMovesWhenABackupOfTheSameMomentIsRestored(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "td.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	update(t, db, func(tx *store.Tx) error { return tx.PutTenant(store.Tenant{Key: "acme", CreatedAt: t0}) })
+	backup := filepath.Join(dir, "backup.db")
+	if err := db.Backup(backup); err != nil {
+		t.Fatal(err)
+	}
+	gen := db.Generation()
+	if _, err := db.Replace(backup); err != nil {
+		t.Fatal(err)
+	}
+	if db.Generation() == gen {
+		t.Errorf("Generation %d unchanged across a restore", gen)
+	}
+}

@@ -112,9 +112,11 @@ func (db *DB) Replace(from string) (Replaced, error) {
 			return Replaced{}, fmt.Errorf("restore from %s: %w; putting the old file back failed too: %v", from, err, errors.Join(perr, oerr))
 		}
 		db.bolt = old
+		db.swaps.Add(1)
 		return Replaced{}, fmt.Errorf("restore from %s: %w (the old file is back)", from, err)
 	}
 	db.bolt = bolt
+	db.swaps.Add(1)
 	return res, nil
 }
 

@@ -45,8 +45,11 @@ type DB struct {
 	path    string
 	opt     Options
 	commits atomic.Int64
+	// swaps counts the files swapped in under this DB (Replace,
+	// CompactInPlace): a swapped-in file's transaction ids start anew.
+	swaps atomic.Uint64
 
-	replacing sync.Mutex // one Replace at a time
+	replacing sync.Mutex // one Replace or CompactInPlace at a time
 }
 
 // Options tune Open; the zero value is what the app uses.
@@ -202,15 +205,19 @@ func (db *DB) Healthy() error {
 	return nil
 }
 
-// Generation is the id of the last committed write transaction: it moves
-// whenever anything is written, and only then.
+// Generation moves whenever anything is written, and only then: the id of
+// the last committed write transaction, and the number of files swapped
+// in under this DB (a restored or compacted file counts its transactions
+// anew, so its id alone could equal the one before the swap).
 func (db *DB) Generation() uint64 {
 	var id int
+	var swaps uint64
 	_ = db.view(func(btx *bbolt.Tx) error {
 		id = btx.ID()
+		swaps = db.swaps.Load() // read under the gate: no swap runs now
 		return nil
 	})
-	return uint64(id)
+	return swaps<<40 | uint64(id)
 }
 
 // Tx is a read or read-write transaction. It is only valid inside the

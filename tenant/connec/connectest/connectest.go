@@ -77,7 +77,14 @@ type Server struct {
 	requests []Request
 	latency  time.Duration
 	failures []failure
+	holds    []hold
 	links    int // link ops applied
+}
+
+type hold struct {
+	match   func(r *http.Request) bool
+	arrived chan struct{} // closed when the held request arrives
+	release chan struct{} // closed to let it go on
 }
 
 type failure struct {
@@ -117,6 +124,31 @@ func (s *Server) Fail(match func(*http.Request) bool, status, times int) {
 	s.mu.Lock()
 	s.failures = append(s.failures, failure{match: match, status: status, times: times})
 	s.mu.Unlock()
+}
+
+// Hold keeps the first request that matches waiting, before it is
+// answered, until release is called (or 10 s pass); arrived is closed when
+// it comes. Later requests that match are answered at once.
+func (s *Server) Hold(match func(*http.Request) bool) (arrived <-chan struct{}, release func()) {
+	h := hold{match: match, arrived: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.holds = append(s.holds, h)
+	s.mu.Unlock()
+	var once sync.Once
+	return h.arrived, func() { once.Do(func() { close(h.release) }) }
+}
+
+// held takes the first hold that r matches, if any.
+func (s *Server) held(r *http.Request) *hold {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, h := range s.holds {
+		if h.match(r) {
+			s.holds = append(s.holds[:i], s.holds[i+1:]...)
+			return &h
+		}
+	}
+	return nil
 }
 
 // Add stores records of a group's collection; a zero UpdatedAt/CreatedAt is
@@ -193,6 +225,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if lat > 0 {
 		time.Sleep(lat)
 	}
+	if h := s.held(r); h != nil {
+		close(h.arrived)
+		select {
+		case <-h.release:
+		case <-time.After(10 * time.Second):
+		}
+	}
 	status := s.answer(w, r, body)
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Status: status,
@@ -240,6 +279,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, body []byte) int
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 2:
 		return s.list(w, r, parts[0], parts[1], ext)
+	case r.Method == http.MethodPost && len(parts) == 2:
+		st, out := s.create(parts[0], parts[1], body, ext)
+		return writeJSON(w, st, out)
 	case r.Method == http.MethodPut && len(parts) == 3:
 		st, out := s.put(parts[0], parts[1], parts[2], body, ext)
 		return writeJSON(w, st, out)
@@ -327,6 +369,37 @@ func (s *Server) encode(rec *Record, collection string, ext bool) json.RawMessag
 	m["created_at"] = rec.CreatedAt.UTC().Format(time.RFC3339)
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// create stores the record of a POST body (an app pushing a record of its
+// own: its fields, and its id triplets as external ids) under a new
+// Connec! id; it answers status and the record as stored.
+func (s *Server) create(group, collection string, body []byte, ext bool) (int, any) {
+	var env map[string]map[string]any
+	if err := json.Unmarshal(body, &env); err != nil {
+		return http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"status": "400", "title": "Invalid JSON"}}}
+	}
+	fields, ok := env[collection]
+	if !ok {
+		return http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"status": "400", "title": "Unknown Resource"}}}
+	}
+	var refs []Ref
+	if raw, ok := fields["id"]; ok {
+		b, _ := json.Marshal(raw)
+		if err := json.Unmarshal(b, &refs); err != nil {
+			return http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"status": "400", "title": "id must be an array of triplets"}}}
+		}
+		delete(fields, "id")
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := group + "\x00" + collection
+	rec := &Record{ConnecID: fmt.Sprintf("c0ffee00-0000-0000-0000-%012d", len(s.byID)+1), Group: group,
+		Fields: fields, External: refs, UpdatedAt: now, CreatedAt: now}
+	s.records[k] = append(s.records[k], rec)
+	s.byID[k+"\x00"+rec.ConnecID] = rec
+	return http.StatusCreated, map[string]any{collection: s.encode(rec, collection, ext)}
 }
 
 // put records the triplets of a PUT body; it answers status and the record.

@@ -164,28 +164,20 @@ func cmdRestore(ctx context.Context, g globals, args []string, stdout, stderr io
 		return exitf(stderr, "restore: %v", err)
 	}
 	var r admin.Restored
-	c, derr := remote.DialSocket(ctx, g.db)
+	c, err := dialOwner(ctx, g)
 	switch {
-	case g.server != "" || derr == nil:
-		if c != nil {
-			c.Close()
-		}
-		api, done, code := openAdmin(ctx, g, stderr)
-		if api == nil {
-			return code
-		}
-		defer done()
-		r, err = api.Restore(ctx, from)
-	case errors.Is(derr, remote.ErrNoOwner):
+	case err == nil:
+		defer c.Close()
+		r, err = c.Restore(ctx, from)
+	case errors.Is(err, remote.ErrNoOwner):
+		// No process has the file: restore it here, where a file too
+		// damaged to open is replaced as well.
 		var res store.Replaced
 		res, err = store.Restore(g.db, from, store.Options{})
 		if errors.Is(err, store.ErrInUse) {
-			return exitf(stderr, "%s is open in another Tenantdesk process that does not answer on %s; close it or use --db for another file",
-				g.db, remote.SocketPath(g.db))
+			err = ownerSilent(g.db)
 		}
 		r = admin.Restored{From: from, Schema: res.Schema, Size: res.Size, Previous: res.Previous}
-	default:
-		return exitf(stderr, "%v", derr)
 	}
 	if err != nil {
 		return exitf(stderr, "%v", err)

@@ -41,27 +41,23 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 		return exitf(stderr, "this build has no window; `tenantdesk serve` runs the listener alone")
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	// --server: the window works on that server (serve --admin-addr).
-	if g.server != "" {
-		c, err := dialServer(ctx, g)
-		if err != nil {
-			return exitf(stderr, "%v", err)
-		}
-		name := c.Name
-		if c.Info.Name != "" {
-			name = c.Info.Name + " (" + c.Name + ")"
+	// Another Tenantdesk owns the data (--server, or serve or a first
+	// window on this file): this window becomes its client.
+	c, db, err := reach(ctx, &g)
+	if err != nil {
+		return exitf(stderr, "%v", err)
+	}
+	if c != nil {
+		name := "local instance · " + filepath.Base(g.db)
+		if g.server != "" {
+			name = c.Name
+			if c.Info.Name != "" {
+				name = c.Info.Name + " (" + c.Name + ")"
+			}
+		} else {
+			logger.Info("the data file is open in another Tenantdesk process: working through it", "db", g.db)
 		}
 		return runClientGUI(ctx, g, c, name, stderr, logger)
-	}
-	// Another Tenantdesk (serve, or a first window) owns the file: this
-	// window becomes its client, through the control socket.
-	if c, err := remote.DialSocket(ctx, g.db); err == nil {
-		logger.Info("the data file is open in another Tenantdesk process: working through it", "db", g.db)
-		return runClientGUI(ctx, g, c, "local instance · "+filepath.Base(g.db), stderr, logger)
-	}
-	db, code := openDB(&g, stderr)
-	if db == nil {
-		return code
 	}
 	defer db.Close()
 	if err := g.pickPort(); err != nil {

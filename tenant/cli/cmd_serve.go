@@ -30,9 +30,9 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		return exitf(stderr, "serve: unexpected argument %q (global flags go before serve)", fs.Arg(0))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	db, code := openDB(&g, stderr)
-	if db == nil {
-		return code
+	db, err := openDB(&g)
+	if err != nil {
+		return exitf(stderr, "%v", err)
 	}
 	defer db.Close()
 	if g.settingsErr != nil {
@@ -57,7 +57,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	}
 	// The listener runs under the admin service, as in the GUI, so that
 	// its state reads the same to every client of this process.
-	err := svc.StartListener()
+	err = svc.StartListener()
 	if err == nil {
 		fmt.Fprintf(stdout, "listening on %s\n", g.publicURL)
 		<-ctx.Done()

@@ -1,36 +1,83 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
 	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
+
+// This file is the one place that decides where a command finds the data
+// (SPEC §13) and the one place that opens the data file. Every verb, serve
+// and the GUI go through it.
+
+// dialOwner reaches the process that answers for the data: the server
+// given by --server, else the process that owns the data file, through its
+// control socket. remote.ErrNoOwner: no process has the file open, so this
+// one may open it (openDB).
+func dialOwner(ctx context.Context, g globals) (*remote.Client, error) {
+	if g.server != "" {
+		return dialServer(ctx, g)
+	}
+	return remote.DialSocket(ctx, g.db)
+}
+
+// reach finds the data for this process: a client of the process that
+// answers for it (dialOwner), else the data file itself, opened here
+// (openDB) and owned by this process until the caller closes it. Exactly
+// one of client and db is set when err is nil; err is the line to print.
+func reach(ctx context.Context, g *globals) (client *remote.Client, db *store.DB, err error) {
+	if c, err := dialOwner(ctx, *g); !errors.Is(err, remote.ErrNoOwner) {
+		return c, nil, err
+	}
+	db, err = openDB(g)
+	if errors.Is(err, store.ErrInUse) {
+		// The owner may have been starting: its socket is there now.
+		if c, derr := remote.DialSocket(ctx, g.db); derr == nil {
+			return c, nil, nil
+		}
+		return nil, nil, ownerSilent(g.db)
+	}
+	return nil, db, err
+}
+
+// ownerSilent is the error for a data file that another process holds
+// without answering on its control socket.
+func ownerSilent(path string) error {
+	return inUse(fmt.Sprintf("%s is open in another Tenantdesk process that does not answer on %s; close it or use --db for another file",
+		path, remote.SocketPath(path)))
+}
+
+// inUse is a line saying that another process holds the data file; it is
+// store.ErrInUse to errors.Is, without repeating its words.
+type inUse string
+
+func (e inUse) Error() string { return string(e) }
+func (inUse) Unwrap() error   { return store.ErrInUse }
 
 // openDB opens the data file named by --db, creating its folder, and
 // resolves the settings against what the file keeps (g.addr, g.publicURL,
 // g.resolved; a bad value is in g.settingsErr for the commands that use
-// it). On failure it prints why and returns a nil DB and the exit code.
-func openDB(g *globals, stderr io.Writer) (*store.DB, int) {
+// it). The error is the line to print; it wraps store.ErrInUse when
+// another process has the file open.
+func openDB(g *globals) (*store.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(g.db), 0o700); err != nil {
-		return nil, exitf(stderr, "create data folder: %v", err)
+		return nil, fmt.Errorf("create data folder: %w", err)
 	}
 	db, err := store.Open(g.db, store.Options{})
-	if errors.Is(err, store.ErrInUse) {
-		return nil, exitf(stderr, "%s is open in another Tenantdesk process; close it or use --db for another file", g.db)
-	}
 	if err != nil {
-		return nil, openFailed(stderr, g.db, err)
+		return nil, openFailed(g.db, err)
 	}
 	if err := g.resolveFrom(db); err != nil {
 		_ = db.Close()
-		return nil, exitf(stderr, "%v", err)
+		return nil, err
 	}
-	return db, 0
+	return db, nil
 }
 
 // resolveFrom resolves the settings against what db keeps; a bad value
@@ -47,15 +94,17 @@ func (g *globals) resolveFrom(db *store.DB) error {
 	return nil
 }
 
-// openFailed prints the one line for a data file that does not open. The
-// store's own refusals name the file already; a damaged file says how it
-// is mended.
-func openFailed(stderr io.Writer, path string, err error) int {
+// openFailed says why the data file at path does not open. The store's
+// own refusals name the file already; a damaged file says how it is
+// mended.
+func openFailed(path string, err error) error {
 	switch {
+	case errors.Is(err, store.ErrInUse):
+		return inUse(path + " is open in another Tenantdesk process; close it or use --db for another file")
 	case errors.Is(err, store.ErrDamaged):
-		return exitf(stderr, "%v (restore a backup with `tenantdesk restore FILE`)", err)
+		return fmt.Errorf("%w (restore a backup with `tenantdesk restore FILE`)", err)
 	case errors.Is(err, store.ErrSchema):
-		return exitf(stderr, "%v", err)
+		return err
 	}
-	return exitf(stderr, "open %s: %v", path, err)
+	return fmt.Errorf("open %s: %w", path, err)
 }

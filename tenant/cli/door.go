@@ -3,59 +3,29 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
 	"github.com/tenantdesk/tenantdesk/tenant/server"
 )
 
 // openAdmin is the one door every CLI verb goes through (SPEC §13): the
-// admin API of the remote server given by --server; else of the process
-// that owns the data file, through its control socket; else of the file
-// itself, opened here and closed by done. On failure it prints why and
-// returns a nil API and the exit code.
+// admin API of the process that answers for the data, else of the file
+// itself, opened here and closed by done (reach). On failure it prints why
+// and returns a nil API and the exit code.
 func openAdmin(ctx context.Context, g globals, stderr io.Writer) (api admin.API, done func(), code int) {
-	if g.server != "" {
-		c, err := dialServer(ctx, g)
-		if err != nil {
-			return nil, nil, exitf(stderr, "%v", err)
-		}
-		return c, c.Close, 0
-	}
-	if c, err := remote.DialSocket(ctx, g.db); err == nil {
-		return c, c.Close, 0
-	} else if !errors.Is(err, remote.ErrNoOwner) {
-		return nil, nil, exitf(stderr, "%v", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(g.db), 0o700); err != nil {
-		return nil, nil, exitf(stderr, "create data folder: %v", err)
-	}
-	db, err := store.Open(g.db, store.Options{})
-	if errors.Is(err, store.ErrInUse) {
-		// The owner may have been starting: its socket is there now.
-		if c, derr := remote.DialSocket(ctx, g.db); derr == nil {
-			return c, c.Close, 0
-		}
-		return nil, nil, exitf(stderr, "%s is open in another Tenantdesk process that does not answer on %s; close it or use --db for another file",
-			g.db, remote.SocketPath(g.db))
-	}
+	c, db, err := reach(ctx, &g)
 	if err != nil {
-		return nil, nil, openFailed(stderr, g.db, err)
-	}
-	// Address, public URL, TLS and proxies: what the flags, the
-	// environment and the data file resolve to (tenant/settings).
-	if err := g.resolveFrom(db); err != nil {
-		_ = db.Close()
 		return nil, nil, exitf(stderr, "%v", err)
+	}
+	if c != nil {
+		return c, c.Close, 0
 	}
 	// The service's log is the owning process's log; a verb prints what
 	// the API returns, so its output is the same whether it ran here or

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
@@ -25,6 +27,24 @@ func dialOwner(ctx context.Context, g globals) (*remote.Client, error) {
 		return dialServer(ctx, g)
 	}
 	return remote.DialSocket(ctx, g.db)
+}
+
+// dialServer connects to `serve --admin-addr` at --server with --token,
+// trusting --server-ca's certificate when given, else the system's roots.
+func dialServer(ctx context.Context, g globals) (*remote.Client, error) {
+	var tlsConfig *tls.Config
+	if g.serverCA != "" {
+		pem, err := os.ReadFile(g.serverCA)
+		if err != nil {
+			return nil, err
+		}
+		if tlsConfig, err = remote.CATLS(pem); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return remote.Dial(ctx, g.server, g.token, tlsConfig)
 }
 
 // reach finds the data for this process: a client of the process that

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"time"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
@@ -32,24 +31,6 @@ func openAdmin(ctx context.Context, g globals, stderr io.Writer) (api admin.API,
 	// in the process that owns the file.
 	svc := admin.New(db, g.adminOptions(slog.New(slog.DiscardHandler)))
 	return svc, func() { _ = db.Close() }, 0
-}
-
-// dialServer connects to `serve --admin-addr` at --server with --token,
-// trusting --server-ca's certificate when given, else the system's roots.
-func dialServer(ctx context.Context, g globals) (*remote.Client, error) {
-	var tlsConfig *tls.Config
-	if g.serverCA != "" {
-		pem, err := os.ReadFile(g.serverCA)
-		if err != nil {
-			return nil, err
-		}
-		if tlsConfig, err = remote.CATLS(pem); err != nil {
-			return nil, err
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	return remote.Dial(ctx, g.server, g.token, tlsConfig)
 }
 
 // ownerInfo is what the control socket and the admin address say about

@@ -39,7 +39,7 @@ func (tx *Tx) DeleteTenant(key string) error {
 	if b.Get([]byte(key)) == nil {
 		return notFound("tenant", key)
 	}
-	if err := deletePulls(tx.btx, key); err != nil {
+	if err := deletePulls(tx, key); err != nil {
 		return fmt.Errorf("delete pulls of %s: %w", key, err)
 	}
 	return b.Delete([]byte(key))

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // PutSession stores a browser session.
@@ -130,7 +128,7 @@ func (tx *Tx) ForgetTenantLogins(tenant string) error {
 			return fmt.Errorf("forget sessions of %q: %w", tenant, err)
 		}
 	}
-	for _, name := range [][]byte{bucketAuthnRequests, bucketAssertions} {
+	for _, name := range []*bucketDef{bucketAuthnRequests, bucketAssertions} {
 		if err := deletePrefix(tx.bucket(name), prefix(tenant)); err != nil {
 			return fmt.Errorf("forget %s of %q: %w", name, tenant, err)
 		}
@@ -139,7 +137,7 @@ func (tx *Tx) ForgetTenantLogins(tenant string) error {
 }
 
 // deletePrefix deletes every key of b that starts with p.
-func deletePrefix(b *bbolt.Bucket, p []byte) error {
+func deletePrefix(b kvBucket, p []byte) error {
 	c := b.Cursor()
 	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Seek(p) {
 		if err := c.Delete(); err != nil {

@@ -98,7 +98,7 @@ func buildBenchIdmap(path string) error {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for start := 0; start < benchRows; start += benchPerTx {
 		err := db.bolt.Update(func(btx *bbolt.Tx) error {
-			primary := btx.Bucket(bucketIdmap)
+			primary := btx.Bucket(bucketIdmap.key())
 			primary.FillPercent = 1.0
 			for i := start; i < start+benchPerTx && i < benchRows; i++ {
 				row := benchRow(i, at)
@@ -107,7 +107,7 @@ func buildBenchIdmap(path string) error {
 					return err
 				}
 				row.ID = id
-				if err := put(primary, be64(id), row); err != nil {
+				if err := put(boltBucket{primary}, be64(id), row); err != nil {
 					return err
 				}
 			}
@@ -158,7 +158,7 @@ func BenchmarkIdmapFirstPageBaseline(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		err := db.bolt.View(func(btx *bbolt.Tx) error {
-			c := btx.Bucket(bucketIdmap).Cursor()
+			c := btx.Bucket(bucketIdmap.key()).Cursor()
 			n := 0
 			for k, v := c.Seek(start); k != nil && n < 50; k, v = c.Next() {
 				var row ConnectedObject
@@ -315,7 +315,7 @@ func BenchmarkIdmapByRemoteIDBaseline(b *testing.B) {
 		i++
 		err := db.bolt.View(func(btx *bbolt.Tx) error {
 			var row ConnectedObject
-			return decodeValue(btx.Bucket(bucketIdmap).Get(be64(uint64(n+1))), &row)
+			return decodeValue(btx.Bucket(bucketIdmap.key()).Get(be64(uint64(n+1))), &row)
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -381,7 +381,7 @@ func BenchmarkRawPut10000Records(b *testing.B) {
 		}
 		b.StartTimer()
 		err = db.Update(func(btx *bbolt.Tx) error {
-			bk, err := btx.CreateBucketIfNotExists(bucketInvoices)
+			bk, err := btx.CreateBucketIfNotExists(bucketInvoices.key())
 			if err != nil {
 				return err
 			}

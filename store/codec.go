@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"go.etcd.io/bbolt"
 )
 
 // Every stored value starts with one codec byte, so that a later release
@@ -49,7 +47,7 @@ func decodeValue(data []byte, v any) error {
 }
 
 // put encodes v and stores it under key.
-func put(b *bbolt.Bucket, key []byte, v any) error {
+func put(b kvBucket, key []byte, v any) error {
 	val, err := encodeValue(v)
 	if err != nil {
 		return err
@@ -58,7 +56,7 @@ func put(b *bbolt.Bucket, key []byte, v any) error {
 }
 
 // get decodes the value under key into v; ErrNotFound when absent.
-func get(b *bbolt.Bucket, key []byte, v any) error {
+func get(b kvBucket, key []byte, v any) error {
 	data := b.Get(key)
 	if data == nil {
 		return ErrNotFound
@@ -116,7 +114,7 @@ var errStop = fmt.Errorf("stop")
 
 // scanPrefix calls fn for each key of b that starts with p, in key order.
 // k and v are only valid during the call.
-func scanPrefix(b *bbolt.Bucket, p []byte, fn func(k, v []byte) error) error {
+func scanPrefix(b kvBucket, p []byte, fn func(k, v []byte) error) error {
 	c := b.Cursor()
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 		if err := fn(k, v); err != nil {
@@ -130,7 +128,7 @@ func scanPrefix(b *bbolt.Bucket, p []byte, fn func(k, v []byte) error) error {
 }
 
 // decodeAll decodes every value under prefix p ("" = whole bucket).
-func decodeAll[T any](b *bbolt.Bucket, p []byte) ([]T, error) {
+func decodeAll[T any](b kvBucket, p []byte) ([]T, error) {
 	var out []T
 	err := scanPrefix(b, p, func(k, v []byte) error {
 		var item T

@@ -89,8 +89,8 @@ func TestRebuildMatchesIncrementalIndexes(t *testing.T) {
 		out := map[string]string{}
 		_ = db.bolt.View(func(btx *bbolt.Tx) error {
 			for _, name := range idmapIndexBuckets {
-				_ = btx.Bucket(name).ForEach(func(k, v []byte) error {
-					out[string(name)+"|"+string(k)] = string(v)
+				_ = btx.Bucket(name.key()).ForEach(func(k, v []byte) error {
+					out[name.name+"|"+string(k)] = string(v)
 					return nil
 				})
 			}

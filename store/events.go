@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-
-	"go.etcd.io/bbolt"
 )
 
 // EventLogLimit is how many of the newest events each class of the activity
@@ -48,7 +46,7 @@ func (tx *Tx) AppendEvent(e Event) (uint64, error) {
 
 // trimEvents keeps b at EventLogLimit entries. The count lives in meta so
 // that each append stays O(1); a file from before the count is counted once.
-func (tx *Tx) trimEvents(b *bbolt.Bucket, countKey []byte) error {
+func (tx *Tx) trimEvents(b kvBucket, countKey []byte) error {
 	meta := tx.bucket(bucketMeta)
 	var n uint64
 	if v := meta.Get(countKey); len(v) == 8 {
@@ -67,7 +65,7 @@ func (tx *Tx) trimEvents(b *bbolt.Bucket, countKey []byte) error {
 }
 
 // eventCursors walks both classes of the log as one sequence.
-type eventCursors [2]*bbolt.Cursor
+type eventCursors [2]kvCursor
 
 func (tx *Tx) eventCursors() eventCursors {
 	return eventCursors{tx.bucket(bucketEvents).Cursor(), tx.bucket(bucketSecurityEvents).Cursor()}

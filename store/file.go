@@ -337,21 +337,21 @@ func Inspect(path string) (uint64, error) {
 // documents are the buckets whose values are whole records, each with the
 // type it decodes into (nil: a JSON document of no one type).
 var documents = map[string]func() any{
-	string(bucketTenants):        func() any { return new(Tenant) },
-	string(bucketUsers):          func() any { return new(User) },
-	string(bucketGroups):         func() any { return new(Group) },
-	string(bucketMemberships):    func() any { return new(Membership) },
-	string(bucketSessions):       func() any { return new(Session) },
-	string(bucketInvoices):       func() any { return new(Invoice) },
-	string(bucketRecords):        func() any { return new(Record) },
-	string(bucketIdmap):          func() any { return new(ConnectedObject) },
-	string(bucketBills):          func() any { return new(Bill) },
-	string(bucketBillingRuns):    func() any { return new(BillingRun) },
-	string(bucketOutbox):         func() any { return new(OutboxItem) },
-	string(bucketEvents):         func() any { return new(Event) },
-	string(bucketSecurityEvents): func() any { return new(Event) },
-	string(bucketPulls):          func() any { return new(Pull) },
-	string(bucketSettings):       func() any { return new(Setting) },
+	bucketTenants.name:        func() any { return new(Tenant) },
+	bucketUsers.name:          func() any { return new(User) },
+	bucketGroups.name:         func() any { return new(Group) },
+	bucketMemberships.name:    func() any { return new(Membership) },
+	bucketSessions.name:       func() any { return new(Session) },
+	bucketInvoices.name:       func() any { return new(Invoice) },
+	bucketRecords.name:        func() any { return new(Record) },
+	bucketIdmap.name:          func() any { return new(ConnectedObject) },
+	bucketBills.name:          func() any { return new(Bill) },
+	bucketBillingRuns.name:    func() any { return new(BillingRun) },
+	bucketOutbox.name:         func() any { return new(OutboxItem) },
+	bucketEvents.name:         func() any { return new(Event) },
+	bucketSecurityEvents.name: func() any { return new(Event) },
+	bucketPulls.name:          func() any { return new(Pull) },
+	bucketSettings.name:       func() any { return new(Setting) },
 }
 
 // checkDocuments decodes every record of the document buckets.
@@ -392,7 +392,7 @@ func checkSchema(btx *bbolt.Tx) (uint64, error) {
 	}
 	known := map[string]bool{}
 	for _, name := range allBuckets {
-		known[string(name)] = true
+		known[name.name] = true
 	}
 	return version, btx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
 		if !known[string(name)] {

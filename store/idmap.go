@@ -31,7 +31,7 @@ const (
 	idxCount
 )
 
-var idmapIndexBucket = [idxCount][]byte{
+var idmapIndexBucket = [idxCount]*bucketDef{
 	idxEntity:     bucketIdmapEntity,
 	idxEntityOnly: bucketIdmapEntityOnly,
 	idxRemote:     bucketIdmapRemote,
@@ -92,7 +92,7 @@ func counterKey(tenant, entity string) []byte {
 	return key("te", tenant, entity)
 }
 
-func addCount(b *bbolt.Bucket, k []byte, delta int64) error {
+func addCount(b kvBucket, k []byte, delta int64) error {
 	var n uint64
 	if v := b.Get(k); len(v) == 8 {
 		n = binary.BigEndian.Uint64(v)
@@ -123,7 +123,7 @@ func checkConnected(c *ConnectedObject) error {
 }
 
 // uniqueOwner returns the id of the row holding the index prefix p, or 0.
-func uniqueOwner(b *bbolt.Bucket, p []byte) uint64 {
+func uniqueOwner(b kvBucket, p []byte) uint64 {
 	k, _ := b.Cursor().Seek(p)
 	if k == nil || !bytes.HasPrefix(k, p) || len(k) != len(p)+8 {
 		return 0
@@ -141,7 +141,7 @@ func (tx *Tx) PutConnected(c ConnectedObject) (uint64, error) {
 	primary := tx.bucket(bucketIdmap)
 	// Ids only grow, so new rows append: pages can be filled further than
 	// bbolt's default half before they split.
-	primary.FillPercent = 0.9
+	primary.fill(0.9)
 	var old *ConnectedObject
 	if c.ID != 0 {
 		var prev ConnectedObject
@@ -327,7 +327,7 @@ func (tx *Tx) CountConnected(tenant, entity string) (int, error) {
 // candidate key has, and a filter on the part of the key after it.
 type idmapPlan struct {
 	tag    byte // names the index inside a cursor
-	bucket []byte
+	bucket *bucketDef
 	prefix []byte
 	keep   func(rest []byte) bool // nil keeps every key
 }
@@ -388,7 +388,7 @@ func decodeCursor(s string, plan idmapPlan) ([]byte, error) {
 
 // start positions a cursor on the plan's index at the first key after the
 // cursor after ("" = from the start of the prefix).
-func (tx *Tx) start(plan idmapPlan, after string) (*bbolt.Cursor, []byte, error) {
+func (tx *Tx) start(plan idmapPlan, after string) (kvCursor, []byte, error) {
 	c := tx.bucket(plan.bucket).Cursor()
 	if after == "" {
 		if len(plan.prefix) == 0 {
@@ -484,7 +484,7 @@ func (tx *Tx) SkipConnected(q IdmapQuery, n int) (string, int, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	var counts, index *bbolt.Bucket
+	var counts, index kvBucket
 	var prev []byte // the key before k: the cursor's, then the last one passed
 	// Stored counters are exact only when this transaction has no
 	// pending counter changes (a read, or a write that added no rows).
@@ -538,7 +538,7 @@ func counterValue(v []byte) int {
 }
 
 // lastBefore returns the last key of b below end.
-func lastBefore(b *bbolt.Bucket, end []byte) []byte {
+func lastBefore(b kvBucket, end []byte) []byte {
 	c := b.Cursor()
 	if k, _ := c.Seek(end); k == nil {
 		k, _ = c.Last()
@@ -554,14 +554,14 @@ func lastBefore(b *bbolt.Bucket, end []byte) []byte {
 // that is seconds, where inserting row by row in random key order is minutes.
 func rebuildIdmapIndexes(btx *bbolt.Tx) error {
 	for _, name := range idmapIndexBuckets {
-		if err := btx.DeleteBucket(name); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+		if err := btx.DeleteBucket(name.key()); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return fmt.Errorf("drop %s: %w", name, err)
 		}
-		if _, err := btx.CreateBucket(name); err != nil {
+		if _, err := btx.CreateBucket(name.key()); err != nil {
 			return fmt.Errorf("create %s: %w", name, err)
 		}
 	}
-	primary, err := btx.CreateBucketIfNotExists(bucketIdmap)
+	primary, err := btx.CreateBucketIfNotExists(bucketIdmap.key())
 	if err != nil {
 		return err
 	}
@@ -593,7 +593,7 @@ func rebuildIdmapIndexes(btx *bbolt.Tx) error {
 	}
 	for i, ks := range keys {
 		slices.SortFunc(ks, bytes.Compare)
-		b := btx.Bucket(idmapIndexBucket[i])
+		b := btx.Bucket(idmapIndexBucket[i].key())
 		b.FillPercent = 1.0 // appended in key order: no later split needs the room
 		for _, k := range ks {
 			if err := b.Put(k, nil); err != nil {
@@ -602,7 +602,7 @@ func rebuildIdmapIndexes(btx *bbolt.Tx) error {
 		}
 		keys[i] = nil
 	}
-	b := btx.Bucket(bucketIdmapCounts)
+	b := btx.Bucket(bucketIdmapCounts.key())
 	for k, n := range counts {
 		if err := b.Put([]byte(k), be64(n)); err != nil {
 			return err

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // timeKey encodes t so that byte order is time order; the zero time sorts
@@ -70,7 +68,7 @@ func (tx *Tx) PutOutboxItem(it OutboxItem) (uint64, error) {
 	return it.ID, nil
 }
 
-func unindexOutbox(due, byStatus *bbolt.Bucket, old OutboxItem) error {
+func unindexOutbox(due, byStatus kvBucket, old OutboxItem) error {
 	if old.Status == OutboxQueued {
 		if err := due.Delete(outboxDueKey(old.NextAttemptAt, old.ID)); err != nil {
 			return err

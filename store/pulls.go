@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // Pull statuses.
@@ -225,33 +223,33 @@ func (tx *Tx) ResumePulls(tenant string) error {
 
 // deletePulls removes every pull state, queue entry, pending link and stop
 // of a tenant (the tenant was removed).
-func deletePulls(btx *bbolt.Tx, tenant string) error {
+func deletePulls(tx *Tx, tenant string) error {
 	p := prefix(tenant)
 	var states []Pull
-	states, err := decodeAll[Pull](btx.Bucket(bucketPulls), p)
+	states, err := decodeAll[Pull](tx.bucket(bucketPulls), p)
 	if err != nil {
 		return err
 	}
 	for _, s := range states {
 		k := pullKey(s.Tenant, s.GroupUID, s.Collection)
 		if s.Status == PullQueued {
-			if err := btx.Bucket(bucketPullsDue).Delete(pullDueKey(s.DueAt, k)); err != nil {
+			if err := tx.bucket(bucketPullsDue).Delete(pullDueKey(s.DueAt, k)); err != nil {
 				return err
 			}
 		}
-		if err := btx.Bucket(bucketPulls).Delete(k); err != nil {
+		if err := tx.bucket(bucketPulls).Delete(k); err != nil {
 			return err
 		}
 	}
 	var links [][]byte
-	_ = scanPrefix(btx.Bucket(bucketPullLinks), p, func(k, _ []byte) error {
+	_ = scanPrefix(tx.bucket(bucketPullLinks), p, func(k, _ []byte) error {
 		links = append(links, clone(k))
 		return nil
 	})
 	for _, k := range links {
-		if err := btx.Bucket(bucketPullLinks).Delete(k); err != nil {
+		if err := tx.bucket(bucketPullLinks).Delete(k); err != nil {
 			return err
 		}
 	}
-	return btx.Bucket(bucketPullStops).Delete(key(tenant))
+	return tx.bucket(bucketPullStops).Delete(key(tenant))
 }

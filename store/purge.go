@@ -24,7 +24,7 @@ func (p Purged) Total() int { return p.Sessions + p.AuthnRequests + p.Assertions
 // count); an entry that does not decode reads as expired: it can never be
 // used.
 var expiring = []struct {
-	bucket  []byte
+	bucket  *bucketDef
 	expires func(k, v []byte) (at time.Time, ok bool)
 }{
 	{bucketSessions, func(_, v []byte) (time.Time, bool) {

@@ -7,72 +7,122 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// The bucket registry: every bucket of the file is named here and nowhere
-// else. Values are encoded by encodeValue (codec.go); index buckets hold
-// empty values and carry all their information in the key.
-var (
-	bucketMeta = []byte("meta") // schema version and housekeeping
+// The bucket registry: every bucket of the store is declared here, once,
+// with its kind, and nowhere else; the lists below are derived from it.
+// Values are encoded by encodeValue (codec.go); index buckets hold empty
+// values and carry all their information in the key.
+//
+// On etcd a bucket is the key prefix <store prefix><name>/ (etcd.go).
+var registry []*bucketDef
 
-	bucketTenants          = []byte("tenants")           // key
-	bucketUsers            = []byte("users")             // tenant\x00uid
-	bucketGroups           = []byte("groups")            // tenant\x00uid
-	bucketMemberships      = []byte("memberships")       // tenant\x00group\x00user
-	bucketMembershipByUser = []byte("memberships-user")  // index: tenant\x00user\x00group
-	bucketSessions         = []byte("sessions")          // id
-	bucketAuthnRequests    = []byte("authn-requests")    // tenant\x00id; tenant\x00 holds the pending count (pending.go)
-	bucketAssertions       = []byte("assertions")        // replay cache: tenant\x00id
-	bucketInvoices         = []byte("invoices")          // id ("inv-000001"); sequence = last id
-	bucketInvoiceByTenant  = []byte("invoices-tenant")   // index: tenant\x00id
-	bucketRecords          = []byte("records")           // tenant\x00entity\x00id
-	bucketIdmap            = []byte("idmap")             // be64 id
-	bucketIdmapEntity      = []byte("idmap-entity")      // index: tenant\x00entity\x00be64
-	bucketIdmapEntityOnly  = []byte("idmap-entity-only") // index: entity\x00be64
-	bucketIdmapRemote      = []byte("idmap-remote")      // index: tenant\x00remote\x00be64
-	bucketIdmapLocal       = []byte("idmap-local")       // index: tenant\x00kind\x00local\x00be64
-	bucketIdmapName        = []byte("idmap-name")        // index: name\x00tenant\x00entity\x00be64
-	bucketIdmapTenantName  = []byte("idmap-tenant-name") // index: tenant\x00name\x00entity\x00be64
-	bucketIdmapGroup       = []byte("idmap-group")       // index: tenant\x00group\x00be64
-	bucketIdmapCounts      = []byte("idmap-counts")      // counter key -> be64 count
-	bucketBills            = []byte("bills")             // tenant\x00period\x00group
-	bucketBillByPeriod     = []byte("bills-period")      // index: period\x00tenant\x00group
-	bucketBillingRuns      = []byte("billing-runs")      // be64 id
-	bucketOutbox           = []byte("outbox")            // be64 id
-	bucketOutboxDue        = []byte("outbox-due")        // index: be64 time\x00... see outboxDueKey
-	bucketOutboxStatus     = []byte("outbox-status")     // index: status\x00be64 id
-	bucketEvents           = []byte("events")            // be64 seq; the sequence of both event classes
-	bucketSecurityEvents   = []byte("events-security")   // be64 seq: refused logins, bad credentials, errors
-	bucketPulls            = []byte("pulls")             // tenant\x00group\x00collection
-	bucketPullsDue         = []byte("pulls-due")         // index: be64 time + pulls key
-	bucketPullLinks        = []byte("pull-links")        // tenant\x00group\x00collection\x00connec id
-	bucketPullStops        = []byte("pull-stops")        // tenant
-	bucketAdminAccess      = []byte("admin-access")      // name: remote admin's token hash, TLS certificate
-	bucketSettings         = []byte("settings")          // setting key ("public-url")
-	bucketDayCounts        = []byte("day-counts")        // tenant\x00YYYY-MM-DD\x00kind\x00outcome\x00reason -> be64 (daycounts.go)
+// bucketKind says what a bucket holds and so what may be rebuilt from what.
+type bucketKind int
+
+const (
+	kindData    bucketKind = iota // records of their own
+	kindIndex                     // derived from the bucket named by of
+	kindCounter                   // counts derived from the bucket named by of ("" = kept by their writers)
 )
 
-// allBuckets lists every bucket of the current schema; Open creates the
-// missing ones after the migrations ran.
-var allBuckets = [][]byte{
-	bucketMeta,
-	bucketTenants, bucketUsers, bucketGroups, bucketMemberships, bucketMembershipByUser,
-	bucketSessions, bucketAuthnRequests, bucketAssertions,
-	bucketInvoices, bucketInvoiceByTenant, bucketRecords,
-	bucketIdmap, bucketIdmapEntity, bucketIdmapEntityOnly, bucketIdmapRemote, bucketIdmapLocal,
-	bucketIdmapName, bucketIdmapTenantName, bucketIdmapGroup, bucketIdmapCounts,
-	bucketBills, bucketBillByPeriod, bucketBillingRuns,
-	bucketOutbox, bucketOutboxDue, bucketOutboxStatus,
-	bucketEvents, bucketSecurityEvents,
-	bucketPulls, bucketPullsDue, bucketPullLinks, bucketPullStops,
-	bucketAdminAccess,
-	bucketSettings,
-	bucketDayCounts,
+// bucketDef is one bucket of the registry.
+type bucketDef struct {
+	name string
+	kind bucketKind
+	of   *bucketDef // the data bucket an index or counter is derived from
+	v1   bool       // schema 1 stored its values as plain JSON (migrateV1toV2)
+	id   int        // position in registry
 }
 
-// idmapIndexBuckets are derived entirely from the idmap bucket and can be
-// rebuilt from it at any time.
-var idmapIndexBuckets = [][]byte{
-	bucketIdmapEntity, bucketIdmapEntityOnly, bucketIdmapRemote, bucketIdmapLocal,
-	bucketIdmapName, bucketIdmapTenantName, bucketIdmapGroup, bucketIdmapCounts,
+func (b *bucketDef) String() string { return b.name }
+
+// key is the bucket's name as bbolt stores it.
+func (b *bucketDef) key() []byte { return []byte(b.name) }
+
+func def(name string, kind bucketKind, of *bucketDef, v1 bool) *bucketDef {
+	b := &bucketDef{name: name, kind: kind, of: of, v1: v1, id: len(registry)}
+	registry = append(registry, b)
+	return b
+}
+
+// data, indexOf and counterOf declare the three kinds of bucket.
+func data(name string, v1 bool) *bucketDef          { return def(name, kindData, nil, v1) }
+func indexOf(of *bucketDef, name string) *bucketDef { return def(name, kindIndex, of, false) }
+func counterOf(of *bucketDef, name string) *bucketDef {
+	return def(name, kindCounter, of, false)
+}
+
+const v1JSON = true // the bucket's schema-1 values were plain JSON
+
+var (
+	bucketMeta = data("meta", false) // schema version and housekeeping
+
+	bucketTenants          = data("tenants", v1JSON)                        // key
+	bucketUsers            = data("users", v1JSON)                          // tenant\x00uid
+	bucketGroups           = data("groups", v1JSON)                         // tenant\x00uid
+	bucketMemberships      = data("memberships", v1JSON)                    // tenant\x00group\x00user
+	bucketMembershipByUser = indexOf(bucketMemberships, "memberships-user") // tenant\x00user\x00group
+	bucketSessions         = data("sessions", v1JSON)                       // id
+	bucketAuthnRequests    = data("authn-requests", false)                  // tenant\x00id; tenant\x00 holds the pending count (pending.go)
+	bucketAssertions       = data("assertions", false)                      // replay cache: tenant\x00id
+	bucketInvoices         = data("invoices", v1JSON)                       // id ("inv-000001"); sequence = last id
+	bucketInvoiceByTenant  = indexOf(bucketInvoices, "invoices-tenant")     // tenant\x00id
+	bucketRecords          = data("records", v1JSON)                        // tenant\x00entity\x00id
+	bucketIdmap            = data("idmap", v1JSON)                          // be64 id
+	bucketIdmapEntity      = indexOf(bucketIdmap, "idmap-entity")           // tenant\x00entity\x00be64
+	bucketIdmapEntityOnly  = indexOf(bucketIdmap, "idmap-entity-only")      // entity\x00be64
+	bucketIdmapRemote      = indexOf(bucketIdmap, "idmap-remote")           // tenant\x00remote\x00be64
+	bucketIdmapLocal       = indexOf(bucketIdmap, "idmap-local")            // tenant\x00kind\x00local\x00be64
+	bucketIdmapName        = indexOf(bucketIdmap, "idmap-name")             // name\x00tenant\x00entity\x00be64
+	bucketIdmapTenantName  = indexOf(bucketIdmap, "idmap-tenant-name")      // tenant\x00name\x00entity\x00be64
+	bucketIdmapGroup       = indexOf(bucketIdmap, "idmap-group")            // tenant\x00group\x00be64
+	bucketIdmapCounts      = counterOf(bucketIdmap, "idmap-counts")         // counter key -> be64 count
+	bucketBills            = data("bills", v1JSON)                          // tenant\x00period\x00group
+	bucketBillByPeriod     = indexOf(bucketBills, "bills-period")           // period\x00tenant\x00group
+	bucketBillingRuns      = data("billing-runs", v1JSON)                   // be64 id
+	bucketOutbox           = data("outbox", v1JSON)                         // be64 id
+	bucketOutboxDue        = indexOf(bucketOutbox, "outbox-due")            // be64 time\x00... see outboxDueKey
+	bucketOutboxStatus     = indexOf(bucketOutbox, "outbox-status")         // status\x00be64 id
+	bucketEvents           = data("events", v1JSON)                         // be64 seq; the sequence of both event classes
+	bucketSecurityEvents   = data("events-security", false)                 // be64 seq: refused logins, bad credentials, errors
+	bucketPulls            = data("pulls", false)                           // tenant\x00group\x00collection
+	bucketPullsDue         = indexOf(bucketPulls, "pulls-due")              // be64 time + pulls key
+	bucketPullLinks        = data("pull-links", false)                      // tenant\x00group\x00collection\x00connec id
+	bucketPullStops        = data("pull-stops", false)                      // tenant
+	bucketAdminAccess      = data("admin-access", false)                    // name: remote admin's token hash, TLS certificate
+	bucketSettings         = data("settings", false)                        // setting key ("public-url")
+	bucketDayCounts        = counterOf(nil, "day-counts")                   // tenant\x00YYYY-MM-DD\x00kind\x00outcome\x00reason -> be64 (daycounts.go)
+)
+
+// Lists derived from the registry, once every bucket above is declared.
+var (
+	// allBuckets lists every bucket of the current schema; Open creates
+	// the missing ones after the migrations ran.
+	allBuckets []*bucketDef
+	// idmapIndexBuckets are derived entirely from the idmap bucket and can
+	// be rebuilt from it at any time.
+	idmapIndexBuckets []*bucketDef
+	// v1ValueBuckets are the schema-1 buckets whose values were plain JSON.
+	v1ValueBuckets []*bucketDef
+)
+
+func init() {
+	allBuckets = registry
+	idmapIndexBuckets = derivedFrom(bucketIdmap)
+	v1ValueBuckets = bucketsWhere(func(b *bucketDef) bool { return b.v1 })
+}
+
+func derivedFrom(of *bucketDef) []*bucketDef {
+	return bucketsWhere(func(b *bucketDef) bool { return b.kind != kindData && b.of == of })
+}
+
+func bucketsWhere(keep func(*bucketDef) bool) []*bucketDef {
+	var out []*bucketDef
+	for _, b := range registry {
+		if keep(b) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 var (
@@ -108,7 +158,7 @@ func upToDate(btx *bbolt.Tx) bool {
 		return false
 	}
 	for _, name := range allBuckets {
-		if btx.Bucket(name) == nil {
+		if btx.Bucket(name.key()) == nil {
 			return false
 		}
 	}
@@ -144,7 +194,7 @@ func migrate(btx *bbolt.Tx, path string, created bool) error {
 		version = m.to
 	}
 	for _, name := range allBuckets {
-		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+		if _, err := btx.CreateBucketIfNotExists(name.key()); err != nil {
 			return fmt.Errorf("%s: create bucket %s: %w", path, name, err)
 		}
 	}
@@ -152,7 +202,7 @@ func migrate(btx *bbolt.Tx, path string, created bool) error {
 }
 
 func schemaVersion(btx *bbolt.Tx) (uint64, error) {
-	meta := btx.Bucket(bucketMeta)
+	meta := btx.Bucket(bucketMeta.key())
 	if meta == nil {
 		return 0, nil
 	}
@@ -164,23 +214,16 @@ func schemaVersion(btx *bbolt.Tx) (uint64, error) {
 }
 
 func setSchemaVersion(btx *bbolt.Tx, version uint64) error {
-	meta, err := btx.CreateBucketIfNotExists(bucketMeta)
+	meta, err := btx.CreateBucketIfNotExists(bucketMeta.key())
 	if err != nil {
 		return err
 	}
 	return meta.Put(metaSchemaVersion, be64(version))
 }
 
-// v1 buckets whose values were plain JSON documents.
-var v1ValueBuckets = [][]byte{
-	bucketTenants, bucketUsers, bucketGroups, bucketMemberships, bucketSessions,
-	bucketInvoices, bucketRecords, bucketIdmap, bucketBills, bucketBillingRuns,
-	bucketOutbox, bucketEvents,
-}
-
 func migrateV1toV2(btx *bbolt.Tx) error {
 	for _, name := range v1ValueBuckets {
-		b := btx.Bucket(name)
+		b := btx.Bucket(name.key())
 		if b == nil {
 			continue
 		}

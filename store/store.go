@@ -99,7 +99,7 @@ func (db *DB) Size() int64 {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{btx: btx}) })
+	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{kv: boltTx{btx}}) })
 }
 
 // view is bbolt's View with the file's damage turned into ErrDamaged.
@@ -223,13 +223,13 @@ func (db *DB) Generation() uint64 {
 // Tx is a read or read-write transaction. It is only valid inside the
 // View, Update or Batch callback that received it.
 type Tx struct {
-	btx *bbolt.Tx
+	kv kvTx // the backend's transaction (kv.go)
 	// counts holds identity-map counter deltas until the transaction
 	// commits: a notification of 10,000 rows writes each counter once.
 	counts map[string]int64
 }
 
-func (tx *Tx) bucket(name []byte) *bbolt.Bucket { return tx.btx.Bucket(name) }
+func (tx *Tx) bucket(b *bucketDef) kvBucket { return tx.kv.bucket(b) }
 
 // initialMmapSize maps this much of the file from the start, so a growing
 // file (a big Connec! notification, a million-row identity map) is not
@@ -239,7 +239,7 @@ const initialMmapSize = 1 << 30
 // runWrite runs fn in a write transaction and then writes what fn left
 // pending (the identity-map counters), so the commit holds both.
 func runWrite(btx *bbolt.Tx, fn func(*Tx) error) error {
-	tx := &Tx{btx: btx}
+	tx := &Tx{kv: boltTx{btx}}
 	if err := fn(tx); err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func buildBenchIdmap(path string) error {
 					return err
 				}
 				row.ID = id
-				if err := put(boltBucket{primary}, be64(id), row); err != nil {
+				if err := put(kvBucket{bolt: primary}, be64(id), row); err != nil {
 					return err
 				}
 			}

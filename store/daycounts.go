@@ -83,7 +83,7 @@ func (tx *Tx) DayCounts(tenant string, from, to time.Time) ([]DayCount, error) {
 	end = append(end, sep[0]+1) // past every key of the last day
 	var out []DayCount
 	b := tx.bucket(bucketDayCounts)
-	if b == nil {
+	if !b.exists() {
 		return nil, nil // a file opened read-only from before the counts
 	}
 	c := b.Cursor()

@@ -400,7 +400,7 @@ func (tx *Tx) start(plan idmapPlan, after string) (kvCursor, []byte, error) {
 	}
 	from, err := decodeCursor(after, plan)
 	if err != nil {
-		return nil, nil, err
+		return kvCursor{}, nil, err
 	}
 	k, _ := c.Seek(from)
 	if bytes.Equal(k, from) {
@@ -504,7 +504,7 @@ func (tx *Tx) SkipConnected(q IdmapQuery, n int) (string, int, error) {
 		if !ok {
 			break
 		}
-		if counts != nil && len(k) > 9 && (prev == nil || !bytes.Equal(prev[:len(prev)-8], k[:len(k)-8])) {
+		if counts.exists() && len(k) > 9 && (prev == nil || !bytes.Equal(prev[:len(prev)-8], k[:len(k)-8])) {
 			// k opens a tenant+entity stretch (tenant\x00entity\x00id keys).
 			stretch := k[:len(k)-8]
 			v := counts.Get(append([]byte("te"+sep), stretch[:len(stretch)-1]...))

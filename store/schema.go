@@ -27,6 +27,7 @@ const (
 // bucketDef is one bucket of the registry.
 type bucketDef struct {
 	name string
+	bolt []byte // name as bbolt keys it, made once: Tx.Bucket runs per row
 	kind bucketKind
 	of   *bucketDef // the data bucket an index or counter is derived from
 	v1   bool       // schema 1 stored its values as plain JSON (migrateV1toV2)
@@ -36,10 +37,10 @@ type bucketDef struct {
 func (b *bucketDef) String() string { return b.name }
 
 // key is the bucket's name as bbolt stores it.
-func (b *bucketDef) key() []byte { return []byte(b.name) }
+func (b *bucketDef) key() []byte { return b.bolt }
 
 func def(name string, kind bucketKind, of *bucketDef, v1 bool) *bucketDef {
-	b := &bucketDef{name: name, kind: kind, of: of, v1: v1, id: len(registry)}
+	b := &bucketDef{name: name, bolt: []byte(name), kind: kind, of: of, v1: v1, id: len(registry)}
 	registry = append(registry, b)
 	return b
 }

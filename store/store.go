@@ -99,7 +99,7 @@ func (db *DB) Size() int64 {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{kv: boltTx{btx}}) })
+	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{kv: kvTx{bolt: btx}}) })
 }
 
 // view is bbolt's View with the file's damage turned into ErrDamaged.
@@ -239,7 +239,7 @@ const initialMmapSize = 1 << 30
 // runWrite runs fn in a write transaction and then writes what fn left
 // pending (the identity-map counters), so the commit holds both.
 func runWrite(btx *bbolt.Tx, fn func(*Tx) error) error {
-	tx := &Tx{kv: boltTx{btx}}
+	tx := &Tx{kv: kvTx{bolt: btx}}
 	if err := fn(tx); err != nil {
 		return err
 	}

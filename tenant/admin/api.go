@@ -86,6 +86,9 @@ type API interface {
 	// Restore works only on the machine itself (in process, the control
 	// socket): the admin address answers 403.
 	Restore(ctx context.Context, path string) (Restored, error)
+	// Compact, likewise: it holds every transaction for as long as the
+	// copy takes, a pause no remote client may impose.
+	Compact(ctx context.Context) (store.Compacted, error)
 	SeedDemo() (DemoSummary, error)
 
 	// The admin address's access (`admin-token`, `admin-cert`).

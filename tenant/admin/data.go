@@ -110,6 +110,24 @@ func (s *Service) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	return n, nil
 }
 
+// Compact purges expired logins and rewrites the data file without its
+// free pages (store.DB.CompactInPlace), while the listener, the control
+// socket and every other part of this process keep running on the same
+// DB: `tenantdesk compact` calls it, also from another process through
+// the owner of the file, so the GUI or serve need not stop for it.
+func (s *Service) Compact(ctx context.Context) (store.Compacted, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Compacted{}, err
+	}
+	res, err := s.db.CompactInPlace(s.now())
+	if err != nil {
+		s.log.Warn("compact", "err", err)
+		return res, err
+	}
+	s.log.Info("data file compacted", "db", s.db.Path(), "before", res.Before, "after", res.After, "purged", res.Purged.Total())
+	return res, nil
+}
+
 // BackupToFile writes api's consistent copy of the data file to path: into
 // a hidden file beside it, synced, then renamed into place, so a crash or a
 // failed copy never leaves a half-written backup under the chosen name.

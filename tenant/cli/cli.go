@@ -56,7 +56,7 @@ func Main(ctx context.Context, p Program, args []string, stdin io.Reader, stdout
 	case "restore":
 		return cmdRestore(ctx, g, cmdArgs, stdout, stderr)
 	case "compact":
-		return cmdCompact(g, cmdArgs, stdout, stderr)
+		return cmdCompact(ctx, g, cmdArgs, stdout, stderr)
 	case "admin-token":
 		return cmdAdminToken(ctx, g, cmdArgs, stdout, stderr)
 	case "admin-cert":

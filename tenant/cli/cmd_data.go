@@ -9,7 +9,6 @@ import (
 	"io"
 	"path/filepath"
 	"text/tabwriter"
-	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
@@ -109,16 +108,18 @@ func cmdExport(ctx context.Context, g globals, args []string, stdout, stderr io.
 }
 
 // cmdCompact purges expired logins and rewrites the data file without its
-// free pages (store.Compact). It needs the file to itself: bbolt cannot
-// swap the file under a process that has it mapped.
-func cmdCompact(g globals, args []string, stdout, stderr io.Writer) int {
+// free pages: by the owner of the file when one runs (the GUI or serve
+// carry on serving), else here (admin.Service.Compact either way).
+func cmdCompact(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	if len(args) != 0 {
 		return exitf(stderr, "compact: takes no arguments (global flags go before it)")
 	}
-	res, err := store.Compact(g.db, time.Now(), store.Options{})
-	if errors.Is(err, store.ErrInUse) {
-		return exitf(stderr, "compact: %s is open in another Tenantdesk process (the GUI or serve); stop it, run compact, then start it again", g.db)
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
+		return code
 	}
+	defer done()
+	res, err := api.Compact(ctx)
 	if err != nil {
 		return exitf(stderr, "compact: %v", err)
 	}

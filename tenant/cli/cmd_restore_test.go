@@ -98,13 +98,7 @@ func TestRestoreThroughARunningOwner(t *testing.T) {
 	if code, _, errOut := cli(t, "", "--db", db, "tenant", "remove", "globex"); code != 0 {
 		t.Fatal(errOut)
 	}
-	addr := freeAddr(t)
-	serve := subprocess(t, "--db", db, "--addr", addr, "serve")
-	line, serveErr := startServe(t, serve)
-	defer serve.Process.Kill()
-	if !strings.HasPrefix(line, "listening on ") {
-		t.Fatalf("serve: %q\n%s", line, serveErr.String())
-	}
+	addr, serve, serveErr := serving(t, db)
 	healthy := func(when string) {
 		t.Helper()
 		resp, err := http.Get("http://" + addr + "/healthz")

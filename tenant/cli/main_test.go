@@ -370,3 +370,18 @@ func startServe(t *testing.T, cmd *exec.Cmd) (string, *bytes.Buffer) {
 	line, _ := bufio.NewReader(stdout).ReadString('\n')
 	return line, stderr
 }
+
+// serving starts `serve` on db on a free loopback address and waits until
+// it listens; the test stops it (SIGTERM, to check a clean end), else it
+// is killed at cleanup.
+func serving(t *testing.T, db string) (addr string, serve *exec.Cmd, serveErr *bytes.Buffer) {
+	t.Helper()
+	addr = freeAddr(t)
+	serve = subprocess(t, "--db", db, "--addr", addr, "serve")
+	line, serveErr := startServe(t, serve)
+	t.Cleanup(func() { _ = serve.Process.Kill() })
+	if !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("serve: %q\n%s", line, serveErr.String())
+	}
+	return addr, serve, serveErr
+}

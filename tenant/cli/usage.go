@@ -24,7 +24,7 @@ Commands:
   restore FILE                             replace the database with a backup, checked whole first (the old
                                            file kept as <db>.before-restore; serve and the GUI keep running)
   compact                                  purge expired logins and rewrite the file without its free
-                                           pages (stop the GUI or serve first)
+                                           pages (through the GUI or serve when one has the file open)
   admin-token [--revoke]                   new bearer token for serve --admin-addr (the old one stops working)
   admin-cert                               the admin address's certificate (PEM), for --server-ca
   settings [get KEY | set KEY VALUE | unset KEY]

@@ -71,25 +71,32 @@ func TestWrongTokensAreRateLimitedAndCounted(t *testing.T) {
 	}
 }
 
-// A restore names a file on the owner's machine and replaces every
-// setting, host-level ones too: the admin address refuses it with 403,
-// even with the right token, and the data file is untouched.
-func TestAdminAddrRefusesRestore(t *testing.T) {
-	svc := demoService(t)
+// adminAddrClient serves svc's admin address, with a token, and gives a
+// client that holds the right token.
+func adminAddrClient(t *testing.T, svc *admin.Service) (c *Client, srv *httptest.Server, token string) {
+	t.Helper()
 	token, err := svc.NewAdminToken()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &AdminServer{API: svc, CheckToken: svc.CheckAdminToken, Logger: slog.New(slog.DiscardHandler)}
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
+	srv = httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &Client{Name: "test", base: srv.URL, http: srv.Client(), token: token}, srv, token
+}
+
+// A restore names a file on the owner's machine and replaces every
+// setting, host-level ones too: the admin address refuses it with 403,
+// even with the right token, and the data file is untouched.
+func TestAdminAddrRefusesRestore(t *testing.T) {
+	svc := demoService(t)
+	c, _, _ := adminAddrClient(t, svc)
 	backup := filepath.Join(t.TempDir(), "b.db")
 	if _, err := admin.BackupToFile(t.Context(), svc, backup); err != nil {
 		t.Fatal(err)
 	}
 	before := svc.DB().Generation()
-	c := &Client{Name: "test", base: srv.URL, http: srv.Client(), token: token}
-	_, err = c.Restore(t.Context(), backup)
+	_, err := c.Restore(t.Context(), backup)
 	if err == nil || !strings.Contains(err.Error(), "only on the machine itself") {
 		t.Fatalf("restore over the admin address: %v", err)
 	}
@@ -98,5 +105,33 @@ func TestAdminAddrRefusesRestore(t *testing.T) {
 	}
 	if _, err := os.Stat(svc.DB().Path() + ".before-restore"); !os.IsNotExist(err) {
 		t.Fatal("the refused restore moved the data file")
+	}
+}
+
+// A compact holds every transaction of the owner while it copies the
+// file: the admin address refuses it with 403, even with the right token,
+// and the data file is untouched.
+func TestAdminAddrRefusesCompact(t *testing.T) {
+	svc := demoService(t)
+	c, srv, token := adminAddrClient(t, svc)
+	before, err := os.Stat(svc.DB().Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/Compact", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("compact over the admin address: %d, want 403", resp.StatusCode)
+	}
+	if _, err := c.Compact(t.Context()); err == nil || !strings.Contains(err.Error(), "only on the machine itself") {
+		t.Fatalf("compact through the client: %v", err)
+	}
+	if after, err := os.Stat(svc.DB().Path()); err != nil || !os.SameFile(before, after) {
+		t.Fatal("the refused compact replaced the data file")
 	}
 }

@@ -44,6 +44,9 @@ var methods = map[string]handler{
 	"CancelBill": unary(func(ctx context.Context, api admin.API, x cancelBillArgs) (store.Bill, error) {
 		return api.CancelBill(ctx, x.A0, x.A1, x.A2)
 	}),
+	"Compact": unary(func(ctx context.Context, api admin.API, x none) (store.Compacted, error) {
+		return api.Compact(ctx)
+	}),
 	"Connected": unary(func(ctx context.Context, api admin.API, x uint64) (admin.ConnectedDetail, error) {
 		return api.Connected(x)
 	}),
@@ -260,6 +263,11 @@ type cancelBillArgs struct {
 // CancelBill is admin.API's, through the server.
 func (c *Client) CancelBill(ctx context.Context, a0 string, a1 string, a2 string) (store.Bill, error) {
 	return call[store.Bill](c, ctx, "CancelBill", cancelBillArgs{a0, a1, a2})
+}
+
+// Compact is admin.API's, through the server.
+func (c *Client) Compact(ctx context.Context) (store.Compacted, error) {
+	return call[store.Compacted](c, ctx, "Compact", none{})
 }
 
 // Connected is admin.API's, through the server.

@@ -141,8 +141,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // localOnly are the methods the admin address refuses (403): they act on
 // the owner's machine itself. A restore names a file there and replaces
-// every setting, host-level ones too.
-var localOnly = map[string]bool{"Restore": true}
+// every setting, host-level ones too; a compact stops every transaction
+// while it copies the file.
+var localOnly = map[string]bool{"Restore": true, "Compact": true}
 
 // Handler serves api: POST /v1/{method}. auth, when not nil, guards every
 // call (the admin address's bearer token; the control socket checks its

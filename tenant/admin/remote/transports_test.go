@@ -18,13 +18,16 @@ import (
 
 // transports give the admin API of a fresh demo data file three ways: in
 // process, through the control socket, and through the admin address over
-// TLS, as dex runs one storage suite on every backend.
+// TLS, as dex runs one storage suite on every backend. offMachine marks
+// the transport that refuses the methods that work only on the machine
+// itself (Restore, Compact).
 var transports = []struct {
-	name string
-	open func(t *testing.T, svc *admin.Service) admin.API
+	name       string
+	offMachine bool
+	open       func(t *testing.T, svc *admin.Service) admin.API
 }{
-	{"in-process", func(t *testing.T, svc *admin.Service) admin.API { return svc }},
-	{"socket", func(t *testing.T, svc *admin.Service) admin.API {
+	{"in-process", false, func(t *testing.T, svc *admin.Service) admin.API { return svc }},
+	{"socket", false, func(t *testing.T, svc *admin.Service) admin.API {
 		ctx, cancel := context.WithCancel(context.Background())
 		done, err := remote.ServeSocket(ctx, svc.DB().Path(), svc, remote.Info{Name: "suite"}, slog.New(slog.DiscardHandler))
 		if err != nil {
@@ -38,7 +41,7 @@ var transports = []struct {
 		t.Cleanup(c.Close)
 		return c
 	}},
-	{"tls", func(t *testing.T, svc *admin.Service) admin.API {
+	{"tls", true, func(t *testing.T, svc *admin.Service) admin.API {
 		url := remotetest.AdminServer(t, svc, "suite")
 		token, err := svc.NewAdminToken()
 		if err != nil {
@@ -106,6 +109,23 @@ func TestAdminSuite(t *testing.T) {
 			}
 			if st := api.ListenerStatus(); st.State != admin.ListenerStopped {
 				t.Errorf("listener %v, want stopped", st.State)
+			}
+			// Compact: done by the owner on the machine itself, with
+			// every tenant still there; refused over the admin address,
+			// with nothing swapped.
+			gen = svc.DB().Generation()
+			res, err := api.Compact(context.Background())
+			switch {
+			case tr.offMachine:
+				if err == nil || svc.DB().Generation() != gen {
+					t.Errorf("compact over the admin address: %+v, %v; want refused, nothing written", res, err)
+				}
+			case err != nil || res.Before == 0 || res.After == 0 || res.After > res.Before:
+				t.Errorf("compact: %+v, %v", res, err)
+			default:
+				if again, err := api.Tenants(); err != nil || len(again) != len(list) {
+					t.Errorf("tenants after compact: %d, %v; want %d", len(again), err, len(list))
+				}
 			}
 			t.Logf("%s: %v", tr.name, time.Since(started))
 		})

@@ -2,15 +2,18 @@ package sso
 
 import (
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/russellhaering/gosaml2/types"
+	"go.etcd.io/bbolt"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
@@ -132,9 +135,16 @@ func BenchmarkBareRetrieveAssertionInfo(b *testing.B) {
 	_ = sink
 }
 
-// BenchmarkConsumeVsBare interleaves the two on alternate fresh responses
-// so that a noisy machine slows both alike, and reports their ratio
-// (SPEC §11 target: handler/bare ≤ 1.3).
+// BenchmarkConsumeVsBare interleaves three things on alternate fresh
+// responses, so that a noisy machine slows them alike: bare gosaml2
+// RetrieveAssertionInfo, a bare bbolt commit of the writes one login makes
+// (loginCommit), and the whole consume handler. It reports handler/bare
+// and (handler-commit)/bare. The durable handler must put the login on
+// disk before its redirect: one commit, two fdatasyncs, which on this
+// project's 2-core machine alone cost 0.2-0.5 × bare. SPEC §11 asks
+// handler/bare ≤ 1.3; the honest floor of a durable login is bare plus
+// that one commit, so both ratios are reported, and (handler-commit)/bare
+// ≤ 1.3 is the reading proposed for the target (SPEC is not changed here).
 func BenchmarkConsumeVsBare(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -149,7 +159,8 @@ func BenchmarkConsumeVsBare(b *testing.B) {
 			}
 			h.idp.Audience = sp.AudienceURI // what bare gosaml2 checks
 			target := tenant.RouteSAMLConsume.URL(h.srv.URL, "acme")
-			var bare, handler time.Duration
+			commit := newLoginCommit(b, h, bc.opts, target)
+			var bare, raw, handler time.Duration
 			var batch []benchLogin
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -164,6 +175,8 @@ func BenchmarkConsumeVsBare(b *testing.B) {
 				}
 				bare += time.Since(start)
 
+				raw += commit.run(b)
+
 				r := batch[1].request(target)
 				batch = batch[2:]
 				w := httptest.NewRecorder()
@@ -175,10 +188,131 @@ func BenchmarkConsumeVsBare(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/op")
+			b.ReportMetric(float64(raw.Nanoseconds())/float64(b.N), "commit-ns/op")
 			b.ReportMetric(float64(handler.Nanoseconds())/float64(b.N), "handler-ns/op")
 			b.ReportMetric(float64(handler)/float64(bare), "handler/bare")
+			b.ReportMetric(float64(handler-raw)/float64(bare), "(handler-commit)/bare")
 		})
 	}
+}
+
+// loginCommit is the floor of a login's transaction: a bare bbolt commit,
+// on a copy of the harness's file opened as the store opens it, of the
+// very keys and values one consume writes (found by comparing the file
+// before and after a consume: a repeat login puts its assertion, group,
+// user, membership, session, event and event count, and deletes its
+// AuthnRequest). Each run dirties the pages the login dirties: puts
+// rewrite the same keys, and a deleted key is put back and deleted in
+// turn.
+type loginCommit struct {
+	db     *bbolt.DB
+	writes []rawWrite
+	round  int
+}
+
+type rawWrite struct {
+	bucket, key, value []byte
+	del                bool
+}
+
+func newLoginCommit(b *testing.B, h *harness, opts store.Options, target string) *loginCommit {
+	dir := b.TempDir()
+	before, after := filepath.Join(dir, "before.db"), filepath.Join(dir, "after.db")
+	logins := benchResponses(b, h, 2)
+	consume := func(l benchLogin) {
+		w := httptest.NewRecorder()
+		h.svc.Consume(w, l.request(target), h.tenant("acme"))
+		if w.Code != http.StatusFound {
+			b.Fatalf("consume: %d %s", w.Code, w.Body)
+		}
+	}
+	consume(logins[0]) // the first login creates the user; the measured ones are repeats
+	if err := h.db.Backup(before); err != nil {
+		b.Fatal(err)
+	}
+	consume(logins[1])
+	if err := h.db.Backup(after); err != nil {
+		b.Fatal(err)
+	}
+	was, is := fileRecords(b, before), fileRecords(b, after)
+	c := &loginCommit{}
+	for k, v := range is {
+		if old, ok := was[k]; !ok || old != v {
+			c.writes = append(c.writes, rawWrite{bucket: []byte(k.bucket), key: []byte(k.key), value: []byte(v)})
+		}
+	}
+	for k, v := range was {
+		if _, ok := is[k]; !ok {
+			c.writes = append(c.writes, rawWrite{bucket: []byte(k.bucket), key: []byte(k.key), value: []byte(v), del: true})
+		}
+	}
+	if len(c.writes) == 0 {
+		b.Fatal("a consume wrote nothing")
+	}
+	db, err := bbolt.Open(before, 0o600, &bbolt.Options{
+		Timeout:         time.Second,
+		FreelistType:    bbolt.FreelistMapType, // as store.Open
+		NoSync:          opts.NoSync,
+		NoFreelistSync:  opts.NoSync,
+		InitialMmapSize: 1 << 30,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	c.db = db
+	return c
+}
+
+// run commits the login's writes once and says how long it took.
+func (c *loginCommit) run(b *testing.B) time.Duration {
+	c.round++
+	start := time.Now()
+	err := c.db.Update(func(tx *bbolt.Tx) error {
+		for _, w := range c.writes {
+			bk := tx.Bucket(w.bucket)
+			if w.del && c.round%2 == 1 {
+				if err := bk.Delete(w.key); err != nil {
+					return err
+				}
+			} else if err := bk.Put(w.key, w.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+type recordKey struct{ bucket, key string }
+
+// fileRecords reads every record of a closed data file (the store's buckets
+// are all top-level).
+func fileRecords(b *testing.B, path string) map[recordKey]string {
+	db, err := bbolt.Open(path, 0o400, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	out := map[recordKey]string{}
+	err = db.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bbolt.Bucket) error {
+			return bk.ForEach(func(k, v []byte) error {
+				if v == nil {
+					return fmt.Errorf("nested bucket %q in %q", k, name)
+				}
+				out[recordKey{string(name), string(k)}] = string(v)
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
 }
 
 // BenchmarkSessionCheck times one use of the session route with a due

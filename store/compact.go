@@ -64,14 +64,14 @@ func (db *DB) CompactInPlace(now time.Time) (Compacted, error) {
 		_ = os.Remove(tmp)
 		return res, fmt.Errorf("compact %s: %w", db.path, err)
 	}
-	// bbolt keeps the file locked while it is open: close it, rename the
-	// copy over it (os.Rename replaces an existing file on every system),
+	// bbolt keeps the file locked and mapped while it is open, and Windows
+	// replaces no open file: close it, move the copy over it (ReplaceFile),
 	// open the copy.
 	if err := db.bolt.Close(); err != nil {
 		_ = os.Remove(tmp)
 		return res, fmt.Errorf("compact: close %s: %w", db.path, err)
 	}
-	if err := os.Rename(tmp, db.path); err != nil {
+	if err := ReplaceFile(tmp, db.path); err != nil {
 		_ = os.Remove(tmp)
 		db.bolt, _ = openDataFile(db.path, db.opt) // the old file, where it was
 		return res, fmt.Errorf("compact %s: %w", db.path, err)
@@ -82,9 +82,6 @@ func (db *DB) CompactInPlace(now time.Time) (Compacted, error) {
 	}
 	db.bolt = bolt
 	db.swaps.Add(1)
-	if err := syncDir(filepath.Dir(db.path)); err != nil {
-		return res, fmt.Errorf("compact %s: %w", db.path, err)
-	}
 	if info, err := os.Stat(db.path); err == nil {
 		res.After = info.Size()
 	}
@@ -119,13 +116,4 @@ func syncFile(path string) error {
 		return err
 	}
 	return errors.Join(f.Sync(), f.Close())
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }

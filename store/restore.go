@@ -106,7 +106,7 @@ func (db *DB) Replace(from string) (Replaced, error) {
 	bolt, err := openDataFile(db.path, db.opt)
 	if err != nil {
 		// Put the old file back, and carry on with it.
-		perr := errors.Join(os.Rename(db.path, tmp), os.Rename(res.Previous, db.path))
+		perr := errors.Join(ReplaceFile(db.path, tmp), ReplaceFile(res.Previous, db.path))
 		old, oerr := openDataFile(db.path, db.opt)
 		if perr != nil || oerr != nil {
 			return Replaced{}, fmt.Errorf("restore from %s: %w; putting the old file back failed too: %v", from, err, errors.Join(perr, oerr))
@@ -199,15 +199,15 @@ func (e *renamedError) Unwrap() error { return e.err }
 func swapIn(path, tmp string) error {
 	prev := BeforeRestore(path)
 	if _, err := os.Stat(path); err == nil {
-		if err := os.Rename(path, prev); err != nil {
+		if err := ReplaceFile(path, prev); err != nil {
 			return fmt.Errorf("restore: keep the current file as %s: %w", prev, err)
 		}
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Rename(prev, path)
+	if err := ReplaceFile(tmp, path); err != nil {
+		_ = ReplaceFile(prev, path)
 		return fmt.Errorf("restore: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 func copyFile(from, to string) error {

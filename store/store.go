@@ -151,7 +151,7 @@ func (db *DB) Backup(path string) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := ReplaceFile(tmp, path); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}

@@ -146,7 +146,7 @@ func BackupToFile(ctx context.Context, api API, path string) (int64, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = store.ReplaceFile(tmp, path)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)

@@ -42,18 +42,17 @@ func (c *Client) context(ctx context.Context) (context.Context, context.CancelFu
 var ErrNoOwner = errors.New("no Tenantdesk process serves this data file")
 
 // DialSocket connects to the process that owns the data file at dbPath,
-// through the control socket next to it.
+// through its control channel (SocketPath). Every connection is checked
+// before anything is sent: a channel of another user is refused with
+// ErrNotOurs.
 func DialSocket(ctx context.Context, dbPath string) (*Client, error) {
 	path := SocketPath(dbPath)
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", path)
-	}
-	// Probe first: a refused or missing socket means no owner, which the
-	// caller handles by opening the file itself.
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) { return dialChecked(ctx, path) }
+	// Probe first: a missing socket, or one nobody listens on, means no
+	// owner, which the caller handles by opening the file itself.
 	conn, err := dial(ctx, "", "")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w (%v)", path, ErrNoOwner, err)
+		return nil, err
 	}
 	_ = conn.Close()
 	c := &Client{

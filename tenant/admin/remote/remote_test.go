@@ -14,13 +14,14 @@ import (
 	"testing"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/storetest"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 )
 
 func demoService(t testing.TB) *admin.Service {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{NoSync: true})
+	db, err := store.Open(filepath.Join(storetest.TempDir(t), "r.db"), store.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

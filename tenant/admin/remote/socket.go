@@ -7,36 +7,26 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 )
 
-// SocketPath is the control socket of the data file at dbPath.
-func SocketPath(dbPath string) string { return dbPath + ".sock" }
-
-// ServeSocket serves api on the control socket next to the data file
-// until ctx ends, then removes the socket. Only the owner of the file may
-// call it: holding the file's lock proves that any socket file already
-// there was left by a process that died, so it is replaced. The socket is
-// mode 0600 and every connection from another user is dropped.
+// ServeSocket serves api on the control channel of the data file at
+// dbPath (SocketPath: a Unix socket beside it, or a named pipe on
+// Windows) until ctx ends, then closes it. Only the owner of the file may
+// call it: holding the file's lock proves that a socket file already there
+// was left by a process that died, so it is replaced. Only this process's
+// user reaches it: the socket is mode 0600 and peers of another uid are
+// dropped; the pipe's DACL admits the user and SYSTEM alone.
 func ServeSocket(ctx context.Context, dbPath string, api admin.API, info Info, log *slog.Logger) (<-chan error, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	path := SocketPath(dbPath)
-	if err := removeStale(path); err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("unix", path)
+	l, err := listenControl(path, log)
 	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
-	}
-	l.(*net.UnixListener).SetUnlinkOnClose(true)
-	if err := os.Chmod(path, 0o600); err != nil {
-		_ = l.Close()
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("control channel %s: %w", path, err)
 	}
 	srv := &http.Server{
 		Handler:           Handler(api, info, nil, log),
@@ -45,7 +35,7 @@ func ServeSocket(ctx context.Context, dbPath string, api admin.API, info Info, l
 	}
 	done := make(chan error, 1)
 	go func() {
-		err := srv.Serve(&sameUserListener{Listener: l, uid: os.Getuid(), log: log})
+		err := srv.Serve(l)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -60,47 +50,20 @@ func ServeSocket(ctx context.Context, dbPath string, api admin.API, info Info, l
 			_ = srv.Close()
 		}
 	}()
-	log.Debug("control socket ready", "path", path)
+	log.Debug("control channel ready", "path", path)
 	return done, nil
 }
 
-// removeStale deletes a socket file left behind by a process that died.
-// It refuses to delete anything that is not a socket.
-func removeStale(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("control socket %s: %w", path, err)
-	}
-	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("control socket %s: a file that is not a socket is in the way", path)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("control socket %s: remove the stale one: %w", path, err)
-	}
-	return nil
-}
+// ErrNotOurs is returned when the control channel of a data file belongs
+// to another user, or the process behind it runs as one: the CLI refuses
+// it before sending a byte (SPEC §15), since a verb may carry secrets.
+var ErrNotOurs = errors.New("belongs to another user; nothing was sent")
 
-// sameUserListener drops connections whose peer runs as another user.
-type sameUserListener struct {
-	net.Listener
-	uid int
-	log *slog.Logger
-}
-
-func (l *sameUserListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		uid, err := peerUID(c)
-		if err == nil && uid == l.uid {
-			return c, nil
-		}
-		l.log.Warn("control socket: refused a peer of another user", "uid", uid, "err", err)
-		_ = c.Close()
-	}
+// dialChecked connects to the control channel at path and returns the
+// connection only once it is known to lead to a process of this user
+// (dialControl does the checks for the platform).
+func dialChecked(ctx context.Context, path string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	defer cancel()
+	return dialControl(ctx, path)
 }

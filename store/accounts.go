@@ -15,6 +15,9 @@ func (tx *Tx) PutTenant(t Tenant) error {
 	if err := checkPart("tenant key", t.Key, true); err != nil {
 		return err
 	}
+	if err := tx.sealTenant(&t); err != nil {
+		return err
+	}
 	return put(tx.bucket(bucketTenants), key(t.Key), t)
 }
 
@@ -24,12 +27,21 @@ func (tx *Tx) Tenant(key string) (Tenant, error) {
 	if err := get(tx.bucket(bucketTenants), []byte(key), &t); err != nil {
 		return t, wrapGet(err, "tenant", key)
 	}
-	return t, nil
+	return t, tx.openTenant(&t)
 }
 
 // Tenants returns every tenant in key order.
 func (tx *Tx) Tenants() ([]Tenant, error) {
-	return decodeAll[Tenant](tx.bucket(bucketTenants), nil)
+	ts, err := decodeAll[Tenant](tx.bucket(bucketTenants), nil)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ts {
+		if err := tx.openTenant(&ts[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ts, nil
 }
 
 // DeleteTenant removes a tenant's configuration and its Connec! pull

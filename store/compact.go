@@ -73,14 +73,14 @@ func (db *DB) CompactInPlace(now time.Time) (Compacted, error) {
 	}
 	if err := ReplaceFile(tmp, db.path); err != nil {
 		_ = os.Remove(tmp)
-		db.bolt, _ = openDataFile(db.path, db.opt) // the old file, where it was
+		db.bolt, db.vault, _ = openDataFile(db.path, db.opt) // the old file, where it was
 		return res, fmt.Errorf("compact %s: %w", db.path, err)
 	}
-	bolt, err := openDataFile(db.path, db.opt)
+	bolt, vault, err := openDataFile(db.path, db.opt)
 	if err != nil {
 		return res, fmt.Errorf("compact %s: reopen the compacted file: %w", db.path, err)
 	}
-	db.bolt = bolt
+	db.bolt, db.vault = bolt, vault
 	db.swaps.Add(1)
 	if info, err := os.Stat(db.path); err == nil {
 		res.After = info.Size()

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -183,9 +184,11 @@ func openBolt(path string, opts *bbolt.Options, unsynced bool) (_ *bbolt.DB, cre
 	return bolt, !exists, nil
 }
 
-// openDataFile is Open's bbolt part: the checks, bbolt.Open, and the
-// migrations in one transaction, which a file at today's schema skips.
-func openDataFile(path string, opt Options) (*bbolt.DB, error) {
+// openDataFile is Open's bbolt part: the checks, bbolt.Open, the vault,
+// and the migrations in one transaction, which a file at today's schema
+// skips. A file whose master key is missing opens all the same, with its
+// keyring locked (KeyError), and nothing is written to it.
+func openDataFile(path string, opt Options) (*bbolt.DB, *keyring, error) {
 	timeout := opt.LockTimeout
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
@@ -199,34 +202,85 @@ func openDataFile(path string, opt Options) (*bbolt.DB, error) {
 		InitialMmapSize: initialMmapSize,
 	}, true)
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: %w (still locked after %s; is another Tenantdesk running on it?)",
+		return nil, nil, fmt.Errorf("open %s: %w (still locked after %s; is another Tenantdesk running on it?)",
 			path, ErrInUse, timeout)
 	}
 	if errors.Is(err, ErrDamaged) || errors.Is(err, ErrSchema) {
-		return nil, err // names the file already
+		return nil, nil, err // names the file already
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	keys := opt.Keys
+	if keys == nil {
+		keys = processKeys
+	}
+	vault := &keyring{path: path, keys: keys}
 	// A file at today's schema is only read: opening it writes nothing,
 	// so a verb that only reads leaves the file as it found it.
 	var current bool
+	var from uint64
 	err = guarded(path, func() error {
 		return bolt.View(func(btx *bbolt.Tx) error {
-			current = upToDate(btx)
+			if current = upToDate(btx); current {
+				return vault.load(btx)
+			}
+			from, _ = schemaVersion(btx)
 			return nil
 		})
 	})
 	if err == nil && !current {
 		err = guarded(path, func() error {
-			return bolt.Update(func(btx *bbolt.Tx) error { return migrate(btx, path, created) })
+			return bolt.Update(func(btx *bbolt.Tx) error {
+				if err := migrate(btx, path, created, vault); err != nil {
+					return err
+				}
+				if vault.locked != nil {
+					return errReadOnly // a file without its key is read, never rewritten
+				}
+				return nil
+			})
 		})
+		if errors.Is(err, errReadOnly) {
+			err = nil
+		} else if err == nil && !created && from < sealedSchema {
+			// The secrets were in plain text: bbolt leaves what it
+			// rewrote in the file's free pages, and a backup copies
+			// those too. The file is rewritten without them.
+			if err = scrub(bolt, path); err == nil {
+				return openDataFile(path, opt)
+			}
+			return nil, nil, err
+		}
 	}
 	if err != nil {
 		_ = bolt.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return bolt, nil
+	return bolt, vault, nil
+}
+
+// scrub rewrites the file at path, which bolt has open, without its free
+// pages, and closes bolt: the file then holds no byte of what was deleted
+// or rewritten before.
+func scrub(bolt *bbolt.DB, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		_ = bolt.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmp, err := compactCopy(bolt, path, st.Mode().Perm())
+	if cerr := bolt.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = ReplaceFile(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("%s: rewrite without the plain-text secrets: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // guarded runs fn, a read or write of the mapped file, with faults turned

@@ -8,10 +8,19 @@ import (
 // Tenant is a tenant's stored configuration. The store keeps the document
 // opaque: package tenant owns its shape and its validation.
 type Tenant struct {
-	Key       string          `json:"key"`
-	Config    json.RawMessage `json:"config"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Key    string          `json:"key"`
+	Config json.RawMessage `json:"config"` // without its secrets
+	// Secrets are the configuration's secret fields by name ("api.key"),
+	// in clear, in memory only: PutTenant seals each into Sealed, and the
+	// reads open them again (vault.go).
+	Secrets map[string]string `json:"-"`
+	// Sealed is what the file holds of Secrets.
+	Sealed map[string]string `json:"sealed,omitempty"`
+	// SecretsLocked is set by a read of a file whose key is missing
+	// (DB.KeyErr): Sealed is there, Secrets are not.
+	SecretsLocked bool      `json:"-"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // User is a platform user as seen by one tenant. UID is the real uid in real

@@ -100,22 +100,22 @@ func (db *DB) Replace(from string) (Replaced, error) {
 	}
 	res.Previous = BeforeRestore(db.path)
 	if err := swapIn(db.path, tmp); err != nil {
-		db.bolt, _ = openDataFile(db.path, db.opt) // the old file, where it was
+		db.bolt, db.vault, _ = openDataFile(db.path, db.opt) // the old file, where it was
 		return Replaced{}, err
 	}
-	bolt, err := openDataFile(db.path, db.opt)
+	bolt, vault, err := openDataFile(db.path, db.opt)
 	if err != nil {
 		// Put the old file back, and carry on with it.
 		perr := errors.Join(ReplaceFile(db.path, tmp), ReplaceFile(res.Previous, db.path))
-		old, oerr := openDataFile(db.path, db.opt)
+		old, oldVault, oerr := openDataFile(db.path, db.opt)
 		if perr != nil || oerr != nil {
 			return Replaced{}, fmt.Errorf("restore from %s: %w; putting the old file back failed too: %v", from, err, errors.Join(perr, oerr))
 		}
-		db.bolt = old
+		db.bolt, db.vault = old, oldVault
 		db.swaps.Add(1)
 		return Replaced{}, fmt.Errorf("restore from %s: %w (the old file is back)", from, err)
 	}
-	db.bolt = bolt
+	db.bolt, db.vault = bolt, vault
 	db.swaps.Add(1)
 	return res, nil
 }

@@ -138,22 +138,29 @@ var (
 //	1  first release: plain JSON values, identity map with a remote-id index only
 //	2  values carry a codec byte; identity map indexes by tenant+entity, local id,
 //	   name, group, and O(1) counters
-const SchemaVersion = 2
+//	3  secrets sealed (vault.go): a vault record in meta, tenants' secret fields
+//	   in "sealed", secret settings and the admin TLS pair as sealed values
+const SchemaVersion = 3
+
+// sealedSchema is the first schema whose secrets are sealed.
+const sealedSchema = 3
 
 // A migration moves the file from version to-1 to version to. All steps run
 // in the one transaction of Open, so a failed step leaves the file as it was.
 type migration struct {
 	to   uint64
 	what string
-	run  func(*bbolt.Tx) error
+	run  func(*bbolt.Tx, *keyring) error
 }
 
 var migrations = []migration{
-	{to: 2, what: "add codec byte to values; rebuild identity-map indexes", run: migrateV1toV2},
+	{to: 2, what: "add codec byte to values; rebuild identity-map indexes",
+		run: func(btx *bbolt.Tx, _ *keyring) error { return migrateV1toV2(btx) }},
+	{to: 3, what: "seal secrets", run: migrateV2toV3},
 }
 
-// upToDate reports whether the file is at SchemaVersion with every bucket:
-// then Open has nothing to write.
+// upToDate reports whether the file is at SchemaVersion with every bucket
+// and its vault record: then Open has nothing to write.
 func upToDate(btx *bbolt.Tx) bool {
 	if v, err := schemaVersion(btx); err != nil || v != SchemaVersion {
 		return false
@@ -163,14 +170,16 @@ func upToDate(btx *bbolt.Tx) bool {
 			return false
 		}
 	}
-	return true
+	_, ok, err := readVault(btx)
+	return ok && err == nil
 }
 
 // migrate brings a file to SchemaVersion. A file Open has just created
 // gets the current layout directly; an existing file without a schema
 // version is not ours (or not one any more) and is refused, never
-// initialized.
-func migrate(btx *bbolt.Tx, path string, created bool) error {
+// initialized. The vault is loaded (or made) once the file is known to be
+// ours, before the steps that seal.
+func migrate(btx *bbolt.Tx, path string, created bool, vault *keyring) error {
 	version, err := schemaVersion(btx)
 	if err != nil {
 		return err
@@ -185,11 +194,14 @@ func migrate(btx *bbolt.Tx, path string, created bool) error {
 		return fmt.Errorf("%s: %w: file has schema version %d, this build knows up to %d; use a newer Tenantdesk",
 			path, ErrSchema, version, SchemaVersion)
 	}
+	if err := vault.load(btx); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	for _, m := range migrations {
 		if m.to <= version {
 			continue
 		}
-		if err := m.run(btx); err != nil {
+		if err := m.run(btx, vault); err != nil {
 			return fmt.Errorf("%s: migrate to schema %d (%s): %w", path, m.to, m.what, err)
 		}
 		version = m.to

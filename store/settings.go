@@ -13,6 +13,13 @@ type Setting struct {
 	Key     string    `json:"key"`
 	Value   string    `json:"value"`
 	Updated time.Time `json:"updated"`
+	// Secret seals Value at rest: the file holds it in Sealed only. Reads
+	// set it for a sealed value.
+	Secret bool   `json:"-"`
+	Sealed string `json:"sealed,omitempty"`
+	// Locked is set by a read of a file whose key is missing: the value
+	// is sealed and Value is empty.
+	Locked bool `json:"-"`
 }
 
 // Settings returns every stored setting, by key.
@@ -23,6 +30,9 @@ func (tx *Tx) Settings() (map[string]Setting, error) {
 	}
 	out := make(map[string]Setting, len(rows))
 	for _, r := range rows {
+		if err := tx.openSetting(&r); err != nil {
+			return nil, fmt.Errorf("settings: %w", err)
+		}
 		out[r.Key] = r
 	}
 	return out, nil
@@ -31,6 +41,9 @@ func (tx *Tx) Settings() (map[string]Setting, error) {
 // PutSetting stores s under its key, replacing what was there.
 func (tx *Tx) PutSetting(s Setting) error {
 	if err := checkPart("setting key", s.Key, true); err != nil {
+		return err
+	}
+	if err := tx.sealSetting(&s); err != nil {
 		return err
 	}
 	return put(tx.bucket(bucketSettings), []byte(s.Key), s)

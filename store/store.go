@@ -35,6 +35,10 @@ var (
 	ErrDuplicate = errors.New("duplicate")
 )
 
+// errReadOnly rolls back Open's transaction for a file opened without its
+// key: not even the schema version is written again.
+var errReadOnly = errors.New("read only")
+
 // DefaultLockTimeout is how long Open waits for another process to let go.
 const DefaultLockTimeout = time.Second
 
@@ -49,13 +53,17 @@ type DB struct {
 	// CompactInPlace): a swapped-in file's transaction ids start anew.
 	swaps atomic.Uint64
 
-	replacing sync.Mutex // one Replace or CompactInPlace at a time
+	replacing sync.Mutex // one Replace, CompactInPlace or Rekey at a time
+	vault     *keyring   // the open file's data keys; changed with bolt
 }
 
 // Options tune Open; the zero value is what the app uses.
 type Options struct {
 	LockTimeout time.Duration // default 1s
 	NoSync      bool          // tests and benchmarks only
+	// Keys keeps the master keys that seal the file's secrets (vault.go);
+	// nil keeps them in this process's memory only, which is for tests.
+	Keys MasterKeys
 }
 
 // Open opens (creating with mode 0600) the file at path, runs migrations,
@@ -66,11 +74,11 @@ func Open(path string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
-	bolt, err := openDataFile(path, opt)
+	bolt, vault, err := openDataFile(path, opt)
 	if err != nil {
 		return nil, err
 	}
-	return &DB{bolt: bolt, path: path, opt: opt}, nil
+	return &DB{bolt: bolt, path: path, opt: opt, vault: vault}, nil
 }
 
 // Close releases the file and its lock, once the transactions in flight
@@ -99,7 +107,7 @@ func (db *DB) Size() int64 {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{kv: kvTx{bolt: btx}}) })
+	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{kv: kvTx{bolt: btx}, vault: db.vault}) })
 }
 
 // view is bbolt's View with the file's damage turned into ErrDamaged.
@@ -116,7 +124,7 @@ func (db *DB) Update(fn func(*Tx) error) error {
 	return guarded(db.path, func() error {
 		return db.bolt.Update(func(btx *bbolt.Tx) error {
 			btx.OnCommit(func() { db.commits.Add(1) })
-			return runWrite(btx, fn)
+			return runWrite(btx, db.vault, fn)
 		})
 	})
 }
@@ -133,7 +141,7 @@ func (db *DB) Batch(fn func(*Tx) error) error {
 	// bbolt may run fn on another goroutine: it guards itself there.
 	return guarded(db.path, func() error {
 		return db.bolt.Batch(func(btx *bbolt.Tx) error {
-			return guarded(db.path, func() error { return runWrite(btx, fn) })
+			return guarded(db.path, func() error { return runWrite(btx, db.vault, fn) })
 		})
 	})
 }
@@ -227,6 +235,7 @@ type Tx struct {
 	// counts holds identity-map counter deltas until the transaction
 	// commits: a notification of 10,000 rows writes each counter once.
 	counts map[string]int64
+	vault  *keyring
 }
 
 func (tx *Tx) bucket(b *bucketDef) kvBucket { return tx.kv.bucket(b) }
@@ -238,8 +247,8 @@ const initialMmapSize = 1 << 30
 
 // runWrite runs fn in a write transaction and then writes what fn left
 // pending (the identity-map counters), so the commit holds both.
-func runWrite(btx *bbolt.Tx, fn func(*Tx) error) error {
-	tx := &Tx{kv: kvTx{bolt: btx}}
+func runWrite(btx *bbolt.Tx, vault *keyring, fn func(*Tx) error) error {
+	tx := &Tx{kv: kvTx{bolt: btx}, vault: vault}
 	if err := fn(tx); err != nil {
 		return err
 	}

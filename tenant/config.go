@@ -38,6 +38,9 @@ type API struct {
 	Key  Secret `json:"key"`
 	Host string `json:"host"`
 	Base string `json:"base,omitempty"` // default /api/v1/
+	// KeyLocked is set when the key is sealed in a file whose master key
+	// is missing here: Key is empty, and stays unknown (SPEC §15).
+	KeyLocked bool `json:"-"`
 }
 
 // SSO is sso{}: the tenant's IdP and how we accept its assertions.

@@ -30,12 +30,12 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-// storedAPI is API with the secret as plain text: the stored document is
-// the one place the real key is written (the data file is mode 0600).
-// TestStoredShapeMatches keeps its fields in step with API.
+// storedAPI is API with the secret as plain text, for the whole document
+// (MarshalStored), or without it, for the store (ToStored: the store seals
+// the key apart). TestStoredShapeMatches keeps its fields in step with API.
 type storedAPI struct {
 	ID   string `json:"id"`
-	Key  string `json:"key"`
+	Key  string `json:"key,omitempty"`
 	Host string `json:"host"`
 	Base string `json:"base,omitempty"`
 }
@@ -47,8 +47,10 @@ type storedConfig struct {
 	API storedAPI `json:"api"`
 }
 
-// MarshalStored encodes the configuration for the store, secret included.
-// Plain json.Marshal of a Config masks the secret instead.
+// MarshalStored encodes the whole configuration, secret included: what an
+// import file holds and what a client sends its owner to save. Plain
+// json.Marshal of a Config masks the secret instead, and the store gets
+// the secret apart, to seal it (ToStored).
 func (c *Config) MarshalStored() ([]byte, error) {
 	b, err := json.Marshal(storedConfig{Config: *c, API: storedAPI{
 		ID: c.API.ID, Key: c.API.Key.Reveal(), Host: c.API.Host, Base: c.API.Base,

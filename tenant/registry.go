@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -41,17 +43,46 @@ func FromStored(t store.Tenant) (*Config, error) {
 	if string(c.Key) != t.Key {
 		return nil, fmt.Errorf("decode tenant %q: document is for %q", t.Key, clip(string(c.Key)))
 	}
+	// The key comes from the sealed secrets; a document written whole
+	// (MarshalStored, as tests write them) keeps its own.
+	if k, ok := t.Secrets[SecretAPIKey]; ok {
+		c.API.Key = Secret(k)
+	}
+	if t.SecretsLocked && t.Sealed[SecretAPIKey] != "" {
+		c.API.Key, c.API.KeyLocked = "", true
+	}
 	return &c, nil
 }
 
+// SecretAPIKey names api.key among a stored tenant's secrets, which the
+// store seals apart from the rest of the configuration.
+const SecretAPIKey = "api.key"
+
 // ToStored is the store document of a configuration, FromStored's inverse:
-// the only place a Config becomes a store.Tenant (with the real api.key).
+// the only place a Config becomes a store.Tenant (its api.key among the
+// Secrets, which the store seals).
 func ToStored(c *Config, now time.Time) (store.Tenant, error) {
-	b, err := c.MarshalStored()
+	b, err := json.Marshal(storedConfig{Config: *c, API: storedAPI{ID: c.API.ID, Host: c.API.Host, Base: c.API.Base}})
 	if err != nil {
 		return store.Tenant{}, fmt.Errorf("encode tenant %q: %w", c.Key, err)
 	}
-	return store.Tenant{Key: string(c.Key), Config: b, CreatedAt: now, UpdatedAt: now}, nil
+	t := store.Tenant{Key: string(c.Key), Config: b, CreatedAt: now, UpdatedAt: now}
+	if c.API.Key != "" {
+		t.Secrets = map[string]string{SecretAPIKey: c.API.Key.Reveal()}
+	}
+	return t, nil
+}
+
+// sameStored reports whether a stored tenant already holds doc: compared
+// as this build encodes both, so a file migrated from an older layout
+// does not count every tenant as changed.
+func sameStored(old, doc store.Tenant) bool {
+	c, err := FromStored(old)
+	if err != nil || c.API.KeyLocked {
+		return false
+	}
+	again, err := ToStored(c, doc.CreatedAt)
+	return err == nil && bytes.Equal(again.Config, doc.Config) && maps.Equal(again.Secrets, doc.Secrets)
 }
 
 // GetTx reads one tenant inside a transaction; the error wraps
@@ -129,16 +160,30 @@ func (r Registry) SaveAllChanges(cs []Config) (Changes, error) {
 	normalized := make([]Config, len(cs))
 	var problems []Problem
 	seen := make(map[Key]int, len(cs))
+	kept := make([]*Problem, len(cs))
 	for i := range cs {
-		c := cs[i]
-		c.Normalize()
-		normalized[i] = c
+		normalized[i] = cs[i]
+		normalized[i].Normalize()
+	}
+	if err := r.DB.View(func(tx *store.Tx) error {
+		for i := range normalized {
+			kept[i] = KeepStoredKey(tx, &normalized[i])
+		}
+		return nil
+	}); err != nil {
+		return Changes{}, err
+	}
+	for i := range normalized {
+		c := normalized[i]
 		prefix := savePrefix(i, len(cs))
 		if j, dup := seen[c.Key]; dup {
 			problems = append(problems, Problem{Field: prefix + "key", Message: fmt.Sprintf("%q repeats tenants[%d]", c.Key, j)})
 		}
 		seen[c.Key] = i
 		p := c.Validate(now, r.PublicURL)
+		if kept[i] != nil {
+			p.Errors = append(slices.DeleteFunc(p.Errors, func(e Problem) bool { return e.Field == "api.key" }), *kept[i])
+		}
 		if !p.OK() {
 			if len(cs) == 1 {
 				return Changes{}, &ValidationError{Key: c.Key, Problems: p}
@@ -166,7 +211,7 @@ func (r Registry) SaveAllChanges(cs []Config) (Changes, error) {
 		for _, d := range docs {
 			old, err := tx.Tenant(d.Key)
 			switch {
-			case err == nil && bytes.Equal(old.Config, d.Config):
+			case err == nil && sameStored(old, d):
 				ch.Unchanged = append(ch.Unchanged, Key(d.Key))
 				continue
 			case err == nil:

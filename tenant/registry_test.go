@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -209,16 +210,20 @@ func TestRegistryRemoveLeavesOrphans(t *testing.T) {
 
 func TestFromStored(t *testing.T) {
 	c := validConfig(t, newCerts(t).Valid)
-	doc, err := c.MarshalStored()
+	st, err := ToStored(&c, testNow)
 	if err != nil {
 		t.Fatal(err)
+	}
+	doc := st.Config
+	if bytes.Contains(doc, []byte(c.API.Key.Reveal())) {
+		t.Fatalf("the stored document holds the key itself: %s", doc)
 	}
 	tests := []struct {
 		name string
 		t    store.Tenant
 		ok   bool
 	}{
-		{"ok", store.Tenant{Key: "acme", Config: doc}, true},
+		{"ok", st, true},
 		{"key mismatch", store.Tenant{Key: "other", Config: doc}, false},
 		{"corrupt", store.Tenant{Key: "acme", Config: []byte(`{"key":`)}, false},
 		{"wrong type", store.Tenant{Key: "acme", Config: []byte(`{"key":"acme","api":{"key":7}}`)}, false},

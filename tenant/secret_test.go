@@ -84,8 +84,8 @@ func TestMarshalStoredKeepsSecret(t *testing.T) {
 // TestStoredShapeMatches keeps storedAPI in step with API: a field added to
 // API but not to storedAPI would silently vanish from the store.
 func TestStoredShapeMatches(t *testing.T) {
-	a, _ := json.Marshal(API{ID: "i", Host: "h", Base: "b"})
-	s, _ := json.Marshal(storedAPI{ID: "i", Host: "h", Base: "b"})
+	a, _ := json.Marshal(API{ID: "i", Key: "k", Host: "h", Base: "b"})
+	s, _ := json.Marshal(storedAPI{ID: "i", Key: "k", Host: "h", Base: "b"})
 	var am, sm map[string]any
 	_ = json.Unmarshal(a, &am)
 	_ = json.Unmarshal(s, &sm)

@@ -81,9 +81,13 @@ func TestValidTenantIsSavedAndListed(t *testing.T) {
 	if n := f.problemCount(); n != 0 {
 		t.Errorf("%d field messages after a valid save", n)
 	}
-	cfg, err := svc.Tenant("acme")
+	var cfg *tenant.Config
+	err := svc.DB().View(func(tx *store.Tx) (err error) { cfg, err = tenant.GetTx(tx, "acme"); return err })
 	if err != nil || cfg.API.Key.Reveal() != "s3cret" || cfg.Billing.PriceCents != 4900 {
 		t.Fatalf("stored %+v, %v", cfg, err)
+	}
+	if answer, _ := svc.Tenant("acme"); answer.API.Key.Reveal() != tenant.Mask {
+		t.Errorf("the service's answer carries the api.key: %q", answer.API.Key.Reveal())
 	}
 	if f.key.Disabled() != true {
 		t.Error("key still editable after the first save (keys are immutable)")

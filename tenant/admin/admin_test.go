@@ -106,9 +106,12 @@ func TestSaveTenantReportsEveryFieldAndWritesNothing(t *testing.T) {
 	if _, err := s.SaveTenant(good, true); err != nil {
 		t.Fatalf("valid tenant: %v", err)
 	}
-	got, err := s.Tenant("acme")
+	got, err := s.registry().Get("acme")
 	if err != nil || got.API.Key.Reveal() != "s3cret-acme" {
 		t.Fatalf("saved tenant = %+v, %v; want the secret kept", got, err)
+	}
+	if answer, _ := s.Tenant("acme"); answer.API.Key.Reveal() != tenant.Mask {
+		t.Fatalf("the answer carries the api.key: %q", answer.API.Key.Reveal())
 	}
 	p, err = s.SaveTenant(good, true)
 	if !errors.Is(err, ErrTenantExists) || p.Field("key") == "" {

@@ -76,9 +76,12 @@ func TestSyncImportsAndSaysWhatChanged(t *testing.T) {
 	if got := res.Summary(); got != "2 added (acme, maestrano-uat), 0 updated, 0 unchanged" || res.Source != p.URL() {
 		t.Fatalf("first sync: %q from %q", got, res.Source)
 	}
-	c, err := s.Tenant("maestrano-uat")
-	if err != nil || c.API.Key.Reveal() != "api-key-maestrano-uat" || c.API.ID != "app-maestrano-uat" {
-		t.Fatalf("imported tenant: %v %v", c, err)
+	stored, err := s.registry().Get("maestrano-uat")
+	if err != nil || stored.API.Key.Reveal() != "api-key-maestrano-uat" || stored.API.ID != "app-maestrano-uat" {
+		t.Fatalf("imported tenant: %v %v", stored, err)
+	}
+	if c, _ := s.Tenant("maestrano-uat"); c.API.Key.Reveal() != tenant.Mask {
+		t.Fatalf("the answer carries the api.key: %q", c.API.Key.Reveal())
 	}
 
 	res, err = s.SyncTenants(context.Background())
@@ -324,10 +327,12 @@ func TestSyncFromStoredSettingsAndEnvWins(t *testing.T) {
 	s := newService(t)
 	env := map[string]string{}
 	s.getenv = func(name string) (string, bool) { v, ok := env[name]; return v, ok }
-	for k, v := range map[string]string{"devpl-host": p.URL(), "devpl-api-path": devpltest.APIPath,
-		"devpl-env-key": devpltest.EnvKey, "devpl-env-secret": devpltest.EnvSecret} {
-		if err := s.SetSetting(k, v); err != nil {
-			t.Fatalf("set %s: %v", k, err)
+	// The host first: a later change of devpl-host drops the stored secret
+	// (SPEC §15, a secret is bound to its host).
+	for _, kv := range [][2]string{{"devpl-host", p.URL()}, {"devpl-api-path", devpltest.APIPath},
+		{"devpl-env-key", devpltest.EnvKey}, {"devpl-env-secret", devpltest.EnvSecret}} {
+		if err := s.SetSetting(kv[0], kv[1]); err != nil {
+			t.Fatalf("set %s: %v", kv[0], err)
 		}
 	}
 	if res, err := s.SyncTenants(context.Background()); err != nil || len(res.Added) != 1 {

@@ -119,9 +119,11 @@ func TestDevPlatformReadsStoredSettings(t *testing.T) {
 		}
 		return "", false
 	}
-	for k, v := range map[settings.Key]string{settings.DevplHost: "https://devpl.example.com", settings.DevplEnvKey: "stored-key",
-		settings.DevplEnvSecret: "stored-secret", settings.DevplRefresh: "2h"} {
-		if err := s.SetSetting(string(k), v); err != nil {
+	// The host first: a later change of devpl-host drops the stored
+	// secret (SPEC §15).
+	for _, kv := range [][2]string{{string(settings.DevplHost), "https://devpl.example.com"}, {string(settings.DevplEnvKey), "stored-key"},
+		{string(settings.DevplEnvSecret), "stored-secret"}, {string(settings.DevplRefresh), "2h"}} {
+		if err := s.SetSetting(kv[0], kv[1]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
@@ -102,20 +103,40 @@ func certificateWarnings(c *tenant.Config, now time.Time) (time.Time, []string) 
 // DaysLeft counts started days: 9 days and 23 hours left is "10 days".
 func DaysLeft(d time.Duration) int { return int(math.Ceil(d.Hours() / 24)) }
 
-// Tenant reads one configuration (with its secret, for the edit form).
+// Tenant reads one configuration for the edit form, its api.key masked:
+// no answer carries a secret (SPEC §15). The form sends the mask back to
+// keep the stored key (tenant.KeepStoredKey).
 func (s *Service) Tenant(key tenant.Key) (tenant.Config, error) {
 	c, err := s.registry().Get(key)
 	if err != nil {
 		return tenant.Config{}, err
 	}
-	return *c, nil
+	return c.Masked(), nil
 }
 
 // ValidateTenant normalizes a copy of c and reports every problem, as a
 // save would.
 func (s *Service) ValidateTenant(c tenant.Config) tenant.Problems {
 	c.Normalize()
-	return c.Validate(s.now(), s.PublicURL())
+	kept := s.keepStoredKey(&c)
+	p := c.Validate(s.now(), s.PublicURL())
+	if kept != nil {
+		p.Errors = append(slices.DeleteFunc(p.Errors, func(e tenant.Problem) bool { return e.Field == "api.key" }), *kept)
+	}
+	return p
+}
+
+// keepStoredKey resolves a masked api.key to the stored one (c is
+// normalized), or says why the key must be given again.
+func (s *Service) keepStoredKey(c *tenant.Config) *tenant.Problem {
+	var p *tenant.Problem
+	if err := s.db.View(func(tx *store.Tx) error {
+		p = tenant.KeepStoredKey(tx, c)
+		return nil
+	}); err != nil {
+		return &tenant.Problem{Field: "api.key", Message: err.Error()}
+	}
+	return p
 }
 
 // ErrTenantExists is returned when a new tenant reuses a key.
@@ -187,6 +208,9 @@ func (s *Service) ImportTenants(data []byte) ([]tenant.Key, error) {
 // be tested before it is saved.
 func (s *Service) TestConnection(ctx context.Context, c tenant.Config) (string, error) {
 	c.Normalize()
+	if p := s.keepStoredKey(&c); p != nil {
+		return "", fmt.Errorf("test connection: %s: %s", p.Field, p.Message)
+	}
 	client := api.New(&c, s.client)
 	if client.BaseURL() == "" {
 		return "", fmt.Errorf("test connection: api.host %q is not a usable URL", c.API.Host)

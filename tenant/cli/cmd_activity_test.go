@@ -12,7 +12,7 @@ import (
 
 func TestActivityNewestFirstWithLoginUIDs(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "td.db")
-	s, err := store.Open(db, store.Options{})
+	s, err := store.Open(db, testStoreOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestCompactCommand(t *testing.T) {
 		t.Errorf("tenants after compact:\n%s\nwant\n%s", after, before)
 	}
 
-	holder, err := store.Open(db, store.Options{})
+	holder, err := store.Open(db, testStoreOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

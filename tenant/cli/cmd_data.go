@@ -174,7 +174,7 @@ func cmdRestore(ctx context.Context, g globals, args []string, stdout, stderr io
 		// No process has the file: restore it here, where a file too
 		// damaged to open is replaced as well.
 		var res store.Replaced
-		res, err = store.Restore(g.db, from, store.Options{})
+		res, err = store.Restore(g.db, from, g.storeOptions())
 		if errors.Is(err, store.ErrInUse) {
 			err = ownerSilent(g.db)
 		}

@@ -43,6 +43,7 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 		return runClientGUI(ctx, g, c, name, stderr, logger)
 	}
 	defer db.Close()
+	warnLocked(db, stderr)
 	if err := g.pickPort(); err != nil {
 		return exitf(stderr, "%v", err)
 	}

@@ -35,6 +35,7 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		return exitf(stderr, "%v", err)
 	}
 	defer db.Close()
+	warnLocked(db, stderr)
 	if g.settingsErr != nil {
 		return exitf(stderr, "serve: bad settings (fix with `tenantdesk settings set|unset KEY`, or the flag or variable named):\n%v", g.settingsErr)
 	}

@@ -40,7 +40,7 @@ func TestServePushNowGoesThroughTheRunningOutbox(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "td.db")
 	importedDataFile(t, db, strings.ReplaceAll(marketplaces(t, "acme"), "https://connec.acme.test", cx.URL),
 		store.Group{Tenant: "acme", UID: "cld-1", Name: "Bluegum Bakery"})
-	s, err := store.Open(db, store.Options{})
+	s, err := store.Open(db, testStoreOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -89,7 +90,7 @@ func openDB(g *globals) (*store.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(g.db), 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	db, err := store.Open(g.db, store.Options{})
+	db, err := store.Open(g.db, g.storeOptions())
 	if err != nil {
 		return nil, openFailed(g.db, err)
 	}
@@ -98,6 +99,14 @@ func openDB(g *globals) (*store.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// warnLocked says, once, that the file's secrets are sealed with a key
+// this process does not have: the command goes on with what can be read.
+func warnLocked(db *store.DB, stderr io.Writer) {
+	if err := db.KeyErr(); err != nil {
+		fmt.Fprintf(stderr, "tenantdesk: warning: %v\n", err)
+	}
 }
 
 // resolveFrom resolves the settings against what db keeps; a bad value

@@ -29,6 +29,7 @@ func openAdmin(ctx context.Context, g globals, stderr io.Writer) (api admin.API,
 	// The service's log is the owning process's log; a verb prints what
 	// the API returns, so its output is the same whether it ran here or
 	// in the process that owns the file.
+	warnLocked(db, stderr)
 	svc := admin.New(db, g.adminOptions(slog.New(slog.DiscardHandler)))
 	return svc, func() { _ = db.Close() }, 0
 }

@@ -26,7 +26,7 @@ import (
 // socket until the test ends: the running instance of SPEC §13, in process.
 func owner(t testing.TB, db string) *admin.Service {
 	t.Helper()
-	s, err := store.Open(db, store.Options{})
+	s, err := store.Open(db, testStoreOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func seedFile(t *testing.T) (string, string, *apitest.AccountAPI) {
 			t.Fatalf("%v: %s", args, errOut)
 		}
 	}
-	s, err := store.Open(db, store.Options{})
+	s, err := store.Open(db, testStoreOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

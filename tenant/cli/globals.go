@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/masterkeys"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
@@ -20,6 +22,10 @@ import (
 type globals struct {
 	program Program
 	db      string
+	// keyFile is --key-file (env TENANTDESK_KEY_FILE), and keys where the
+	// master keys that seal the data file's secrets are kept (SPEC §15).
+	keyFile string
+	keys    store.MasterKeys
 	// flags holds the setting flags given on the command line (not their
 	// defaults): they beat the environment and the data file.
 	flags map[settings.Key]string
@@ -42,6 +48,10 @@ type globals struct {
 	tlsCert, tlsKey string
 	trustedProxies  []netip.Prefix
 }
+
+// storeOptions are how this process opens the data file: with its master
+// keys, always (a store.Options without Keys is for tests only).
+func (g *globals) storeOptions() store.Options { return store.Options{Keys: g.keys} }
 
 // overrides are this process's flags and environment.
 func (g *globals) overrides() settings.Overrides { return settings.FromProcess(g.flags) }
@@ -93,6 +103,8 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 	fs := flag.NewFlagSet("tenantdesk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&g.db, "db", envOr("TENANTDESK_DB", ""), "data file (env TENANTDESK_DB)")
+	fs.StringVar(&g.keyFile, "key-file", envOr("TENANTDESK_KEY_FILE", ""),
+		"file of the master keys that seal the data file's secrets, mode 0600 (env TENANTDESK_KEY_FILE; default: the OS keyring on a desktop, else <config dir>/tenantdesk/tenantdesk.key)")
 	// Setting flags: their defaults come from settings.Resolve, never from
 	// here, so that a value kept in the data file is not hidden by a
 	// flag default.
@@ -121,6 +133,11 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 		}
 		g.db = filepath.Join(dir, "tenantdesk", "tenantdesk.db")
 	}
+	keys, err := masterkeys.ForApp(g.keyFile)
+	if err != nil {
+		return g, nil, err
+	}
+	g.keys = keys
 	g.flags = map[settings.Key]string{}
 	fs.Visit(func(f *flag.Flag) {
 		for _, d := range settings.Defs {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/masterkeys"
 	"github.com/tenantdesk/tenantdesk/tenant/tenanttest"
 )
 
@@ -41,7 +42,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TENANTDESK_TEST_MAIN") == "1" {
 		os.Exit(Main(context.Background(), testProgram, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	// Every test, and every process it starts, seals with one key file of
+	// the run's own, never the user's default one.
+	dir, err := os.MkdirTemp("", "tenantdesk-keys")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("TENANTDESK_KEY_FILE", filepath.Join(dir, "test.key"))
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // cli runs the command in-process and returns its exit code and output.
@@ -58,6 +68,12 @@ func subprocess(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "TENANTDESK_TEST_MAIN=1")
 	return cmd
+}
+
+// testStoreOptions open a data file in a test as the CLI under test does:
+// with the run's key file.
+func testStoreOptions() store.Options {
+	return store.Options{Keys: masterkeys.File{Path: os.Getenv("TENANTDESK_KEY_FILE")}}
 }
 
 const secretKey = "s3cret-api-key-never-shown"
@@ -322,7 +338,7 @@ func importedDataFile(t *testing.T, db, doc string, groups ...store.Group) {
 	if len(groups) == 0 {
 		return
 	}
-	s, err := store.Open(db, store.Options{})
+	s, err := store.Open(db, testStoreOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

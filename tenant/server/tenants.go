@@ -19,6 +19,7 @@ import (
 type tenantEntry struct {
 	key      tenant.Key
 	raw      []byte // the stored config document this entry was decoded from
+	sealed   string // and its sealed api.key (a new key is a new sealed value)
 	cfg      *tenant.Config
 	idSum    [sha256.Size]byte
 	keySum   [sha256.Size]byte
@@ -76,7 +77,7 @@ func (c *tenantCache) lookup(db *store.DB, key tenant.Key) (*tenantEntry, error)
 		if terr != nil {
 			return terr
 		}
-		if ok && bytes.Equal(cached.entry.raw, t.Config) {
+		if ok && bytes.Equal(cached.entry.raw, t.Config) && cached.entry.sealed == t.Sealed[tenant.SecretAPIKey] {
 			e = cached.entry
 			c.remember(e, generation)
 			return nil
@@ -113,6 +114,7 @@ func (c *tenantCache) build(t store.Tenant) (*tenantEntry, error) {
 	return &tenantEntry{
 		key:      cfg.Key,
 		raw:      append([]byte(nil), t.Config...),
+		sealed:   t.Sealed[tenant.SecretAPIKey],
 		cfg:      cfg,
 		idSum:    sha256.Sum256([]byte(cfg.API.ID)),
 		keySum:   sha256.Sum256([]byte(cfg.API.Key.Reveal())),

@@ -17,12 +17,34 @@ func Stored(tx *store.Tx) (map[Key]string, error) {
 	}
 	out := make(map[Key]string, len(rows))
 	for k, s := range rows {
-		if _, err := Lookup(k); err == nil {
+		if _, err := Lookup(k); err == nil && !s.Locked {
 			out[Key(k)] = s.Value
 		}
 	}
 	return out, nil
 }
+
+// Locked lists the secret settings the data file holds sealed under a key
+// that is missing here: they read as unset until the key is given.
+func Locked(tx *store.Tx) ([]Key, error) {
+	rows, err := tx.Settings()
+	if err != nil {
+		return nil, err
+	}
+	var out []Key
+	for k, s := range rows {
+		if s.Locked {
+			out = append(out, Key(k))
+		}
+	}
+	return out, nil
+}
+
+// boundSecrets maps a host setting to the secret that is sent to it: a
+// change of the host drops the stored secret unless the same change gives
+// it again, so no client can send a stored secret to a host of its
+// choosing (SPEC §15).
+var boundSecrets = map[Key]Key{DevplHost: DevplEnvSecret}
 
 // Load reads the stored settings and resolves them against ov. The error
 // is a read error; validation problems are in each Value's Problem (and in
@@ -71,12 +93,29 @@ func Apply(db *store.DB, changes []Change, now time.Time) error {
 		return errors.Join(errs...)
 	}
 	return db.Update(func(tx *store.Tx) error {
+		stored, err := tx.Settings()
+		if err != nil {
+			return err
+		}
+		given := make(map[Key]bool, len(clean))
+		for _, c := range clean {
+			given[c.Key] = true
+		}
+		for _, c := range clean {
+			secret, bound := boundSecrets[c.Key]
+			if old := stored[string(c.Key)]; bound && !given[secret] && (c.Unset || old.Value != c.Value) {
+				if err := tx.DeleteSetting(string(secret)); err != nil {
+					return fmt.Errorf("drop setting %s: %w", secret, err)
+				}
+			}
+		}
 		for _, c := range clean {
 			var err error
 			if c.Unset {
 				err = tx.DeleteSetting(string(c.Key))
 			} else {
-				err = tx.PutSetting(store.Setting{Key: string(c.Key), Value: c.Value, Updated: now.UTC()})
+				d, _ := Lookup(string(c.Key))
+				err = tx.PutSetting(store.Setting{Key: string(c.Key), Value: c.Value, Updated: now.UTC(), Secret: d.Secret})
 			}
 			if err != nil {
 				return fmt.Errorf("save setting %s: %w", c.Key, err)

@@ -43,24 +43,12 @@ func (s *Service) BillingRunning() bool { return billing.InProgress() }
 
 // BillingHistory lists past runs, newest first.
 func (s *Service) BillingHistory(limit int) ([]store.BillingRun, error) {
-	var runs []store.BillingRun
-	err := s.view("billing history", func(tx *store.Tx) error {
-		var err error
-		runs, err = tx.BillingRuns(limit)
-		return err
-	})
-	return runs, err
+	return read(s, "billing history", func(tx *store.Tx) ([]store.BillingRun, error) { return tx.BillingRuns(limit) })
 }
 
 // Bills lists the ledger of a period ("" tenant = every tenant).
 func (s *Service) Bills(period, tenantKey string) ([]store.Bill, error) {
-	var bills []store.Bill
-	err := s.view("billing ledger", func(tx *store.Tx) error {
-		var err error
-		bills, err = tx.Bills(period, tenantKey)
-		return err
-	})
-	return bills, err
+	return read(s, "billing ledger", func(tx *store.Tx) ([]store.Bill, error) { return tx.Bills(period, tenantKey) })
 }
 
 // BillingPreview lists what a run for period would do (nothing is sent).

@@ -28,13 +28,7 @@ const idmapCountStep = 100_000
 // walks the keys of the name index (never the rows), a step at a time.
 func (s *Service) CountConnected(ctx context.Context, f IdmapFilter) (int, error) {
 	if f.NamePrefix == "" {
-		var n int
-		err := s.view("count identity map", func(tx *store.Tx) error {
-			var err error
-			n, err = tx.CountConnected(f.Tenant, f.Entity)
-			return err
-		})
-		return n, err
+		return read(s, "count identity map", func(tx *store.Tx) (int, error) { return tx.CountConnected(f.Tenant, f.Entity) })
 	}
 	q := f.query()
 	total := 0
@@ -150,13 +144,7 @@ func (s *Service) Connected(id uint64) (ConnectedDetail, error) {
 
 // ConnectedByRemote finds a row by the tenant's id for it.
 func (s *Service) ConnectedByRemote(tenantKey, remoteID string) (store.ConnectedObject, error) {
-	var row store.ConnectedObject
-	err := s.view("identity map lookup", func(tx *store.Tx) error {
-		var err error
-		row, err = tx.ConnectedByRemote(tenantKey, remoteID)
-		return err
-	})
-	return row, err
+	return read(s, "identity map lookup", func(tx *store.Tx) (store.ConnectedObject, error) { return tx.ConnectedByRemote(tenantKey, remoteID) })
 }
 
 func localRecord(tx *store.Tx, row store.ConnectedObject) ([]Field, error) {

@@ -74,35 +74,17 @@ func (s *Service) Invoices(tenantKey string) ([]InvoiceRow, error) {
 
 // Invoice reads one invoice.
 func (s *Service) Invoice(id string) (store.Invoice, error) {
-	var inv store.Invoice
-	err := s.view("read invoice "+id, func(tx *store.Tx) error {
-		var err error
-		inv, err = tx.Invoice(id)
-		return err
-	})
-	return inv, err
+	return read(s, "read invoice "+id, func(tx *store.Tx) (store.Invoice, error) { return tx.Invoice(id) })
 }
 
 // Groups lists a tenant's groups, for pickers.
 func (s *Service) Groups(tenantKey string) ([]store.Group, error) {
-	var gs []store.Group
-	err := s.view("list groups", func(tx *store.Tx) error {
-		var err error
-		gs, err = tx.Groups(tenantKey)
-		return err
-	})
-	return gs, err
+	return read(s, "list groups", func(tx *store.Tx) ([]store.Group, error) { return tx.Groups(tenantKey) })
 }
 
 // FailedPushes lists outbox items parked after too many tries.
 func (s *Service) FailedPushes() ([]store.OutboxItem, error) {
-	var items []store.OutboxItem
-	err := s.view("list failed pushes", func(tx *store.Tx) error {
-		var err error
-		items, err = tx.OutboxByStatus(store.OutboxFailed)
-		return err
-	})
-	return items, err
+	return read(s, "list failed pushes", func(tx *store.Tx) ([]store.OutboxItem, error) { return tx.OutboxByStatus(store.OutboxFailed) })
 }
 
 // SaveInvoice validates and saves an invoice and, when its group belongs

@@ -161,6 +161,17 @@ func (s *Service) DataFile() DataFile {
 	return DataFile{Path: s.db.Path(), Size: s.db.Size()}
 }
 
+// read returns what get reads in one read transaction (view): the shape
+// of most of the service's read methods.
+func read[T any](s *Service, what string, get func(*store.Tx) (T, error)) (T, error) {
+	var v T
+	err := s.view(what, func(tx *store.Tx) (err error) {
+		v, err = get(tx)
+		return err
+	})
+	return v, err
+}
+
 // view runs fn in a read transaction, wrapping its error with what.
 func (s *Service) view(what string, fn func(*store.Tx) error) error {
 	if err := s.db.View(fn); err != nil {

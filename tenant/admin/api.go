@@ -89,6 +89,8 @@ type API interface {
 	// Compact, likewise: it holds every transaction for as long as the
 	// copy takes, a pause no remote client may impose.
 	Compact(ctx context.Context) (store.Compacted, error)
+	// Rekey, likewise: it makes a master key where the owner keeps them.
+	Rekey(ctx context.Context) (Rekeyed, error)
 	SeedDemo() (DemoSummary, error)
 
 	// The admin address's access (`admin-token`, `admin-cert`).

@@ -128,6 +128,29 @@ func (s *Service) Compact(ctx context.Context) (store.Compacted, error) {
 	return res, nil
 }
 
+// Rekeyed says what a rekey did: the new master key's id and where it is
+// kept, never the key itself.
+type Rekeyed struct {
+	KeyID string `json:"key_id"`
+	Where string `json:"where"`
+}
+
+// Rekey seals every secret of the data file under a new data key wrapped
+// by a new master key (store.DB.Rekey), while the listener keeps serving:
+// `tenantdesk rekey` calls it, through the owner of the file when one runs.
+func (s *Service) Rekey(ctx context.Context) (Rekeyed, error) {
+	if err := ctx.Err(); err != nil {
+		return Rekeyed{}, err
+	}
+	mk, err := s.db.Rekey()
+	if err != nil {
+		s.log.Warn("rekey", "err", err)
+		return Rekeyed{}, err
+	}
+	s.log.Info("secrets sealed under a new key", "db", s.db.Path(), "key", mk.ID, "where", mk.Where)
+	return Rekeyed{KeyID: mk.ID, Where: mk.Where}, nil
+}
+
 // BackupToFile writes api's consistent copy of the data file to path: into
 // a hidden file beside it, synced, then renamed into place, so a crash or a
 // failed copy never leaves a half-written backup under the chosen name.

@@ -57,6 +57,8 @@ func Main(ctx context.Context, p Program, args []string, stdin io.Reader, stdout
 		return cmdRestore(ctx, g, cmdArgs, stdout, stderr)
 	case "compact":
 		return cmdCompact(ctx, g, cmdArgs, stdout, stderr)
+	case "rekey":
+		return cmdRekey(ctx, g, cmdArgs, stdout, stderr)
 	case "admin-token":
 		return cmdAdminToken(ctx, g, cmdArgs, stdout, stderr)
 	case "admin-cert":

@@ -127,6 +127,26 @@ func cmdCompact(ctx context.Context, g globals, args []string, stdout, stderr io
 	return 0
 }
 
+// cmdRekey seals every secret of the data file under a new key (SPEC
+// §15): by the owner of the file when one runs, else here.
+func cmdRekey(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
+	if len(args) != 0 {
+		return exitf(stderr, "rekey: takes no arguments (global flags go before it)")
+	}
+	api, done, code := openAdmin(ctx, g, stderr)
+	if api == nil {
+		return code
+	}
+	defer done()
+	res, err := api.Rekey(ctx)
+	if err != nil {
+		return exitf(stderr, "rekey: %v", err)
+	}
+	fmt.Fprintf(stdout, "the secrets of %s are sealed under the new key %s, kept in %s; the old key stays where it was, for backups made before (remove it once they are gone)\n",
+		g.db, res.KeyID, res.Where)
+	return 0
+}
+
 // cmdBackup writes a consistent copy of the data file to FILE: made by
 // the owner of the file when one runs (its read transaction), else here.
 // The copy is written beside FILE and renamed into place, so a failed

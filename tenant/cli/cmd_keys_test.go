@@ -3,9 +3,11 @@ package cli
 import (
 	"bytes"
 	"crypto/sha256"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -108,5 +110,76 @@ func TestTheDefaultKeyFileIsMadeOnFirstOpen(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte(secretKey)) {
 		t.Fatal("the data file holds the api.key in plain text")
+	}
+}
+
+// keyLines counts the keys a key file holds.
+func keyLines(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			n++
+		}
+	}
+	return n
+}
+
+// rekey through a running serve: a new key in the key file, the old one
+// kept (a backup made before opens with it), and the listener still
+// knows each tenant's api.key.
+func TestRekeyThroughARunningServe(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "td.db")
+	key := filepath.Join(dir, "td.key")
+	t.Setenv("TENANTDESK_KEY_FILE", key) // this test's own, for serve too
+	importedDataFile(t, db, marketplaces(t, "acme"))
+	backup := filepath.Join(dir, "before.db")
+	if code, _, errOut := cli(t, "", "--db", db, "backup", backup); code != 0 {
+		t.Fatalf("backup: %s", errOut)
+	}
+	if n := keyLines(t, key); n != 1 {
+		t.Fatalf("%d keys before the rekey", n)
+	}
+	addr, serve, serveErr := serving(t, db)
+
+	code, out, errOut := cli(t, "", "--db", db, "rekey")
+	if code != 0 || !strings.Contains(out, "sealed under the new key") || !strings.Contains(out, key) {
+		t.Fatalf("rekey: exit %d, %q %q\nserve: %s", code, out, errOut, serveErr)
+	}
+	if n := keyLines(t, key); n != 2 {
+		t.Fatalf("%d keys after the rekey; want the old and the new", n)
+	}
+	if code, _, errOut := cli(t, "", "--db", db, "rekey", "now"); code == 0 || !strings.Contains(errOut, "takes no arguments") {
+		t.Fatalf("rekey with an argument: exit %d, %q", code, errOut)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/mno-enterprise/acme/metadata", nil)
+	req.SetBasicAuth("app-acme", secretKey+"-acme")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("metadata with the api.key after the rekey: %d", resp.StatusCode)
+	}
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("serve: %v\n%s", err, serveErr)
+	}
+	if !strings.Contains(serveErr.String(), "secrets sealed under a new key") {
+		t.Errorf("the rekey did not run in serve:\n%s", serveErr)
+	}
+	for _, file := range []string{db, backup} {
+		code, out, errOut := cli(t, "", "--db", file, "tenant", "list")
+		if code != 0 || errOut != "" || !strings.Contains(out, "acme") {
+			t.Fatalf("%s after the rekey: exit %d, %q %q", file, code, out, errOut)
+		}
 	}
 }

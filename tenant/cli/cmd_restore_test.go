@@ -59,7 +59,7 @@ func TestEveryVerbRefusesABadDataFileInOneLine(t *testing.T) {
 		{"tenant", "list"}, {"tenant", "list", "--json"}, {"tenant", "import", tenants}, {"tenant", "remove", "acme"},
 		{"idmap", "list"}, {"idmap", "list", "--csv"}, {"export"}, {"activity"},
 		{"settings"}, {"settings", "set", "public-url", "https://td.example.com"},
-		{"bill", "preview", "--period", "2026-10"}, {"admin-token"}, {"demo-data"}, {"compact"},
+		{"bill", "preview", "--period", "2026-10"}, {"admin-token"}, {"demo-data"}, {"compact"}, {"rekey"},
 		{"backup", filepath.Join(t.TempDir(), "copy.db")}, {"serve"},
 	}
 	for name, damage := range damages {

@@ -25,6 +25,7 @@ Commands:
                                            file kept as <db>.before-restore; serve and the GUI keep running)
   compact                                  purge expired logins and rewrite the file without its free
                                            pages (through the GUI or serve when one has the file open)
+  rekey                                    seal every secret under a new master key (--key-file, or the OS keyring)
   admin-token [--revoke]                   new bearer token for serve --admin-addr (the old one stops working)
   admin-cert                               the admin address's certificate (PEM), for --server-ca
   settings [get KEY | set KEY VALUE | unset KEY]

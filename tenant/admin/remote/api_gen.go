@@ -120,6 +120,9 @@ var methods = map[string]handler{
 	"RegistrationURLs": unary(func(ctx context.Context, api admin.API, x tenant.Key) ([]admin.RegistrationURL, error) {
 		return api.RegistrationURLs(x), nil
 	}),
+	"Rekey": unary(func(ctx context.Context, api admin.API, x none) (admin.Rekeyed, error) {
+		return api.Rekey(ctx)
+	}),
 	"RemoveTenant": unary(func(ctx context.Context, api admin.API, x tenant.Key) (none, error) {
 		return none{}, api.RemoveTenant(x)
 	}),
@@ -429,6 +432,11 @@ func (c *Client) RecentEvents(a0 int) ([]store.Event, error) {
 func (c *Client) RegistrationURLs(a0 tenant.Key) []admin.RegistrationURL {
 	r, _ := call[[]admin.RegistrationURL](c, nil, "RegistrationURLs", a0) // no error to give: the zero value
 	return r
+}
+
+// Rekey is admin.API's, through the server.
+func (c *Client) Rekey(ctx context.Context) (admin.Rekeyed, error) {
+	return call[admin.Rekeyed](c, ctx, "Rekey", none{})
 }
 
 // RemoveTenant is admin.API's, through the server.

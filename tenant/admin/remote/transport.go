@@ -142,8 +142,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // localOnly are the methods the admin address refuses (403): they act on
 // the owner's machine itself. A restore names a file there and replaces
 // every setting, host-level ones too; a compact stops every transaction
-// while it copies the file.
-var localOnly = map[string]bool{"Restore": true, "Compact": true}
+// while it copies the file; a rekey makes a master key on the machine.
+var localOnly = map[string]bool{"Restore": true, "Compact": true, "Rekey": true}
 
 // Handler serves api: POST /v1/{method}. auth, when not nil, guards every
 // call (the admin address's bearer token; the control socket checks its

@@ -20,7 +20,7 @@ import (
 // process, through the control socket, and through the admin address over
 // TLS, as dex runs one storage suite on every backend. offMachine marks
 // the transport that refuses the methods that work only on the machine
-// itself (Restore, Compact).
+// itself (Restore, Compact, Rekey).
 var transports = []struct {
 	name       string
 	offMachine bool
@@ -125,6 +125,31 @@ func TestAdminSuite(t *testing.T) {
 			default:
 				if again, err := api.Tenants(); err != nil || len(again) != len(list) {
 					t.Errorf("tenants after compact: %d, %v; want %d", len(again), err, len(list))
+				}
+			}
+			// Rekey: done by the owner, the secrets still open under
+			// the new key; refused over the admin address, the file's
+			// key unchanged.
+			oldKey, _, _ := svc.DB().VaultKey()
+			rk, err := api.Rekey(context.Background())
+			newKey, _, _ := svc.DB().VaultKey()
+			switch {
+			case tr.offMachine:
+				if err == nil || newKey != oldKey {
+					t.Errorf("rekey over the admin address: %+v, %v; want refused, key unchanged", rk, err)
+				}
+			case err != nil || rk.KeyID == "" || rk.KeyID == oldKey || newKey != rk.KeyID:
+				t.Errorf("rekey: %+v, %v (key was %s, is %s)", rk, err, oldKey, newKey)
+			default:
+				err := svc.DB().View(func(tx *store.Tx) error {
+					c, err := tenant.GetTx(tx, list[0].Key)
+					if err == nil && c.API.Key == "" {
+						err = errors.New("api.key empty")
+					}
+					return err
+				})
+				if err != nil {
+					t.Errorf("a tenant's secret after rekey: %v", err)
 				}
 			}
 			t.Logf("%s: %v", tr.name, time.Since(started))

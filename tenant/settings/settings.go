@@ -50,6 +50,10 @@ type Def struct {
 	Default string
 	// Secret values are never printed unmasked, logged or exported.
 	Secret bool
+	// HostLevel settings name things of the machine the owner runs on
+	// (its files, its address, the proxies in front of it): they change
+	// only there, never through the admin address (SPEC §15).
+	HostLevel bool
 	// Help is one line for `tenantdesk settings` and the GUI.
 	Help string
 	// check validates a value and returns it in its stored form.
@@ -60,13 +64,13 @@ type Def struct {
 var Defs = []Def{
 	{Key: PublicURL, Flag: "public-url", Env: []string{"TENANTDESK_PUBLIC_URL"},
 		Help: "base URL the tenants reach the listener on (default http://<addr>)", check: checkPublicURL},
-	{Key: Addr, Flag: "addr", Env: []string{"TENANTDESK_ADDR"}, Default: DefaultAddr,
+	{Key: Addr, HostLevel: true, Flag: "addr", Env: []string{"TENANTDESK_ADDR"}, Default: DefaultAddr,
 		Help: "listener address HOST:PORT", check: checkAddr},
-	{Key: TLSCert, Flag: "tls-cert", Env: []string{"TENANTDESK_TLS_CERT"},
+	{Key: TLSCert, HostLevel: true, Flag: "tls-cert", Env: []string{"TENANTDESK_TLS_CERT"},
 		Help: "PEM certificate (chain) file: the listener speaks HTTPS itself", check: checkReadableFile},
-	{Key: TLSKey, Flag: "tls-key", Env: []string{"TENANTDESK_TLS_KEY"},
+	{Key: TLSKey, HostLevel: true, Flag: "tls-key", Env: []string{"TENANTDESK_TLS_KEY"},
 		Help: "PEM private key file of tls-cert", check: checkReadableFile},
-	{Key: TrustedProxies, Flag: "trusted-proxies", Env: []string{"TENANTDESK_TRUSTED_PROXIES"},
+	{Key: TrustedProxies, HostLevel: true, Flag: "trusted-proxies", Env: []string{"TENANTDESK_TRUSTED_PROXIES"},
 		Help: "IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated)", check: checkTrustedProxies},
 	{Key: DevplHost, Env: []string{devpl.EnvHost}, Default: devpl.DefaultHost,
 		Help: "developer platform host, an http(s) URL", check: checkDevplHost},

@@ -106,7 +106,8 @@ func (s *AdminServer) Handler() http.Handler {
 		s.backoff = guard.NewBackoff()
 		s.backoff.Threshold = tokenTries
 	}
-	api := Handler(s.API, s.Info, s.authorized, s.logger())
+	// Host-level settings change only on the machine itself.
+	api := Handler(admin.OffMachine(s.API), s.Info, s.authorized, s.logger())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr, now := guard.ClientAddr(r, nil), s.now()
 		if wait, blocked := s.backoff.Blocked(addr, now); blocked {

@@ -60,7 +60,11 @@ func unary[A, R any](fn func(ctx context.Context, api admin.API, a A) (R, error)
 			return
 		}
 		r, err := fn(ctx, api, a)
-		writeJSON(w, http.StatusOK, encodeAnswer(r, err))
+		status := http.StatusOK
+		if errors.Is(err, admin.ErrOnMachineOnly) {
+			status = http.StatusForbidden
+		}
+		writeJSON(w, status, encodeAnswer(r, err))
 	}
 }
 

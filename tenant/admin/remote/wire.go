@@ -40,6 +40,7 @@ var sentinels = []struct {
 	{"billing_incomplete", billing.ErrIncomplete},
 	{"listener_running", admin.ErrListenerRunning},
 	{"not_available", admin.ErrNotAvailable},
+	{"on_machine_only", admin.ErrOnMachineOnly},
 	{"unauthorized", ErrUnauthorized},
 	{"unknown_setting", settings.ErrUnknownKey},
 	{"canceled", context.Canceled},

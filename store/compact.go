@@ -42,6 +42,9 @@ func Compact(path string, now time.Time, opt Options) (Compacted, error) {
 // carries on with it. On any failure the old file is left as it was and
 // stays open.
 func (db *DB) CompactInPlace(now time.Time) (Compacted, error) {
+	if db.etcd != nil {
+		return Compacted{}, fmt.Errorf("compact: %w", ErrFileOnly)
+	}
 	var res Compacted
 	info, err := os.Stat(db.path)
 	if err != nil {

@@ -4,60 +4,118 @@ import "go.etcd.io/bbolt"
 
 // The key-value layer under the typed transaction methods: buckets of
 // ordered keys with a cursor, and a sequence per bucket. bbolt provides it
-// directly (its buckets). The typed methods see only these types.
+// directly (its buckets); etcd by key prefixes in an optimistic transaction
+// (etcd.go). The typed methods see only these types.
 //
-// The types are small structs that hold the backend's own type, rather
-// than interfaces: a key handed to an interface
+// The types are small structs that hold one backend or the other and
+// dispatch on which, rather than interfaces: a key handed to an interface
 // method escapes to the heap, and the identity map's pages pass a key per
 // row (an 8-byte allocation each, 50 more per page, measured).
 
 // kvTx is one transaction of a backend.
 type kvTx struct {
-	bolt *bbolt.Tx
+	bolt  *bbolt.Tx
+	etcd  *etcdTx
+	spend *txSpend // bbolt's count against the budget; nil: none
+}
+
+// txSpend counts a bbolt transaction's writes against its budget (etcd
+// counts its own, etcd.go).
+type txSpend struct {
+	budget        TxBudget
+	writes, bytes int
+}
+
+func (s *txSpend) add(n int) error {
+	s.writes++
+	s.bytes += n
+	return s.budget.check(s.writes, s.bytes)
 }
 
 func (t kvTx) bucket(b *bucketDef) kvBucket {
-	return kvBucket{bolt: t.bolt.Bucket(b.key())}
+	if t.etcd != nil {
+		return kvBucket{etcd: t.etcd.bucket(b)}
+	}
+	return kvBucket{bolt: t.bolt.Bucket(b.key()), spend: t.spend}
 }
 
 // kvBucket is one bucket inside a transaction. Get returns nil for a
 // missing key; keys and values are valid only inside the transaction.
 type kvBucket struct {
-	bolt *bbolt.Bucket
+	bolt  *bbolt.Bucket
+	etcd  *etcdBucket
+	spend *txSpend
 }
 
 // exists is false for a bucket a read-only file from an older schema lacks.
-func (b kvBucket) exists() bool { return b.bolt != nil }
+func (b kvBucket) exists() bool { return b.bolt != nil || b.etcd != nil }
 
 func (b kvBucket) Get(k []byte) []byte {
+	if b.etcd != nil {
+		return b.etcd.get(k)
+	}
 	return b.bolt.Get(k)
 }
 
 func (b kvBucket) Put(k, v []byte) error {
+	if b.etcd != nil {
+		return b.etcd.put(k, v)
+	}
+	if b.spend != nil {
+		if err := b.spend.add(len(k) + len(v)); err != nil {
+			return err
+		}
+	}
 	return b.bolt.Put(k, v)
 }
 
 func (b kvBucket) Delete(k []byte) error {
+	if b.etcd != nil {
+		return b.etcd.delete(k)
+	}
+	if b.spend != nil {
+		if err := b.spend.add(len(k)); err != nil {
+			return err
+		}
+	}
 	return b.bolt.Delete(k)
 }
 
 func (b kvBucket) Cursor() kvCursor {
-	return kvCursor{bolt: b.bolt.Cursor()}
+	if b.etcd != nil {
+		return kvCursor{etcd: b.etcd.cursor()}
+	}
+	return kvCursor{bolt: b.bolt.Cursor(), spend: b.spend}
 }
 
 // NextSequence hands out the bucket's next id. Ids only grow; on etcd
 // they come from blocks reserved per process, so they may skip.
 func (b kvBucket) NextSequence() (uint64, error) {
+	if b.etcd != nil {
+		return b.etcd.nextSequence()
+	}
 	return b.bolt.NextSequence()
 }
 
 // Sequence is the last id handed out (bbolt) or reserved (etcd): an upper
 // bound of the ids in use.
 func (b kvBucket) Sequence() uint64 {
+	if b.etcd != nil {
+		return b.etcd.sequence()
+	}
 	return b.bolt.Sequence()
 }
 
 func (b kvBucket) ForEach(fn func(k, v []byte) error) error {
+	if b.etcd != nil {
+		c := b.etcd.cursor()
+		for k, v := c.first(); k != nil; k, v = c.next() {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+		return c.err
+	}
 	return b.bolt.ForEach(fn)
 }
 
@@ -71,29 +129,54 @@ func (b kvBucket) fill(pct float64) {
 // kvCursor walks a bucket in key order; a nil key means the walk is over.
 // Delete removes the key the cursor is on.
 type kvCursor struct {
-	bolt *bbolt.Cursor
+	bolt  *bbolt.Cursor
+	etcd  *etcdCursor
+	spend *txSpend
 }
 
 func (c kvCursor) First() (k, v []byte) {
+	if c.etcd != nil {
+		return c.etcd.first()
+	}
 	return c.bolt.First()
 }
 
 func (c kvCursor) Last() (k, v []byte) {
+	if c.etcd != nil {
+		return c.etcd.last()
+	}
 	return c.bolt.Last()
 }
 
 func (c kvCursor) Seek(seek []byte) (k, v []byte) {
+	if c.etcd != nil {
+		return c.etcd.seek(seek)
+	}
 	return c.bolt.Seek(seek)
 }
 
 func (c kvCursor) Next() (k, v []byte) {
+	if c.etcd != nil {
+		return c.etcd.next()
+	}
 	return c.bolt.Next()
 }
 
 func (c kvCursor) Prev() (k, v []byte) {
+	if c.etcd != nil {
+		return c.etcd.prev()
+	}
 	return c.bolt.Prev()
 }
 
 func (c kvCursor) Delete() error {
+	if c.etcd != nil {
+		return c.etcd.delete()
+	}
+	if c.spend != nil {
+		if err := c.spend.add(0); err != nil {
+			return err
+		}
+	}
 	return c.bolt.Delete()
 }

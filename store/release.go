@@ -12,6 +12,9 @@ import "go.etcd.io/bbolt"
 // file meanwhile, and covers only the pages the database uses, which the
 // mapping always holds.
 func (db *DB) ReleaseMemory() error {
+	if db.etcd != nil {
+		return nil // nothing of the store is mapped here
+	}
 	return db.view(func(btx *bbolt.Tx) error {
 		return releaseMapped(db.bolt.Info().Data, btx.Size())
 	})

@@ -66,6 +66,7 @@ func TestReleaseMemoryDropsMappedPages(t *testing.T) {
 			}
 		}
 	}
+	base := rssFileKB(t) // the binary's own mapped pages, and what writing left
 	scan()
 	before := rssFileKB(t)
 	if err := db.ReleaseMemory(); err != nil {
@@ -75,8 +76,10 @@ func TestReleaseMemoryDropsMappedPages(t *testing.T) {
 	if db.Size() < 8<<20 {
 		t.Fatalf("test file too small to measure: %d bytes", db.Size())
 	}
-	if before-after < 4<<10 || after > before/2 {
-		t.Errorf("RssFile %d kB -> %d kB after release; want the scanned pages (over 4 MiB) dropped", before, after)
+	// Measured above base: RssFile counts the test binary's own mapped
+	// text too, which the embedded etcd of the package's tests makes large.
+	if before-after < 4<<10 || after-base > (before-base)/2 {
+		t.Errorf("RssFile %d kB -> %d kB after release (%d kB before the scan); want the scanned pages (over 4 MiB) dropped", before, after, base)
 	}
 	if n := scan(); n != rows {
 		t.Fatalf("after release the scan reads %d rows, want %d", n, rows)

@@ -81,6 +81,9 @@ func BeforeRestore(path string) string { return path + ".before-restore" }
 // foreign backup is refused before anything changes; if the restored copy
 // fails to open, the old file is put back and reopened.
 func (db *DB) Replace(from string) (Replaced, error) {
+	if db.etcd != nil {
+		return Replaced{}, fmt.Errorf("restore: %w", ErrFileOnly)
+	}
 	db.replacing.Lock()
 	defer db.replacing.Unlock()
 	if SameFile(from, db.path) {

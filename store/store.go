@@ -42,11 +42,13 @@ var errReadOnly = errors.New("read only")
 // DefaultLockTimeout is how long Open waits for another process to let go.
 const DefaultLockTimeout = time.Second
 
-// DB is one open Tenantdesk data file.
+// DB is one open Tenantdesk store: a bbolt data file (Open), or a prefix
+// of an etcd cluster (OpenURL, etcd.go).
 type DB struct {
-	gate    swapGate  // every transaction holds it shared; Replace, exclusive
-	bolt    *bbolt.DB // the open file; changed only by Replace, under gate
-	path    string
+	gate    swapGate   // every transaction holds it shared; Replace, exclusive
+	bolt    *bbolt.DB  // the open file; changed only by Replace, under gate
+	etcd    *etcdStore // instead of bolt, for an etcd store
+	path    string     // the file's path or the store's URL
 	opt     Options
 	commits atomic.Int64
 	// swaps counts the files swapped in under this DB (Replace,
@@ -64,7 +66,18 @@ type Options struct {
 	// Keys keeps the master keys that seal the file's secrets (vault.go);
 	// nil keeps them in this process's memory only, which is for tests.
 	Keys MasterKeys
+	// Budget, when set, makes Update and Batch refuse a transaction that
+	// writes more (ErrTxBudget), on both backends: tests set it so that
+	// code cannot pass on bbolt and fail on etcd. UpdateLarge is exempt.
+	Budget *TxBudget
 }
+
+// ErrFileOnly is returned by what only a bbolt file can do (backup,
+// restore, compaction) when the store is on etcd.
+var ErrFileOnly = errors.New("only a bbolt data file can do this, not an etcd store")
+
+// Etcd reports whether the store is on an etcd cluster.
+func (db *DB) Etcd() bool { return db.etcd != nil }
 
 // Open opens (creating with mode 0600) the file at path, runs migrations,
 // and refuses a schema newer than this code knows (file.go: openDataFile).
@@ -84,6 +97,9 @@ func Open(path string, opt Options) (*DB, error) {
 // Close releases the file and its lock, once the transactions in flight
 // have ended.
 func (db *DB) Close() error {
+	if db.etcd != nil {
+		return db.etcd.close()
+	}
 	db.gate.rw.Lock()
 	defer db.gate.rw.Unlock()
 	if err := db.bolt.Close(); err != nil {
@@ -107,24 +123,48 @@ func (db *DB) Size() int64 {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
+	if db.etcd != nil {
+		return db.etcd.run(fn, false, nil, db.vault)
+	}
 	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{kv: kvTx{bolt: btx}, vault: db.vault}) })
 }
 
 // view is bbolt's View with the file's damage turned into ErrDamaged.
 func (db *DB) view(fn func(*bbolt.Tx) error) error {
+	if db.etcd != nil {
+		return ErrFileOnly
+	}
 	db.gate.enter()
 	defer db.gate.leave()
 	return guarded(db.path, func() error { return db.bolt.View(fn) })
 }
 
-// Update runs fn in a read-write transaction, committed when fn returns nil.
-func (db *DB) Update(fn func(*Tx) error) error {
+// Update runs fn in a read-write transaction, committed when fn returns
+// nil. On etcd fn is re-run when another writer changed what it read, so
+// it must be safe to re-run; and its writes must stay within TxBudget.
+func (db *DB) Update(fn func(*Tx) error) error { return db.update(fn, db.opt.Budget) }
+
+// UpdateLarge is Update for a big body (a 10,000-invoice notification),
+// exempt from the budget. On bbolt it is one transaction. On etcd fn runs
+// whole before anything is written, so a body that fails validation
+// writes nothing; its writes are then journaled and applied in chunks,
+// every chunk committed before UpdateLarge returns (etcd.go).
+func (db *DB) UpdateLarge(fn func(*Tx) error) error { return db.update(fn, nil) }
+
+func (db *DB) update(fn func(*Tx) error, budget *TxBudget) error {
+	if db.etcd != nil {
+		err := db.etcd.run(fn, true, budget, db.vault)
+		if err == nil {
+			db.commits.Add(1)
+		}
+		return err
+	}
 	db.gate.enter()
 	defer db.gate.leave()
 	return guarded(db.path, func() error {
 		return db.bolt.Update(func(btx *bbolt.Tx) error {
 			btx.OnCommit(func() { db.commits.Add(1) })
-			return runWrite(btx, db.vault, fn)
+			return runWrite(btx, db.vault, budget, fn)
 		})
 	})
 }
@@ -136,12 +176,16 @@ func (db *DB) Commits() int64 { return db.commits.Load() }
 // Batch is Update with group commit for concurrent small writes; fn may be
 // called more than once and must be idempotent.
 func (db *DB) Batch(fn func(*Tx) error) error {
+	if db.etcd != nil {
+		// etcd batches concurrent proposals itself.
+		return db.Update(fn)
+	}
 	db.gate.enter()
 	defer db.gate.leave()
 	// bbolt may run fn on another goroutine: it guards itself there.
 	return guarded(db.path, func() error {
 		return db.bolt.Batch(func(btx *bbolt.Tx) error {
-			return guarded(db.path, func() error { return runWrite(btx, db.vault, fn) })
+			return guarded(db.path, func() error { return runWrite(btx, db.vault, db.opt.Budget, fn) })
 		})
 	})
 }
@@ -200,6 +244,9 @@ func sameFile(a, b string) (bool, error) {
 // schema version in a read transaction and writes nothing, so a probe
 // costs no fsync and cannot grow the file (SPEC §4, §11).
 func (db *DB) Healthy() error {
+	if db.etcd != nil {
+		return db.etcd.healthy()
+	}
 	err := db.view(func(btx *bbolt.Tx) error {
 		v, err := schemaVersion(btx)
 		if err == nil && v != SchemaVersion {
@@ -218,6 +265,9 @@ func (db *DB) Healthy() error {
 // in under this DB (a restored or compacted file counts its transactions
 // anew, so its id alone could equal the one before the swap).
 func (db *DB) Generation() uint64 {
+	if db.etcd != nil {
+		return db.etcd.generation()
+	}
 	var id int
 	var swaps uint64
 	_ = db.view(func(btx *bbolt.Tx) error {
@@ -247,8 +297,11 @@ const initialMmapSize = 1 << 30
 
 // runWrite runs fn in a write transaction and then writes what fn left
 // pending (the identity-map counters), so the commit holds both.
-func runWrite(btx *bbolt.Tx, vault *keyring, fn func(*Tx) error) error {
+func runWrite(btx *bbolt.Tx, vault *keyring, budget *TxBudget, fn func(*Tx) error) error {
 	tx := &Tx{kv: kvTx{bolt: btx}, vault: vault}
+	if budget != nil {
+		tx.kv.spend = &txSpend{budget: *budget}
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/tenantdesk/tenantdesk/store/etcdtest"
+)
+
+// A process killed after it marked a big transaction committed, before it
+// applied every chunk, leaves a journal: the next Open applies it whole.
+func TestEtcdJournalFinishedByOpen(t *testing.T) {
+	url := etcdtest.URL(t)
+	db, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := db.etcd
+	var ops []clientv3.Op
+	for i := range 250 {
+		val, _ := encodeValue(Setting{Key: fmt.Sprintf("k-%03d", i), Value: "v"})
+		ops = append(ops, clientv3.OpPut(s.prefix+bucketSettings.name+"/"+fmt.Sprintf("k-%03d", i), string(val)))
+	}
+	chunks := chunkOps(ops)
+	if len(chunks) != 3 {
+		t.Fatalf("%d chunks of 250 writes, want 3 of at most %d", len(chunks), DefaultTxBudget.Writes)
+	}
+	// What commitJournaled leaves when it dies after the mark and one chunk.
+	dir := fmt.Sprintf("%s%s%016x-%08x/", s.prefix, etcdJournalDir, time.Now().UnixNano(), 1)
+	for i, c := range chunks {
+		if _, err := s.cli.Put(t.Context(), fmt.Sprintf("%schunk-%08d", dir, i), string(encodeOps(c))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.cli.Put(t.Context(), dir+"commit", "3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.applyChunks(chunks[:1]); err != nil {
+		t.Fatal(err)
+	}
+	count := func(db *DB) int {
+		var n int
+		if err := db.View(func(tx *Tx) error {
+			m, err := tx.Settings()
+			n = len(m)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(db); n != 100 {
+		t.Fatalf("before recovery %d settings, want the first chunk's 100", n)
+	}
+	again, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if n := count(again); n != 250 {
+		t.Errorf("after Open %d settings, want all 250", n)
+	}
+	resp, err := s.cli.Get(t.Context(), s.prefix+etcdJournalDir, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil || resp.Count != 0 {
+		t.Errorf("journal keys left after recovery: %d (%v)", resp.Count, err)
+	}
+}
+
+// A journal chunk decodes to the writes it was made of.
+func TestJournalChunkRoundTrip(t *testing.T) {
+	ops := []clientv3.Op{clientv3.OpPut("/a/1", "x"), clientv3.OpDelete("/a/2"), clientv3.OpPut("/a/3", "")}
+	got, err := decodeOps(encodeOps(ops))
+	if err != nil || len(got) != 3 || !got[1].IsDelete() || string(got[0].ValueBytes()) != "x" || string(got[2].KeyBytes()) != "/a/3" {
+		t.Fatalf("decodeOps = %v, %v", got, err)
+	}
+	if _, err := decodeOps([]byte{5, 'a'}); err == nil {
+		t.Error("a truncated chunk decoded")
+	}
+}
+
+func TestParseStoreURL(t *testing.T) {
+	for _, c := range []struct {
+		in, endpoints, prefix string
+		ok                    bool
+	}{
+		{"etcd://127.0.0.1:2379", "[http://127.0.0.1:2379]", "/tenantdesk/", true},
+		{"etcds://a:1,b:2/prod", "[https://a:1 https://b:2]", "/prod/", true},
+		{"etcd://a", "", "", false},
+		{"http://a:1", "", "", false},
+		{"etcd://u:p@a:1", "", "", false},
+	} {
+		eps, p, _, err := parseStoreURL(c.in)
+		if (err == nil) != c.ok || (c.ok && (fmt.Sprint(eps) != c.endpoints || p != c.prefix)) {
+			t.Errorf("parseStoreURL(%q) = %v, %q, %v", c.in, eps, p, err)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+// Package etcdtest starts embedded etcd members for tests (SPEC §14): a
+// real etcd server in the test process, on loopback, in a temporary
+// directory. Only tests import it, so the server stays out of the binary.
+package etcdtest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+var shared struct {
+	once     sync.Once
+	endpoint string
+	err      error
+}
+
+var stores atomic.Int64
+
+// URL returns an etcd:// store URL with a prefix no other test uses, on
+// one member shared by the whole test binary (started on first use, in
+// 0.1–1 s), so that each test starts on an empty store.
+func URL(t testing.TB) string {
+	t.Helper()
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "tenantdesk-etcd-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		var m *Member
+		m, shared.err = start(dir)
+		if shared.err == nil {
+			shared.endpoint = m.Endpoint
+		}
+		// The member lives as long as the test binary; its directory is
+		// left for the OS's temporary-file cleanup.
+	})
+	if shared.err != nil {
+		t.Fatalf("embedded etcd: %v", shared.err)
+	}
+	return fmt.Sprintf("etcd://%s/test-%d-%d", shared.endpoint, os.Getpid(), stores.Add(1))
+}
+
+// Member is one running embedded etcd member.
+type Member struct {
+	Endpoint string // HOST:PORT of its client listener
+	e        *embed.Etcd
+}
+
+// Close stops the member.
+func (m *Member) Close() { m.e.Close() }
+
+// Start starts a member of its own in a temporary directory, stopped when
+// the test ends.
+func Start(t testing.TB) *Member {
+	t.Helper()
+	m, err := start(t.TempDir())
+	if err != nil {
+		t.Fatalf("embedded etcd: %v", err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+func start(dir string) (*Member, error) {
+	client, peer, err := freePort(), freePort(), error(nil)
+	cfg := embed.NewConfig()
+	cfg.Name = "tenantdesk-test"
+	cfg.Dir = dir
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	cu, _ := url.Parse("http://" + client)
+	pu, _ := url.Parse("http://" + peer)
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.UnsafeNoFsync = true // a test's member dies with the test
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(20 * time.Second):
+		e.Close()
+		return nil, fmt.Errorf("member not ready after 20 s")
+	}
+	return &Member{Endpoint: client, e: e}, nil
+}
+
+// freePort is a loopback address nothing listens on right now.
+func freePort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -130,7 +130,7 @@ func testIndexConsistency(t *testing.T, b Backend) {
 	db := b.Open(t)
 	var ids []uint64
 	must(t, db.Update(func(tx *store.Tx) error {
-		ids = ids[:0] // a re-run starts again
+		ids = ids[:0]       // a re-run starts again
 		for i := range 10 { // about 9 writes each: 10 rows fit the budget
 			entity := "invoices"
 			if i%3 == 0 {

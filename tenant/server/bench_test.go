@@ -5,6 +5,7 @@ package server_test
 //	BenchmarkNotification10kInvoices  vs BenchmarkRawPut10kInvoices      (target ≤ 3×, ≤ 1 s)
 //	BenchmarkWebhookParallel/group    vs …/one-commit (and …/bbolt-batch) (target ≥ 10,000 req/s, p99 ≤ 20 ms)
 //	BenchmarkMetadata                 vs BenchmarkBareMetadataHandler    (target ≥ 0.8× the bare throughput)
+//	BenchmarkSealedVsPlaintext        sealed vs plain-text api.key, one loop (target ≤ 1.1×; seal_bench_test.go)
 //
 // Run: go test -run '^$' -bench . -benchtime 3x ./tenant/server/ (the
 // notification pair), -benchtime 2s for the others.

@@ -65,6 +65,8 @@ func Main(ctx context.Context, p Program, args []string, stdin io.Reader, stdout
 		return cmdAdminCert(ctx, g, cmdArgs, stdout, stderr)
 	case "settings":
 		return cmdSettings(ctx, g, cmdArgs, stdin, stdout, stderr)
+	case "service":
+		return cmdService(ctx, g, cmdArgs, stdout, stderr)
 	case "demo-data":
 		return cmdDemoData(ctx, g, cmdArgs, stdout, stderr)
 	}

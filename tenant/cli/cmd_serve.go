@@ -17,7 +17,11 @@ import (
 // cmdServe runs the listener and the owner's background work (the Connec!
 // outbox and pulls, the developer-platform re-sync, the purges) until
 // SIGINT or SIGTERM, then lets in-flight requests finish and closes the
-// database.
+// database. On Windows, Ctrl+C and Ctrl+Break arrive as os.Interrupt, and
+// closing the console, logging off or shutting down as SIGTERM (Go's
+// runtime holds the console's close event until the process exits, within
+// Windows' 5 s); run as a service, the manager's Stop and Shutdown end it
+// the same way (runService).
 func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -30,11 +30,13 @@ Commands:
   admin-cert                               the admin address's certificate (PEM), for --server-ca
   settings [get KEY | set KEY VALUE | unset KEY]
                                            settings kept in the data file (flag > env > stored > default)
+  service install|remove|start|stop       Windows: run serve on this data file as the service Tenantdesk
+                                           (log in <db>.service.log)
   demo-data                                fill the database with demonstration tenants and records
   version
 
 While the GUI or serve has the data file open, every command but serve and
-the GUI runs through that process (its control socket, <db>.sock).
+the GUI runs through that process (its control socket, <db>.sock; on Windows a named pipe).
 
 Global flags (before the command):
 `

@@ -30,12 +30,21 @@ func SocketPath(dbPath string) string {
 }
 
 // pipeSDDL is the pipe's security descriptor: owned by the user, and its
-// DACL (protected from inheritance) admits that user and SYSTEM only.
-// The owner is named, not defaulted, because an elevated token's default
-// owner is the Administrators group, which the client would refuse.
-func pipeSDDL(user string) string {
-	return fmt.Sprintf("O:%sD:P(A;;GA;;;%s)(A;;GA;;;SY)", user, user)
+// DACL (protected from inheritance) admits that user and SYSTEM, and the
+// user the data file belongs to when that is another (serve run as a
+// service, as SYSTEM, on a vendor's file). The owner is named, not
+// defaulted, because an elevated token's default owner is the
+// Administrators group, which the client would refuse.
+func pipeSDDL(user string, fileOwner string) string {
+	sddl := fmt.Sprintf("O:%sD:P(A;;GA;;;%s)(A;;GA;;;SY)", user, user)
+	if fileOwner != "" && fileOwner != user && fileOwner != systemSID {
+		sddl += fmt.Sprintf("(A;;GA;;;%s)", fileOwner)
+	}
+	return sddl
 }
+
+// systemSID is LocalSystem's, which services run as by default.
+const systemSID = "S-1-5-18"
 
 // currentUserSID is the SID of the user this process runs as.
 func currentUserSID() (*windows.SID, error) {
@@ -46,7 +55,21 @@ func currentUserSID() (*windows.SID, error) {
 	return tu.User.Sid.Copy()
 }
 
-func listenControl(path string, _ *slog.Logger) (net.Listener, error) {
+// fileOwnerSID is the owner of the file at path, or "" when it cannot be
+// read (the pipe then admits this user and SYSTEM alone).
+func fileOwnerSID(path string) string {
+	sd, err := windows.GetNamedSecurityInfo(path, windows.SE_FILE_OBJECT, windows.OWNER_SECURITY_INFORMATION)
+	if err != nil {
+		return ""
+	}
+	owner, _, err := sd.Owner()
+	if err != nil || owner == nil {
+		return ""
+	}
+	return owner.String()
+}
+
+func listenControl(dbPath, path string, _ *slog.Logger) (net.Listener, error) {
 	me, err := currentUserSID()
 	if err != nil {
 		return nil, err
@@ -54,7 +77,7 @@ func listenControl(path string, _ *slog.Logger) (net.Listener, error) {
 	// ListenPipe creates the first instance: if the name is taken (by a
 	// process squatting it, or another owner) it fails, and this process
 	// serves no pipe rather than share one.
-	return winio.ListenPipe(path, &winio.PipeConfig{SecurityDescriptor: pipeSDDL(me.String())})
+	return winio.ListenPipe(path, &winio.PipeConfig{SecurityDescriptor: pipeSDDL(me.String(), fileOwnerSID(dbPath))})
 }
 
 // dialControl connects to the pipe at path, and before anything is sent
@@ -78,7 +101,8 @@ func dialControl(ctx context.Context, path string) (net.Conn, error) {
 }
 
 // checkPipeOwner compares the owner SID of the pipe c leads to with this
-// process's user.
+// process's user. SYSTEM passes too: it is the service serve runs as, and
+// a process that can make a pipe owned by SYSTEM rules the machine anyway.
 func checkPipeOwner(c net.Conn) error {
 	f, ok := c.(interface{ Fd() uintptr })
 	if !ok {
@@ -92,7 +116,7 @@ func checkPipeOwner(c net.Conn) error {
 	if err != nil {
 		return err
 	}
-	if !owner.Equals(me) {
+	if !owner.Equals(me) && owner.String() != systemSID {
 		return fmt.Errorf("%w (its owner is %s, you are %s)", ErrNotOurs, owner, me)
 	}
 	return nil

@@ -51,7 +51,7 @@ func TestWindowsPipeServesItsUserOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pipeSDDL(me.String())
+	want := pipeSDDL(me.String(), me.String())
 	if got := sd.String(); got != want && got != strings.Replace(want, ";;;SY)", ";;;S-1-5-18)", 1) {
 		t.Fatalf("pipe security descriptor %s, want %s", got, want)
 	}
@@ -106,5 +106,17 @@ func TestWindowsPipeNameFoldsSpelling(t *testing.T) {
 	b := SocketPath(`c:\users\ann\appdata\roaming\TENANTDESK\.\tenantdesk.db`)
 	if a != b || !strings.HasPrefix(a, `\\.\pipe\tenantdesk-`) {
 		t.Fatalf("%s vs %s", a, b)
+	}
+}
+
+// serve run as a service (SYSTEM) on a user's data file admits that user
+// too, and nobody else; run as the user, nobody but the user and SYSTEM.
+func TestWindowsPipeSDDLAdmitsTheFileOwner(t *testing.T) {
+	const user = "S-1-5-21-1-2-3-1001"
+	if got, want := pipeSDDL(systemSID, user), "O:S-1-5-18D:P(A;;GA;;;S-1-5-18)(A;;GA;;;SY)(A;;GA;;;"+user+")"; got != want {
+		t.Fatalf("as a service: %s, want %s", got, want)
+	}
+	if got, want := pipeSDDL(user, user), "O:"+user+"D:P(A;;GA;;;"+user+")(A;;GA;;;SY)"; got != want {
+		t.Fatalf("as the user: %s, want %s", got, want)
 	}
 }

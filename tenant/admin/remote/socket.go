@@ -24,7 +24,7 @@ func ServeSocket(ctx context.Context, dbPath string, api admin.API, info Info, l
 		log = slog.Default()
 	}
 	path := SocketPath(dbPath)
-	l, err := listenControl(path, log)
+	l, err := listenControl(dbPath, path, log)
 	if err != nil {
 		return nil, fmt.Errorf("control channel %s: %w", path, err)
 	}

@@ -15,7 +15,7 @@ import (
 // SocketPath is the control socket of the data file at dbPath.
 func SocketPath(dbPath string) string { return dbPath + ".sock" }
 
-func listenControl(path string, log *slog.Logger) (net.Listener, error) {
+func listenControl(_, path string, log *slog.Logger) (net.Listener, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@
 //	wake.go        what the Worker and the Puller share as owners of a Run loop
 //	client.go      the HTTP client of one tenant's Connec!
 //	parse.go       notifications: decode and check the body, nothing written
+//	jsonscan.go    the body's JSON scanner, and invoices read without reflection
 //	ingest.go      notifications and pulled pages: the rules that store each record
 //	pull_queue.go  the pull queue: initial, periodic and by-hand pulls (Puller)
 //	pull.go        one pull of a (tenant, group, collection): pages, cursor, outcome

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
@@ -64,15 +63,18 @@ const parseBatch = 256
 var errStopped = errors.New("parse stopped")
 
 // parseStream decodes a notification body and hands its records to emit
-// in batches, in body order; emit returns false to stop. Records are
-// decoded straight from the stream (one pass each), since a 16 MiB body of
-// invoices is the listener's heaviest request. Every error about the body
-// wraps ErrMalformed.
+// in batches, in body order; emit returns false to stop. A 16 MiB body of
+// invoices is the listener's heaviest request, so the body is read by a
+// scanner of its own (jsonscan.go) rather than encoding/json's Decoder:
+// one strict pass finds and checks each record, and invoices are decoded
+// from it without reflection (falling back to encoding/json for anything
+// unusual). Every error about the body wraps ErrMalformed.
 func parseStream(cfg *tenant.Config, body []byte, emit func([]notified) bool) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	sc := &jsonScan{b: body}
+	if sc.ws(); sc.peek() != '{' {
 		return fmt.Errorf("%w: the body must be a JSON object of collections", ErrMalformed)
 	}
+	sc.i++
 	batch := make([]notified, 0, parseBatch)
 	add := func(rec notified) bool {
 		batch = append(batch, rec)
@@ -83,22 +85,45 @@ func parseStream(cfg *tenant.Config, body []byte, emit func([]notified) bool) er
 		batch = make([]notified, 0, parseBatch)
 		return ok
 	}
-	for dec.More() {
-		tok, err := dec.Token()
+	for first := true; ; first = false {
+		if sc.ws(); sc.peek() == '}' && first {
+			sc.i++
+			break
+		}
+		if !first {
+			if sc.peek() == '}' {
+				sc.i++
+				break
+			}
+			if err := sc.expect(','); err != nil {
+				return fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
+		}
+		entity, err := sc.key()
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
-		entity, _ := tok.(string)
 		if !tenant.ValidCollection(entity) {
 			return fmt.Errorf("%w: collection name %q: use lowercase letters, digits and '_'", ErrMalformed, clip(entity))
 		}
-		switch nextValue(body, dec.InputOffset()) {
+		switch sc.peek() {
 		case '[':
-			if _, err := dec.Token(); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
-			}
-			for i := 0; dec.More(); i++ {
-				rec, err := decodeRecord(dec, cfg, entity)
+			sc.i++
+			for i := 0; ; i++ {
+				if sc.ws(); sc.peek() == ']' && i == 0 {
+					sc.i++
+					break
+				}
+				if i > 0 {
+					if sc.peek() == ']' {
+						sc.i++
+						break
+					}
+					if err := sc.expect(','); err != nil {
+						return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
+					}
+				}
+				rec, err := scanRecord(sc, cfg, entity)
 				if err != nil {
 					return fmt.Errorf("%w: %s[%d]: %v", ErrMalformed, entity, i, err)
 				}
@@ -106,11 +131,8 @@ func parseStream(cfg *tenant.Config, body []byte, emit func([]notified) bool) er
 					return errStopped
 				}
 			}
-			if _, err := dec.Token(); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
-			}
 		case '{': // a singleton collection ("company")
-			rec, err := decodeRecord(dec, cfg, entity)
+			rec, err := scanRecord(sc, cfg, entity)
 			if err != nil {
 				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
 			}
@@ -118,18 +140,14 @@ func parseStream(cfg *tenant.Config, body []byte, emit func([]notified) bool) er
 				return errStopped
 			}
 		case 'n': // null: nothing of this collection
-			var null json.RawMessage
-			if err := dec.Decode(&null); err != nil {
+			if _, err := sc.value(); err != nil {
 				return fmt.Errorf("%w: %s: %v", ErrMalformed, entity, err)
 			}
 		default:
 			return fmt.Errorf("%w: %s: want an array of records", ErrMalformed, entity)
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if sc.ws(); sc.i != len(body) {
 		return fmt.Errorf("%w: data after the JSON object", ErrMalformed)
 	}
 	if len(batch) > 0 && !emit(batch) {
@@ -138,28 +156,24 @@ func parseStream(cfg *tenant.Config, body []byte, emit func([]notified) bool) er
 	return nil
 }
 
-// nextValue is the first byte of the value after an object key that ends
-// at off (skipping the colon and white space), or 0.
-func nextValue(body []byte, off int64) byte {
-	if off < 0 || off > int64(len(body)) {
-		return 0
+// scanRecord reads the next record of the body.
+func scanRecord(sc *jsonScan, cfg *tenant.Config, entity string) (notified, error) {
+	raw, err := sc.value()
+	if err != nil {
+		return notified{}, err
 	}
-	for _, c := range body[off:] {
-		switch c {
-		case ' ', '\t', '\r', '\n', ':':
-			continue
-		}
-		return c
-	}
-	return 0
+	return decodeRecord(raw, cfg, entity)
 }
 
-// decodeRecord decodes the next record of the stream.
-func decodeRecord(dec *json.Decoder, cfg *tenant.Config, entity string) (notified, error) {
+// decodeRecord decodes one record; raw is a checked JSON value.
+func decodeRecord(raw []byte, cfg *tenant.Config, entity string) (notified, error) {
 	if entity == EntityInvoices {
 		var r remoteInvoice
-		if err := dec.Decode(&r); err != nil {
-			return notified{}, err
+		if !r.decodeFast(raw) {
+			r = remoteInvoice{}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return notified{}, err
+			}
 		}
 		inv, err := r.invoice(string(cfg.Key), r.GroupID)
 		if err != nil {
@@ -168,13 +182,10 @@ func decodeRecord(dec *json.Decoder, cfg *tenant.Config, entity string) (notifie
 		rec := notified{entity: entity, invoice: &inv, name: firstOf(inv.Number, inv.Title)}
 		return rec, finishRecord(&rec, r.ID, r.GroupID, r.UpdatedAt)
 	}
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return notified{}, err
-	}
 	if firstByte(raw) != '{' {
 		return notified{}, errors.New("a record must be a JSON object")
 	}
+	raw = bytes.Clone(raw) // kept as the record's data: not a view of the body
 	var r struct {
 		ID                json.RawMessage `json:"id"`
 		GroupID           string          `json:"group_id"`

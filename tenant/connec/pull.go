@@ -16,7 +16,6 @@ package connec
 //     stops the tenant's pulls (store.PullStop) until someone pulls by hand.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -302,7 +301,7 @@ func decodePulled(cfg *tenant.Config, collection, group string, raw json.RawMess
 	if firstByte(raw) != '{' {
 		return notified{}, errors.New("a record must be a JSON object")
 	}
-	rec, err := decodeRecord(json.NewDecoder(bytes.NewReader(raw)), cfg, collection)
+	rec, err := decodeRecord(raw, cfg, collection)
 	if err != nil {
 		return notified{}, err
 	}

@@ -499,6 +499,16 @@ func (s *etcdStore) reserve(name string, n uint64) (uint64, error) {
 	}
 }
 
+// raiseSequence makes the stored sequence at least n, at once (outside
+// the transaction, as reservations are).
+func (b *etcdBucket) raiseSequence(n uint64) error {
+	if cur := b.sequence(); cur < n {
+		_, err := b.tx.s.reserve(b.def.name, n-cur)
+		return err
+	}
+	return nil
+}
+
 // sequence is the highest id reserved by any process: at least every id in use.
 func (b *etcdBucket) sequence() uint64 {
 	ctx, cancel := b.tx.s.ctx()

@@ -106,6 +106,17 @@ func (b kvBucket) Sequence() uint64 {
 	return b.bolt.Sequence()
 }
 
+// raiseSequence makes the bucket's sequence at least n (store copy).
+func (b kvBucket) raiseSequence(n uint64) error {
+	if b.etcd != nil {
+		return b.etcd.raiseSequence(n)
+	}
+	if n > b.bolt.Sequence() {
+		return b.bolt.SetSequence(n)
+	}
+	return nil
+}
+
 func (b kvBucket) ForEach(fn func(k, v []byte) error) error {
 	if b.etcd != nil {
 		c := b.etcd.cursor()

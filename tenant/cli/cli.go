@@ -67,6 +67,10 @@ func Main(ctx context.Context, p Program, args []string, stdin io.Reader, stdout
 		return cmdSettings(ctx, g, cmdArgs, stdin, stdout, stderr)
 	case "service":
 		return cmdService(ctx, g, cmdArgs, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, g, cmdArgs, stdout, stderr)
+	case "cluster":
+		return cmdCluster(ctx, g, cmdArgs, stdout, stderr)
 	case "demo-data":
 		return cmdDemoData(ctx, g, cmdArgs, stdout, stderr)
 	}

@@ -51,7 +51,18 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	defer stop()
 	svc := admin.New(db, g.adminOptions(logger))
 	defer startBackground(ctx, svc)()
-	defer openDoor(ctx, g, svc, logger)()
+	if db.Etcd() {
+		// A replica of the cluster: no control socket (verbs work on the
+		// cluster directly), a presence key for `cluster status` instead.
+		wait, err := announce(ctx, g, db, *adminAddr)
+		if err != nil {
+			stop()
+			return exitf(stderr, "serve: %v", err)
+		}
+		defer wait()
+	} else {
+		defer openDoor(ctx, g, svc, logger)()
+	}
 	if *adminAddr != "" {
 		wait, err := serveAdminAddr(ctx, g, *adminAddr, svc, logger)
 		if err != nil {

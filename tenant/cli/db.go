@@ -27,6 +27,11 @@ func dialOwner(ctx context.Context, g globals) (*remote.Client, error) {
 	if g.server != "" {
 		return dialServer(ctx, g)
 	}
+	if g.storeURL != "" {
+		// No process owns a cluster: every verb works on it directly,
+		// any number at once (SPEC §14).
+		return nil, remote.ErrNoOwner
+	}
 	return remote.DialSocket(ctx, g.db)
 }
 
@@ -87,6 +92,17 @@ func (inUse) Unwrap() error   { return store.ErrInUse }
 // it). The error is the line to print; it wraps store.ErrInUse when
 // another process has the file open.
 func openDB(g *globals) (*store.DB, error) {
+	if g.storeURL != "" {
+		db, err := store.OpenURL(g.storeURL, g.storeTLS, g.storeOptions())
+		if err != nil {
+			return nil, err
+		}
+		if err := g.resolveFrom(db); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		return db, nil
+	}
 	if err := os.MkdirAll(filepath.Dir(g.db), 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
@@ -117,7 +133,7 @@ func (g *globals) resolveFrom(db *store.DB) error {
 		stored, err = settings.Stored(tx)
 		return err
 	}); err != nil {
-		return fmt.Errorf("read settings of %s: %w", g.db, err)
+		return fmt.Errorf("read settings of %s: %w", g.where(), err)
 	}
 	g.settingsErr = g.resolve(stored)
 	return nil

@@ -22,6 +22,10 @@ import (
 type globals struct {
 	program Program
 	db      string
+	// storeURL is --store (env TENANTDESK_STORE): an etcd cluster instead
+	// of the --db file (SPEC §14), with storeTLS for etcds://.
+	storeURL string
+	storeTLS store.TLSFiles
 	// keyFile is --key-file (env TENANTDESK_KEY_FILE), and keys where the
 	// master keys that seal the data file's secrets are kept (SPEC §15).
 	keyFile string
@@ -52,6 +56,14 @@ type globals struct {
 // storeOptions are how this process opens the data file: with its master
 // keys, always (a store.Options without Keys is for tests only).
 func (g *globals) storeOptions() store.Options { return store.Options{Keys: g.keys} }
+
+// where names the store for messages: the --store URL, else the --db file.
+func (g *globals) where() string {
+	if g.storeURL != "" {
+		return g.storeURL
+	}
+	return g.db
+}
 
 // overrides are this process's flags and environment.
 func (g *globals) overrides() settings.Overrides { return settings.FromProcess(g.flags) }
@@ -103,6 +115,11 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 	fs := flag.NewFlagSet("tenantdesk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&g.db, "db", envOr("TENANTDESK_DB", ""), "data file (env TENANTDESK_DB)")
+	fs.StringVar(&g.storeURL, "store", envOr("TENANTDESK_STORE", ""),
+		"etcd://HOST:PORT[,HOST:PORT…][/PREFIX] or etcds://…: keep the data on an etcd cluster instead of the --db file (env TENANTDESK_STORE)")
+	fs.StringVar(&g.storeTLS.CA, "store-ca", envOr("TENANTDESK_STORE_CA", ""), "PEM CA of the etcds:// members (env TENANTDESK_STORE_CA)")
+	fs.StringVar(&g.storeTLS.Cert, "store-cert", envOr("TENANTDESK_STORE_CERT", ""), "PEM client certificate for etcds:// (env TENANTDESK_STORE_CERT)")
+	fs.StringVar(&g.storeTLS.Key, "store-key", envOr("TENANTDESK_STORE_KEY", ""), "PEM client key for etcds:// (env TENANTDESK_STORE_KEY)")
 	fs.StringVar(&g.keyFile, "key-file", envOr("TENANTDESK_KEY_FILE", ""),
 		"file of the master keys that seal the data file's secrets, mode 0600 (env TENANTDESK_KEY_FILE; default: the OS keyring on a desktop, else <config dir>/tenantdesk/tenantdesk.key)")
 	// Setting flags: their defaults come from settings.Resolve, never from
@@ -132,6 +149,9 @@ func parseGlobals(args []string, stderr io.Writer) (globals, []string, error) {
 			return g, nil, fmt.Errorf("no --db given and no user config directory: %w", err)
 		}
 		g.db = filepath.Join(dir, "tenantdesk", "tenantdesk.db")
+	}
+	if g.storeURL != "" && !store.IsURL(g.storeURL) {
+		return g, nil, fmt.Errorf("--store %q: want etcd://HOST:PORT[,…][/PREFIX] or etcds://… (a file goes in --db)", g.storeURL)
 	}
 	keys, err := masterkeys.ForApp(g.keyFile)
 	if err != nil {

@@ -32,11 +32,16 @@ Commands:
                                            settings kept in the data file (flag > env > stored > default)
   service install|remove|start|stop       Windows: run serve on this data file as the service Tenantdesk
                                            (log in <db>.service.log)
+  store copy --from URL|FILE --to URL|FILE copy every record between a data file and an etcd store
+                                           (refuses a target that holds data)
+  cluster status [--json]                  serve replicas (address, version, last seen) and etcd members
   demo-data                                fill the database with demonstration tenants and records
   version
 
 While the GUI or serve has the data file open, every command but serve and
 the GUI runs through that process (its control socket, <db>.sock; on Windows a named pipe).
+With --store etcd://…, every command works on the cluster directly and serve
+is one replica of any number (SPEC §14).
 
 Global flags (before the command):
 `

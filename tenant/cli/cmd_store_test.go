@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/etcdtest"
+)
+
+// A workstation's file copied to etcd (SPEC §14): every verb then works on
+// the cluster directly, two serve replicas run on it at once and list
+// themselves in cluster status, and a replica that stops leaves it.
+func TestStoreCopyReplicasAndClusterStatus(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "td.db")
+	doc := filepath.Join(t.TempDir(), "m.json")
+	if err := os.WriteFile(doc, []byte(marketplaces(t, "acme", "globex")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "", "--db", file, "tenant", "import", doc); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	url := etcdtest.URL(t)
+	code, out, errOut := cli(t, "", "store", "copy", "--from", file, "--to", url)
+	if code != 0 || !strings.Contains(out, "copied ") {
+		t.Fatalf("store copy: code %d, %q %q", code, out, errOut)
+	}
+	code, _, errOut = cli(t, "", "store", "copy", "--from", file, "--to", url)
+	if code == 0 || !strings.Contains(errOut, "already holds data") {
+		t.Fatalf("copy into a store with data: code %d, %q", code, errOut)
+	}
+	code, out, errOut = cli(t, "", "--store", url, "tenant", "list")
+	if code != 0 || !strings.Contains(out, "acme") || !strings.Contains(out, "globex") || strings.Contains(out, secretKey) {
+		t.Fatalf("tenant list on etcd: code %d, %q %q", code, out, errOut)
+	}
+
+	var replicas []*replica
+	for range 2 {
+		addr := freeAddr(t)
+		cmd := subprocess(t, "--store", url, "--addr", addr, "--public-url", "http://lb.test", "serve")
+		line, serveErr := startServe(t, cmd)
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		if line != "listening on http://lb.test\n" {
+			t.Fatalf("replica: %q\n%s", line, serveErr)
+		}
+		replicas = append(replicas, &replica{addr: addr, pid: cmd.Process.Pid, wait: cmd.Wait})
+	}
+	for _, r := range replicas {
+		resp, err := http.Get("http://" + r.addr + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("healthz of replica %s: %d", r.addr, resp.StatusCode)
+		}
+	}
+	// A verb while both serve: straight on the cluster, no owner to find.
+	if code, _, errOut := cli(t, "", "--store", url, "tenant", "remove", "globex"); code != 0 {
+		t.Fatalf("tenant remove while replicas serve: %s", errOut)
+	}
+	status := func() (st struct {
+		Replicas []store.Replica
+		Members  []store.Member
+	}) {
+		t.Helper()
+		code, out, errOut := cli(t, "", "--store", url, "cluster", "status", "--json")
+		if code != 0 {
+			t.Fatalf("cluster status: %s", errOut)
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("cluster status --json: %v: %q", err, out)
+		}
+		return st
+	}
+	st := status()
+	if len(st.Replicas) != 2 || len(st.Members) != 1 || !st.Members[0].Leader || !st.Members[0].Healthy {
+		t.Fatalf("cluster status = %+v", st)
+	}
+	for _, r := range st.Replicas {
+		if r.Version == "" || r.PublicURL != "http://lb.test" || time.Since(r.LastSeen) > time.Minute {
+			t.Errorf("replica %+v", r)
+		}
+	}
+	// SIGTERM: the replica ends cleanly and its presence goes with it.
+	if err := syscall.Kill(replicas[0].pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := replicas[0].wait(); err != nil {
+		t.Fatalf("replica stopped with %v", err)
+	}
+	if st := status(); len(st.Replicas) != 1 || !strings.HasSuffix(st.Replicas[0].Addr, replicas[1].addr[strings.LastIndex(replicas[1].addr, ":"):]) {
+		t.Fatalf("after one replica stopped: %+v", st.Replicas)
+	}
+	_, out, _ = cli(t, "", "--store", url, "tenant", "list")
+	if !strings.Contains(out, "acme") || strings.Contains(out, "globex") {
+		t.Fatalf("tenant list after the remove: %q", out)
+	}
+}
+
+type replica struct {
+	addr string
+	pid  int
+	wait func() error
+}
+
+func TestStoreFlagErrors(t *testing.T) {
+	code, _, errOut := cli(t, "", "--store", "/tmp/x.db", "tenant", "list")
+	if code == 0 || !strings.Contains(errOut, "a file goes in --db") {
+		t.Errorf("--store with a file: code %d, %q", code, errOut)
+	}
+	code, _, errOut = cli(t, "", "--db", filepath.Join(t.TempDir(), "td.db"), "cluster", "status")
+	if code == 0 || !strings.Contains(errOut, "not an etcd store") {
+		t.Errorf("cluster status on a file: code %d, %q", code, errOut)
+	}
+	code, _, errOut = cli(t, "", "store", "copy", "--from", filepath.Join(t.TempDir(), "missing.db"), "--to", filepath.Join(t.TempDir(), "b.db"))
+	if code == 0 || !strings.Contains(errOut, "--from") {
+		t.Errorf("copy from a missing file: code %d, %q", code, errOut)
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -280,7 +279,7 @@ func scrub(bolt *bbolt.DB, path string) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("%s: rewrite without the plain-text secrets: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return nil // ReplaceFile is durable: it synced the rename (replace_unix.go) or wrote through (replace_windows.go)
 }
 
 // guarded runs fn, a read or write of the mapped file, with faults turned

@@ -89,7 +89,9 @@ func TestStoreCopyReplicasAndClusterStatus(t *testing.T) {
 		}
 	}
 	// SIGTERM: the replica ends cleanly and its presence goes with it.
-	if err := syscall.Kill(replicas[0].pid, syscall.SIGTERM); err != nil {
+	if p, err := os.FindProcess(replicas[0].pid); err != nil {
+		t.Fatal(err)
+	} else if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := replicas[0].wait(); err != nil {

@@ -153,6 +153,9 @@ func (db *DB) UpdateLarge(fn func(*Tx) error) error { return db.update(fn, nil) 
 
 func (db *DB) update(fn func(*Tx) error, budget *TxBudget) error {
 	if db.etcd != nil {
+		if err := db.vault.readOnly(); err != nil {
+			return err
+		}
 		err := db.etcd.run(fn, true, budget, db.vault)
 		if err == nil {
 			db.commits.Add(1)
@@ -161,6 +164,9 @@ func (db *DB) update(fn func(*Tx) error, budget *TxBudget) error {
 	}
 	db.gate.enter()
 	defer db.gate.leave()
+	if err := db.vault.readOnly(); err != nil {
+		return err
+	}
 	return guarded(db.path, func() error {
 		return db.bolt.Update(func(btx *bbolt.Tx) error {
 			btx.OnCommit(func() { db.commits.Add(1) })
@@ -182,6 +188,9 @@ func (db *DB) Batch(fn func(*Tx) error) error {
 	}
 	db.gate.enter()
 	defer db.gate.leave()
+	if err := db.vault.readOnly(); err != nil {
+		return err
+	}
 	// bbolt may run fn on another goroutine: it guards itself there.
 	return guarded(db.path, func() error {
 		return db.bolt.Batch(func(btx *bbolt.Tx) error {

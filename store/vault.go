@@ -68,7 +68,7 @@ var ErrKeyUnavailable = errors.New("secrets are sealed with a key that is not av
 
 // KeyError says which key a file's secrets are sealed with and where it
 // was looked for. The file is open all the same: everything but its
-// secrets can be read, and nothing that holds a secret can be written.
+// secrets can be read, and nothing can be written (DB.Update refuses).
 type KeyError struct {
 	Path  string // the data file
 	KeyID string
@@ -79,8 +79,8 @@ type KeyError struct {
 
 func (e *KeyError) Error() string {
 	return fmt.Sprintf("the secrets of %s are sealed with key %s (kept in %s when it was made), not found in %s: %v; "+
-		"give the key file with --key-file or TENANTDESK_KEY_FILE; until then tenants, the identity map and exports "+
-		"are readable, secrets show as unavailable and nothing that holds one is written",
+		"give the key file with --key-file or TENANTDESK_KEY_FILE; until then its tenants, identity map and exports "+
+		"can be read, secrets show as unavailable, and nothing is written to it",
 		e.Path, e.KeyID, e.Made, e.Where, e.Err)
 }
 
@@ -337,6 +337,16 @@ func writeVault(btx *bbolt.Tx, rec vaultRecord) error {
 		return err
 	}
 	return put(kvBucket{bolt: meta}, metaVault, rec)
+}
+
+// readOnly is the error of every write to a file whose key is missing:
+// such a file is a copy from elsewhere, or one whose key went astray, and
+// is read, never changed (SPEC §15), until it is opened with its key.
+func (r *keyring) readOnly() error {
+	if r.locked != nil {
+		return fmt.Errorf("nothing is written: %w", r.locked)
+	}
+	return nil
 }
 
 // KeyErr is nil when the file's secrets can be opened here, else the

@@ -181,6 +181,12 @@ func TestAFileWithoutItsKeyIsReadableAndNotWritten(t *testing.T) {
 	if !errors.Is(err, store.ErrKeyUnavailable) {
 		t.Fatalf("a secret written without the key: %v", err)
 	}
+	err = db.Update(func(tx *store.Tx) error {
+		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-2", Name: "Another"})
+	})
+	if !errors.Is(err, store.ErrKeyUnavailable) {
+		t.Fatalf("a write of non-secret data without the key: %v", err)
+	}
 	if _, err := db.Rekey(); !errors.Is(err, store.ErrKeyUnavailable) {
 		t.Fatalf("rekey without the key: %v", err)
 	}

@@ -8,6 +8,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -60,6 +61,12 @@ func Run(ctx context.Context, svc admin.API, opt Options) error {
 		opt.Screen = os.Getenv("TENANTDESK_SCREEN")
 	}
 	m := newMainWindow(a, svc, opt)
+	go func() {
+		// A file whose key is missing opens all the same: say so once.
+		if locked := svc.DataFile().SecretsLocked; locked != "" {
+			uiDo(func() { m.showError("The secrets of this data file are locked", errors.New(locked)) })
+		}
+	}()
 	if opt.StartListener {
 		go func() {
 			if err := svc.StartListener(); err != nil {

@@ -154,11 +154,19 @@ func (s *Service) Addr() string {
 type DataFile struct {
 	Path string
 	Size int64 // bytes
+	// SecretsLocked is the one message for a file whose secrets are sealed
+	// with a master key this process does not have (store.KeyError): it
+	// names the key and how to give it; "" when the secrets open.
+	SecretsLocked string `json:",omitempty"`
 }
 
 // DataFile reports the data file's location and current size.
 func (s *Service) DataFile() DataFile {
-	return DataFile{Path: s.db.Path(), Size: s.db.Size()}
+	df := DataFile{Path: s.db.Path(), Size: s.db.Size()}
+	if err := s.db.KeyErr(); err != nil {
+		df.SecretsLocked = err.Error()
+	}
+	return df
 }
 
 // read returns what get reads in one read transaction (view): the shape

@@ -23,11 +23,8 @@ func TestCrashChild(t *testing.T) {
 	if path == "" {
 		t.Skip("runs only as the child of TestRerunAfterACrash")
 	}
-	db, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatalf("child open: %v", err)
-	}
-	_, err = Run(context.Background(), db, Options{Period: mustPeriod(t, "2026-11"), Concurrency: 4})
+	db := openDB(t, path, false)
+	_, err := Run(context.Background(), db, Options{Period: mustPeriod(t, "2026-11"), Concurrency: 4})
 	t.Fatalf("child run finished (%v): it should have been killed", err)
 }
 

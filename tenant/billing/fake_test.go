@@ -8,13 +8,16 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/masterkeys"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
 )
 
 func openDB(t testing.TB, path string, noSync bool) *store.DB {
 	t.Helper()
-	db, err := store.Open(path, store.Options{NoSync: noSync})
+	// The key file beside the data file: the crash test's child process
+	// opens the same file and must find its key.
+	db, err := store.Open(path, store.Options{NoSync: noSync, Keys: masterkeys.File{Path: path + ".key"}})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -52,7 +52,7 @@ func TestCompactCommand(t *testing.T) {
 func TestCompactThroughARunningServe(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "td.db")
 	importedDataFile(t, db, marketplaces(t, "acme", "globex"))
-	flood, err := store.Open(db, store.Options{NoSync: true})
+	flood, err := store.Open(db, store.Options{NoSync: true, Keys: testStoreOptions().Keys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,13 +52,18 @@ func runGUI(ctx context.Context, g globals, stderr io.Writer) int {
 	svc := admin.New(db, g.adminOptions(logger))
 	// The owner's background work runs here, not in the window: the
 	// window only shows what the API gives it.
-	stopBackground := startBackground(ctx, svc)
-	defer stopBackground()
+	// A file whose key is missing is only read (the window says why):
+	// no listener, no background work, both of which write.
+	locked := db.KeyErr() != nil
+	if !locked {
+		stopBackground := startBackground(ctx, svc)
+		defer stopBackground()
+	}
 	ctx, closeDoor := context.WithCancel(ctx)
 	defer closeDoor()
 	waitDoor := openDoor(ctx, g, svc, logger)
 	defer func() { closeDoor(); waitDoor() }()
-	if err := g.program.Window(ctx, svc, WindowOptions{StartListener: true, Logger: logger, Version: g.program.Version}); err != nil {
+	if err := g.program.Window(ctx, svc, WindowOptions{StartListener: !locked, Logger: logger, Version: g.program.Version}); err != nil {
 		return exitf(stderr, "%v", err)
 	}
 	return 0

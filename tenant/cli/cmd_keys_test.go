@@ -51,6 +51,12 @@ func TestAFileWithoutItsKeyGetsOneMessageAndStaysAsItWas(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "sealed with key") {
 		t.Errorf("import without the key: exit %d, %q", code, errOut)
 	}
+	for _, verb := range [][]string{{"settings", "set", "public-url", "https://td.example.com"}, {"demo-data"}, {"serve"}} {
+		code, _, errOut := cli(t, "", append([]string{"--db", db, "--key-file", other, "--addr", "127.0.0.1:0"}, verb...)...)
+		if code == 0 || !strings.Contains(errOut, "sealed with key") {
+			t.Errorf("%s without the key: exit %d, %q; want refused with the key's message", verb, code, errOut)
+		}
+	}
 	if _, err := os.Stat(other); err == nil {
 		t.Error("a key file was made for a file that has its own key")
 	}

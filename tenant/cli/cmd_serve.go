@@ -39,7 +39,11 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		return exitf(stderr, "%v", err)
 	}
 	defer db.Close()
-	warnLocked(db, stderr)
+	// Serving writes (logins, webhooks, the activity log), and a file
+	// whose key is missing is never written to: say why, and stop.
+	if err := db.KeyErr(); err != nil {
+		return exitf(stderr, "serve: %v", err)
+	}
 	if g.settingsErr != nil {
 		return exitf(stderr, "serve: bad settings (fix with `tenantdesk settings set|unset KEY`, or the flag or variable named):\n%v", g.settingsErr)
 	}

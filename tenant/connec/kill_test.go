@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/masterkeys"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/account"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
@@ -25,7 +26,7 @@ func TestPullChildProcess(t *testing.T) {
 	if path == "" {
 		t.Skip("only run as the child of TestInitialSyncSurvivesSIGKILL")
 	}
-	db, err := store.Open(path, store.Options{})
+	db, err := store.Open(path, store.Options{Keys: masterkeys.File{Path: path + ".key"}}) // the key beside the file: both processes find it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestInitialSyncSurvivesSIGKILL(t *testing.T) {
 	emu.SetLatency(150 * time.Millisecond)
 
 	path := filepath.Join(t.TempDir(), "tenantdesk.db")
-	db, err := store.Open(path, store.Options{})
+	db, err := store.Open(path, store.Options{Keys: masterkeys.File{Path: path + ".key"}}) // the key beside the file: both processes find it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestInitialSyncSurvivesSIGKILL(t *testing.T) {
 	}
 	_ = child.Wait()
 
-	db, err = store.Open(path, store.Options{})
+	db, err = store.Open(path, store.Options{Keys: masterkeys.File{Path: path + ".key"}}) // the key beside the file: both processes find it
 	if err != nil {
 		t.Fatal(err)
 	}

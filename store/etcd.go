@@ -280,9 +280,9 @@ func (s *etcdStore) close() error {
 }
 
 // run runs fn as an etcd transaction, re-running it on conflict.
-func (s *etcdStore) run(fn func(*Tx) error, writable bool, budget *TxBudget, vault *keyring) error {
+func (s *etcdStore) run(fn func(*Tx) error, writable bool, budget *TxBudget, vault *keyring, fence *Lock) error {
 	for attempt := 0; ; attempt++ {
-		t := &etcdTx{s: s, writable: writable, reads: map[string]int64{}}
+		t := &etcdTx{s: s, writable: writable, reads: map[string]int64{}, fence: fence}
 		tx := &Tx{kv: kvTx{etcd: t}, vault: vault}
 		err := fn(tx)
 		if err == nil && t.err == nil && writable {
@@ -300,6 +300,11 @@ func (s *etcdStore) run(fn func(*Tx) error, writable bool, budget *TxBudget, vau
 			}
 		}
 		err = t.commit()
+		if errors.Is(err, errRetry) && fence != nil {
+			if held, herr := fence.held(); herr == nil && !held {
+				return ErrLockLost
+			}
+		}
 		if !errors.Is(err, errRetry) {
 			return err
 		}
@@ -324,6 +329,7 @@ type etcdTx struct {
 	writes   int
 	bytes    int
 	err      error // the first failed request: the transaction fails with it
+	fence    *Lock // the commit requires this lock to be held
 }
 
 type keyRange struct{ from, to string }
@@ -817,8 +823,12 @@ func (t *etcdTx) commit() error {
 // more than etcd allows in one txn, one compare over the whole store
 // stands for them (coarser: any write anywhere since then is a conflict).
 func (t *etcdTx) compares() []clientv3.Cmp {
+	var fence []clientv3.Cmp
+	if t.fence != nil {
+		fence = append(fence, t.fence.fenceCompare())
+	}
 	if t.rev == 0 {
-		return nil
+		return fence
 	}
 	seen := map[keyRange]bool{}
 	var cmps []clientv3.Cmp
@@ -832,11 +842,11 @@ func (t *etcdTx) compares() []clientv3.Cmp {
 		seen[r] = true
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(r.from).WithRange(r.to), "<", t.rev+1))
 	}
-	if len(cmps) > etcdMaxOps {
-		p := t.s.prefix
-		cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(p).WithRange(clientv3.GetPrefixRangeEnd(p)), "<", t.rev+1)}
+	if len(cmps)+len(fence) > etcdMaxOps {
+		p := t.s.prefix + "a" // every bucket; _locks/, _seq/, _replicas/ … sort before "a"
+		cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(p).WithRange(clientv3.GetPrefixRangeEnd(t.s.prefix)), "<", t.rev+1)}
 	}
-	return cmps
+	return append(cmps, fence...)
 }
 
 // commitJournaled writes a transaction too big for one etcd txn: the

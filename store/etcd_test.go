@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -98,4 +99,49 @@ func TestParseStoreURL(t *testing.T) {
 			t.Errorf("parseStoreURL(%q) = %v, %q, %v", c.in, eps, p, err)
 		}
 	}
+}
+
+// A holder whose lease expired cannot write through its fenced store,
+// while the next holder can; the expired one's write leaves nothing.
+func TestEtcdLockFencedAfterExpiry(t *testing.T) {
+	url := etcdtest.URL(t)
+	a, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	first, err := a.TryLock(LockBilling)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.expireForTest() // a stalled replica: its lease ran out
+	second, err := b.TryLock(LockBilling)
+	if err != nil {
+		t.Fatalf("lock after the first holder's lease expired: %v", err)
+	}
+	defer second.Unlock()
+	put := func(db *DB, key string) error {
+		return db.Update(func(tx *Tx) error { return tx.PutSetting(Setting{Key: key, Value: "x"}) })
+	}
+	if err := put(first.Fenced(), "stale"); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("write of the expired holder: %v, want ErrLockLost", err)
+	}
+	if err := put(second.Fenced(), "current"); err != nil {
+		t.Fatalf("write of the holder: %v", err)
+	}
+	_ = a.View(func(tx *Tx) error {
+		s, _ := tx.Settings()
+		if _, ok := s["stale"]; ok {
+			t.Error("the expired holder's write was committed")
+		}
+		if _, ok := s["current"]; !ok {
+			t.Error("the holder's write is missing")
+		}
+		return nil
+	})
 }

@@ -56,6 +56,10 @@ type DB struct {
 	swaps atomic.Uint64
 
 	replacing sync.Mutex // one Replace, CompactInPlace or Rekey at a time
+
+	locksMu sync.Mutex
+	locks   map[string]*sync.Mutex // bbolt: the named locks (lock.go)
+	fence   *Lock                  // etcd: every commit requires this lock (Lock.Fenced)
 	vault     *keyring   // the open file's data keys; changed with bolt
 }
 
@@ -124,7 +128,7 @@ func (db *DB) Size() int64 {
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
 	if db.etcd != nil {
-		return db.etcd.run(fn, false, nil, db.vault)
+		return db.etcd.run(fn, false, nil, db.vault, nil)
 	}
 	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{kv: kvTx{bolt: btx}, vault: db.vault}) })
 }
@@ -156,7 +160,7 @@ func (db *DB) update(fn func(*Tx) error, budget *TxBudget) error {
 		if err := db.vault.readOnly(); err != nil {
 			return err
 		}
-		err := db.etcd.run(fn, true, budget, db.vault)
+		err := db.etcd.run(fn, true, budget, db.vault, db.fence)
 		if err == nil {
 			db.commits.Add(1)
 		}

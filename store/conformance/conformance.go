@@ -45,6 +45,7 @@ func Run(t *testing.T, b Backend) {
 		{"Budget", testBudget},
 		{"Sequences", testSequences},
 		{"Watch", testWatch},
+		{"LockExclusive", testLockExclusive},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, b) })
@@ -588,4 +589,45 @@ func testWatch(t *testing.T, b Backend) {
 		_, err := tx.Tenant("acme")
 		return err
 	}))
+}
+
+// testLockExclusive: of 20 concurrent TryLocks on two handles one wins;
+// once it unlocks, the lock can be taken again, and the holder's fenced
+// writes commit.
+func testLockExclusive(t *testing.T, b Backend) {
+	db := b.Open(t)
+	peer := b.Peer(t, db)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var held []*store.Lock
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := db
+			if i%2 == 1 {
+				h = peer
+			}
+			l, err := h.TryLock(store.LockBilling)
+			switch {
+			case err == nil:
+				mu.Lock()
+				held = append(held, l)
+				mu.Unlock()
+			case !errors.Is(err, store.ErrLocked):
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(held) != 1 {
+		t.Fatalf("%d holders of one lock, want 1", len(held))
+	}
+	must(t, held[0].Fenced().Update(func(tx *store.Tx) error { return tx.PutTenant(tenant("acme")) }))
+	held[0].Unlock()
+	again, err := peer.TryLock(store.LockBilling)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	again.Unlock()
 }

@@ -121,6 +121,18 @@ func Run(ctx context.Context, db *store.DB, opt Options) (Summary, error) {
 		return Summary{}, ErrRunInProgress
 	}
 	defer running.Unlock()
+	// Across replicas on etcd, the store's billing lock; every write of the
+	// run is fenced by it, so a run whose lease expired writes nothing more
+	// once another has taken over (SPEC §14).
+	lock, err := db.TryLock(store.LockBilling)
+	if errors.Is(err, store.ErrLocked) {
+		return Summary{}, ErrRunInProgress
+	}
+	if err != nil {
+		return Summary{}, fmt.Errorf("billing run: %w", err)
+	}
+	defer lock.Unlock()
+	db = lock.Fenced()
 
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = DefaultConcurrency
@@ -143,7 +155,7 @@ func Run(ctx context.Context, db *store.DB, opt Options) (Summary, error) {
 
 	var lines []Line
 	var runID uint64
-	err := db.Update(func(tx *store.Tx) error {
+	err = db.Update(func(tx *store.Tx) error {
 		var err error
 		if lines, err = plan(tx, opt.Period, opt.Tenant, opt.Rebill); err != nil {
 			return err

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Named locks for work that one process at a time may do (SPEC §14: one
+// billing run at a time). On a bbolt file the holder is this process; on
+// etcd a key under _locks/ held with a lease that the holder keeps alive.
+// The writes of a holder are fenced (Lock.Fenced): on etcd each commit
+// also requires the lock key to be the one this holder created, so a
+// replica whose lease expired (a long stall, a partition) cannot write
+// after another has taken the lock.
+
+// LockBilling is the lock of billing runs.
+const LockBilling = "billing"
+
+// ErrLocked is returned by TryLock while another holder has the lock.
+var ErrLocked = errors.New("held by another process")
+
+// ErrLockLost is returned by a fenced write whose lock has expired.
+var ErrLockLost = errors.New("the lock was lost (its lease expired): another process may hold it now")
+
+// lockTTL is how long a lock outlives its holder's last keep-alive.
+const lockTTL = 15 // seconds
+
+// Lock is a held lock; Unlock releases it.
+type Lock struct {
+	db     *DB
+	name   string
+	key    string // etcd: the lock key
+	rev    int64  // etcd: its create revision, the fence
+	lease  clientv3.LeaseID
+	stop   context.CancelFunc
+	local  *sync.Mutex // bbolt: this DB's mutex of the name
+	closed bool
+}
+
+// TryLock takes the named lock, or returns ErrLocked at once.
+func (db *DB) TryLock(name string) (*Lock, error) {
+	if db.etcd == nil {
+		db.locksMu.Lock()
+		if db.locks == nil {
+			db.locks = map[string]*sync.Mutex{}
+		}
+		mu := db.locks[name]
+		if mu == nil {
+			mu = new(sync.Mutex)
+			db.locks[name] = mu
+		}
+		db.locksMu.Unlock()
+		if !mu.TryLock() {
+			return nil, fmt.Errorf("lock %s: %w", name, ErrLocked)
+		}
+		return &Lock{db: db, name: name, local: mu}, nil
+	}
+	s := db.etcd
+	c, cancel := s.ctx()
+	defer cancel()
+	g, err := s.cli.Grant(c, lockTTL)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	k := s.prefix + etcdLocksDir + name
+	host, _ := os.Hostname()
+	resp, err := s.cli.Txn(c).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, fmt.Sprintf("%s:%d", host, os.Getpid()), clientv3.WithLease(g.ID))).Commit()
+	if err != nil || !resp.Succeeded {
+		_, _ = s.cli.Revoke(c, g.ID)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", name, err)
+		}
+		return nil, fmt.Errorf("lock %s: %w", name, ErrLocked)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	alive, err := s.cli.KeepAlive(ctx, g.ID)
+	if err != nil {
+		stop()
+		_, _ = s.cli.Revoke(c, g.ID)
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	go func() {
+		for range alive { // drained until stop or the lease is gone
+		}
+	}()
+	return &Lock{db: db, name: name, key: k, rev: resp.Header.Revision, lease: g.ID, stop: stop}, nil
+}
+
+// Unlock releases the lock (on etcd, revokes its lease).
+func (l *Lock) Unlock() {
+	if l.closed {
+		return
+	}
+	l.closed = true
+	if l.local != nil {
+		l.local.Unlock()
+		return
+	}
+	l.stop()
+	c, cancel := l.db.etcd.ctx()
+	defer cancel()
+	_, _ = l.db.etcd.cli.Revoke(c, l.lease)
+}
+
+// Fenced is the store as the lock's holder writes it: every Update,
+// UpdateLarge and Batch through it commits only while the lock is held,
+// else fails with ErrLockLost. On a bbolt file, where the holder is this
+// process, it is the store itself.
+func (l *Lock) Fenced() *DB {
+	if l.local != nil {
+		return l.db
+	}
+	return &DB{etcd: l.db.etcd, path: l.db.path, opt: l.db.opt, vault: l.db.vault, fence: l}
+}
+
+// fenceCompare is the condition a fenced commit adds.
+func (l *Lock) fenceCompare() clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(l.key), "=", l.rev)
+}
+
+// held reports whether the lock key is still the one this holder made.
+func (l *Lock) held() (bool, error) {
+	c, cancel := l.db.etcd.ctx()
+	defer cancel()
+	resp, err := l.db.etcd.cli.Get(c, l.key)
+	if err != nil {
+		return false, err
+	}
+	return len(resp.Kvs) == 1 && resp.Kvs[0].CreateRevision == l.rev, nil
+}
+
+// expireForTest ends the lease as an expiry would, keeping the Lock.
+func (l *Lock) expireForTest() {
+	l.stop()
+	c, cancel := l.db.etcd.ctx()
+	defer cancel()
+	_, _ = l.db.etcd.cli.Revoke(c, l.lease)
+	time.Sleep(10 * time.Millisecond)
+}

@@ -60,7 +60,7 @@ type DB struct {
 	locksMu sync.Mutex
 	locks   map[string]*sync.Mutex // bbolt: the named locks (lock.go)
 	fence   *Lock                  // etcd: every commit requires this lock (Lock.Fenced)
-	vault     *keyring   // the open file's data keys; changed with bolt
+	vault   *keyring               // the open file's data keys; changed with bolt
 }
 
 // Options tune Open; the zero value is what the app uses.

@@ -22,6 +22,12 @@ import (
 // LockBilling is the lock of billing runs.
 const LockBilling = "billing"
 
+// LockBackground is the lock of the background work of a replica set:
+// the outbox, Connec! pulls, re-syncs and purges run on its holder only,
+// and another replica takes them over within the lock's lease when the
+// holder dies.
+const LockBackground = "background"
+
 // ErrLocked is returned by TryLock while another holder has the lock.
 var ErrLocked = errors.New("held by another process")
 
@@ -41,7 +47,13 @@ type Lock struct {
 	stop   context.CancelFunc
 	local  *sync.Mutex // bbolt: this DB's mutex of the name
 	closed bool
+	lost   chan struct{} // closed when the lease is no longer kept alive
 }
+
+// Lost is closed when the lock can no longer be relied on: its lease was
+// not kept alive (etcd unreachable, or Unlock). Never closed on bbolt
+// before Unlock.
+func (l *Lock) Lost() <-chan struct{} { return l.lost }
 
 // TryLock takes the named lock, or returns ErrLocked at once.
 func (db *DB) TryLock(name string) (*Lock, error) {
@@ -59,7 +71,7 @@ func (db *DB) TryLock(name string) (*Lock, error) {
 		if !mu.TryLock() {
 			return nil, fmt.Errorf("lock %s: %w", name, ErrLocked)
 		}
-		return &Lock{db: db, name: name, local: mu}, nil
+		return &Lock{db: db, name: name, local: mu, lost: make(chan struct{})}, nil
 	}
 	s := db.etcd
 	c, cancel := s.ctx()
@@ -86,11 +98,13 @@ func (db *DB) TryLock(name string) (*Lock, error) {
 		_, _ = s.cli.Revoke(c, g.ID)
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
+	l := &Lock{db: db, name: name, key: k, rev: resp.Header.Revision, lease: g.ID, stop: stop, lost: make(chan struct{})}
 	go func() {
 		for range alive { // drained until stop or the lease is gone
 		}
+		close(l.lost)
 	}()
-	return &Lock{db: db, name: name, key: k, rev: resp.Header.Revision, lease: g.ID, stop: stop}, nil
+	return l, nil
 }
 
 // Unlock releases the lock (on etcd, revokes its lease).
@@ -101,6 +115,7 @@ func (l *Lock) Unlock() {
 	l.closed = true
 	if l.local != nil {
 		l.local.Unlock()
+		close(l.lost)
 		return
 	}
 	l.stop()

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -49,7 +50,7 @@ func TestStoreCopyReplicasAndClusterStatus(t *testing.T) {
 		if line != "listening on http://lb.test\n" {
 			t.Fatalf("replica: %q\n%s", line, serveErr)
 		}
-		replicas = append(replicas, &replica{addr: addr, pid: cmd.Process.Pid, wait: cmd.Wait})
+		replicas = append(replicas, &replica{addr: addr, pid: cmd.Process.Pid, wait: cmd.Wait, stderr: serveErr})
 	}
 	for _, r := range replicas {
 		resp, err := http.Get("http://" + r.addr + "/healthz")
@@ -104,12 +105,29 @@ func TestStoreCopyReplicasAndClusterStatus(t *testing.T) {
 	if !strings.Contains(out, "acme") || strings.Contains(out, "globex") {
 		t.Fatalf("tenant list after the remove: %q", out)
 	}
+	// The background work ran on one replica at a time: the first to take
+	// its lock, then, when that one stopped first, the other.
+	const runs = "this replica runs the background work"
+	first := strings.Count(replicas[0].stderr.String(), runs)
+	time.Sleep(2500 * time.Millisecond) // the other's next try at the lock
+	if p, err := os.FindProcess(replicas[1].pid); err == nil {
+		_ = p.Signal(syscall.SIGTERM)
+	}
+	if err := replicas[1].wait(); err != nil {
+		t.Fatalf("second replica stopped with %v", err)
+	}
+	second := strings.Count(replicas[1].stderr.String(), runs)
+	if first+second < 1 || first > 1 || second > 1 || (first == 1 && second != 1) {
+		t.Errorf("background work taken %d times by the first replica and %d by the second; want once, and by the second after the first stopped\n%s\n%s",
+			first, second, replicas[0].stderr, replicas[1].stderr)
+	}
 }
 
 type replica struct {
-	addr string
-	pid  int
-	wait func() error
+	addr   string
+	pid    int
+	wait   func() error
+	stderr *bytes.Buffer // read only once the replica has exited
 }
 
 func TestStoreFlagErrors(t *testing.T) {

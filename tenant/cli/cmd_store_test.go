@@ -144,3 +144,22 @@ func TestStoreFlagErrors(t *testing.T) {
 		t.Errorf("copy from a missing file: code %d, %q", code, errOut)
 	}
 }
+
+// A second billing run anywhere on the cluster exits 1 (SPEC §14).
+func TestBillRunOnEtcdRefusedWhileAnotherRuns(t *testing.T) {
+	url := etcdtest.URL(t)
+	db, err := store.OpenURL(url, store.TLSFiles{}, testStoreOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lock, err := db.TryLock(store.LockBilling)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	code, _, errOut := cli(t, "", "--store", url, "bill", "run", "--period", "2026-11")
+	if code != 1 || !strings.Contains(errOut, "in progress") {
+		t.Fatalf("bill run while another runs: code %d, %q", code, errOut)
+	}
+}

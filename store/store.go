@@ -127,10 +127,18 @@ func (db *DB) Size() int64 {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
+	// Small enough to inline, so that a caller's literal fn is inlined
+	// with it and the *Tx of a bbolt read stays off the heap: the etcd
+	// branch is in read.
+	return db.read(fn, func(btx *bbolt.Tx) error { return fn(&Tx{kv: kvTx{bolt: btx}, vault: db.vault}) })
+}
+
+// read runs fn on etcd, or bfn (fn on a bbolt Tx) on the file.
+func (db *DB) read(fn func(*Tx) error, bfn func(*bbolt.Tx) error) error {
 	if db.etcd != nil {
 		return db.etcd.run(fn, false, nil, db.vault, nil)
 	}
-	return db.view(func(btx *bbolt.Tx) error { return fn(&Tx{kv: kvTx{bolt: btx}, vault: db.vault}) })
+	return db.view(bfn)
 }
 
 // view is bbolt's View with the file's damage turned into ErrDamaged.

@@ -120,6 +120,7 @@ test-windows: deps-windows $(WIN_OUT)/wine/prefix/.ready
 bench:
 	@: > bench.txt
 	$(GO) test -run '^$$' -bench 'Idmap|RawPut' -benchtime 2s -benchmem ./store/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'DurableSmallWrites|LargeWrite10k' -benchtime 1x -count 3 ./store/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'ConsumeVsBare|ConsumeHandler|BareRetrieve|HostileVsValid' -benchtime 200x -benchmem ./tenant/sso/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Notification10k|RawPut10k' -benchtime 5x -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WebhookParallel|Metadata|Healthz' -benchmem ./tenant/server/ | tee -a bench.txt

@@ -37,7 +37,7 @@ func URL(t testing.TB) string {
 			return
 		}
 		var m *Member
-		m, shared.err = start(dir)
+		m, shared.err = start(dir, true)
 		if shared.err == nil {
 			shared.endpoint = m.Endpoint
 		}
@@ -60,10 +60,11 @@ type Member struct {
 func (m *Member) Close() { m.e.Close() }
 
 // Start starts a member of its own in a temporary directory, stopped when
-// the test ends.
+// the test ends. It syncs its log as a production member does (the shared
+// member of URL does not), for benchmarks of durable writes.
 func Start(t testing.TB) *Member {
 	t.Helper()
-	m, err := start(t.TempDir())
+	m, err := start(t.TempDir(), false)
 	if err != nil {
 		t.Fatalf("embedded etcd: %v", err)
 	}
@@ -71,7 +72,7 @@ func Start(t testing.TB) *Member {
 	return m
 }
 
-func start(dir string) (*Member, error) {
+func start(dir string, noFsync bool) (*Member, error) {
 	client, peer, err := freePort(), freePort(), error(nil)
 	cfg := embed.NewConfig()
 	cfg.Name = "tenantdesk-test"
@@ -82,7 +83,7 @@ func start(dir string) (*Member, error) {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.UnsafeNoFsync = true // a test's member dies with the test
+	cfg.UnsafeNoFsync = noFsync // a test's member dies with the test
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, err

@@ -138,7 +138,7 @@ func checkFile(path string) (exists bool, newest boltMeta, err error) {
 		newest = m1
 	}
 	if need := newest.pgid * uint64(newest.pageSize); uint64(size) < need {
-		return true, newest, fmt.Errorf("%s: %w: cut short: its pages end at %d bytes, the file has %d", path, ErrDamaged, need, size)
+		return true, newest, fmt.Errorf("%s: %w: cut short: its pages end at %d bytes, the file has %d bytes", path, ErrDamaged, need, size)
 	}
 	return true, newest, nil
 }

@@ -139,15 +139,35 @@ func (m *mainWindow) restoreFile() {
 		}
 		path := r.URI().Path()
 		_ = r.Close()
-		background(func() (admin.BackupInfo, error) { return admin.InspectBackup(path) }, func(info admin.BackupInfo, err error) {
-			if err != nil {
-				m.showError("Not restored: nothing changed", err)
-				return
-			}
-			m.confirmRestore(info)
-		})
+		m.restoreFrom(path)
 	}, m.win)
 	open.Show()
+}
+
+// restoreFrom checks the backup picked at path and, when it is whole,
+// asks to restore it.
+func (m *mainWindow) restoreFrom(path string) {
+	background(func() (admin.BackupInfo, error) { return admin.InspectBackup(path) }, func(info admin.BackupInfo, err error) {
+		if err != nil {
+			m.restoreRefused(err)
+			return
+		}
+		m.confirmRestore(info)
+	})
+}
+
+// restoreRefused says why a backup was refused, and what the user has
+// still and can do next: the reason alone (a store error) leaves them
+// wondering whether their data survived.
+func (m *mainWindow) restoreRefused(err error) {
+	m.showError("Not restored: nothing changed", fmt.Errorf("%w\n\n%s", err, restoreRefusedNext(m.svc.DataFile().Path)))
+}
+
+// restoreRefusedNext is the part of a refusal that does not depend on the
+// reason.
+func restoreRefusedNext(current string) string {
+	return "The data file in use, " + current + ", is as it was, and Tenantdesk keeps running on it. " +
+		"Pick another backup with File → Restore…"
 }
 
 // confirmRestore asks before the swap, then restores.
@@ -162,7 +182,7 @@ func (m *mainWindow) confirmRestore(info admin.BackupInfo) {
 		}
 		background(func() (admin.Restored, error) { return m.svc.Restore(m.ctx, info.Path) }, func(r admin.Restored, err error) {
 			if err != nil {
-				m.showError("Not restored: nothing changed", err)
+				m.restoreRefused(err)
 				return
 			}
 			m.show(m.current) // the screen reloads from the restored file

@@ -150,7 +150,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'WebhookParallel|Metadata|Healthz' -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BadCredentialFlood' -benchtime 5000x ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'SealedVsPlaintext$$' -benchtime 20000x ./tenant/server/ | tee -a bench.txt
-	$(GO) test -run '^$$' -bench 'SealedVsPlaintextConsume' -benchtime 200x ./tenant/server/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'SealedVsPlaintextConsume' -benchtime 400x ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'SessionCheck|RefusedConsume' ./tenant/sso/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BillingRun10kGroups|BillingBaseline' -benchtime 1x ./tenant/billing/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Pull10kInvoices' -benchtime 2x ./tenant/connec/ | tee -a bench.txt

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -36,6 +37,9 @@ type DayCount struct {
 
 const dayLayout = time.DateOnly
 
+// dayCountShards is how many keys each count is spread over on etcd.
+const dayCountShards = 32
+
 func dayCountKey(e Event) []byte {
 	return key(e.Tenant, e.At.UTC().Format(dayLayout), e.Kind, e.Outcome, e.Reason)
 }
@@ -49,6 +53,12 @@ func (tx *Tx) countEvent(e Event) error {
 	}
 	b := tx.bucket(bucketDayCounts)
 	k := dayCountKey(e)
+	if tx.kv.etcd != nil {
+		// One of dayCountShards keys per count on etcd, picked at random,
+		// so that concurrent writers of one tenant rarely write the same
+		// key; DayCounts adds the shards up.
+		k = append(append(k, sep...), fmt.Sprintf("s%02d", rand.IntN(dayCountShards))...)
+	}
 	n := uint64(max(e.Count, 1))
 	if v := b.Get(k); len(v) == 8 {
 		n += binary.BigEndian.Uint64(v)
@@ -89,15 +99,20 @@ func (tx *Tx) DayCounts(tenant string, from, to time.Time) ([]DayCount, error) {
 	c := b.Cursor()
 	for k, v := c.Seek(start); k != nil && bytes.Compare(k, end) < 0; k, v = c.Next() {
 		parts := strings.Split(string(k[len(p):]), sep)
-		if len(parts) != 4 || len(v) != 8 {
+		if (len(parts) != 4 && len(parts) != 5) || len(v) != 8 {
 			return nil, fmt.Errorf("day counts of %s: malformed key %q", tenant, k)
 		}
 		day, err := time.Parse(dayLayout, parts[0])
 		if err != nil {
 			return nil, fmt.Errorf("day counts of %s: key %q: %w", tenant, k, err)
 		}
-		out = append(out, DayCount{Tenant: tenant, Day: day, Kind: parts[1], Outcome: parts[2], Reason: parts[3],
-			N: int(binary.BigEndian.Uint64(v))})
+		n := int(binary.BigEndian.Uint64(v))
+		if last := len(out) - 1; len(parts) == 5 && last >= 0 && out[last].Day.Equal(day) &&
+			out[last].Kind == parts[1] && out[last].Outcome == parts[2] && out[last].Reason == parts[3] {
+			out[last].N += n // another shard of the same count (etcd), next to it in key order
+			continue
+		}
+		out = append(out, DayCount{Tenant: tenant, Day: day, Kind: parts[1], Outcome: parts[2], Reason: parts[3], N: n})
 	}
 	return out, nil
 }

@@ -1054,3 +1054,24 @@ func (s *etcdStore) healthy() error {
 	}
 	return nil
 }
+
+// trimLog deletes the oldest keys of b (be64 sequence keys, in order)
+// beyond keep, in one delete of their range.
+func (s *etcdStore) trimLog(b *bucketDef, keep int) error {
+	pfx := s.prefix + b.name + "/"
+	end := pfx[:len(pfx)-1] + "0"
+	ctx, cancel := s.ctx()
+	defer cancel()
+	resp, err := s.cli.Get(ctx, pfx, clientv3.WithRange(end), clientv3.WithCountOnly())
+	if err != nil || resp.Count <= int64(keep) {
+		return err
+	}
+	excess := resp.Count - int64(keep)
+	old, err := s.cli.Get(ctx, pfx, clientv3.WithRange(end), clientv3.WithKeysOnly(), clientv3.WithLimit(excess))
+	if err != nil || len(old.Kvs) == 0 {
+		return err
+	}
+	last := string(old.Kvs[len(old.Kvs)-1].Key)
+	_, err = s.cli.Delete(ctx, pfx, clientv3.WithRange(last+"\x00"))
+	return err
+}

@@ -145,3 +145,32 @@ func TestEtcdLockFencedAfterExpiry(t *testing.T) {
 		return nil
 	})
 }
+
+// On etcd the activity log is trimmed by the purge, oldest first.
+func TestEtcdTrimLogKeepsTheNewest(t *testing.T) {
+	db, err := OpenURL(etcdtest.URL(t), TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var last uint64
+	for range 12 {
+		if err := db.Update(func(tx *Tx) error {
+			var err error
+			last, err = tx.AppendEvent(Event{At: time.Now(), Tenant: "acme", Kind: EventWebhook, Outcome: "ok"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.etcd.trimLog(bucketEvents, 5); err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	if err := db.View(func(tx *Tx) (err error) { evs, err = tx.RecentEvents(100); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 5 || evs[0].Seq != last {
+		t.Fatalf("after trimming to 5: %d events, newest %d (want %d)", len(evs), evs[0].Seq, last)
+	}
+}

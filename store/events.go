@@ -35,8 +35,14 @@ func (tx *Tx) AppendEvent(e Event) (uint64, error) {
 	if err := put(b, be64(seq), e); err != nil {
 		return 0, fmt.Errorf("append event: %w", err)
 	}
-	if err := tx.trimEvents(b, countKey); err != nil {
-		return 0, fmt.Errorf("trim event log: %w", err)
+	// On etcd the count in meta would be one key every append writes, a
+	// hot key under optimistic transactions (1,000 appends from 50
+	// writers: 11,101 runs, 6.7 s): the purge trims the log there instead
+	// (DB.PurgeExpired, on one replica).
+	if tx.kv.etcd == nil {
+		if err := tx.trimEvents(b, countKey); err != nil {
+			return 0, fmt.Errorf("trim event log: %w", err)
+		}
 	}
 	if err := tx.countEvent(e); err != nil {
 		return 0, fmt.Errorf("count event: %w", err)

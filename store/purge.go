@@ -85,7 +85,15 @@ func (db *DB) PurgeExpired(now time.Time) (Purged, error) {
 			from = next
 		}
 	}
-	return Purged{Sessions: counts[0], AuthnRequests: counts[1], Assertions: counts[2]}, nil
+	res := Purged{Sessions: counts[0], AuthnRequests: counts[1], Assertions: counts[2]}
+	if db.etcd != nil {
+		for _, b := range []*bucketDef{bucketEvents, bucketSecurityEvents} {
+			if err := db.etcd.trimLog(b, EventLogLimit); err != nil {
+				return res, fmt.Errorf("trim %s: %w", b, err)
+			}
+		}
+	}
+	return res, nil
 }
 
 // purgeFrom deletes the expired entries among the first limit keys (all

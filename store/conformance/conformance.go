@@ -46,6 +46,7 @@ func Run(t *testing.T, b Backend) {
 		{"Sequences", testSequences},
 		{"Watch", testWatch},
 		{"LockExclusive", testLockExclusive},
+		{"DayCountsConcurrent", testDayCounts},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, b) })
@@ -630,4 +631,36 @@ func testLockExclusive(t *testing.T, b Backend) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	again.Unlock()
+}
+
+// testDayCounts: 40 concurrent events of one tenant, kind and day on two
+// handles are all counted, whatever the backend spreads them over.
+func testDayCounts(t *testing.T, b Backend) {
+	db := b.Open(t)
+	peer := b.Peer(t, db)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := db
+			if i%2 == 1 {
+				h = peer
+			}
+			if err := h.Update(func(tx *store.Tx) error {
+				_, err := tx.AppendEvent(store.Event{At: t0, Kind: store.EventWebhook, Tenant: "acme", Outcome: "ok"})
+				return err
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	must(t, db.View(func(tx *store.Tx) error {
+		days, err := tx.DayCounts("acme", t0, t0)
+		if len(days) != 1 || days[0].N != 40 || days[0].Kind != store.EventWebhook {
+			t.Errorf("DayCounts = %+v, want one count of 40 webhooks", days)
+		}
+		return err
+	}))
 }

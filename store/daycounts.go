@@ -2,9 +2,9 @@ package store
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 )

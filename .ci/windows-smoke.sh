@@ -77,6 +77,9 @@ ok "tenant list through the open window shows both tenants (exit 0)"
 rc=0; r=\$(td tenant remove no-such-tenant) || rc=\$?
 [ "\$rc" -ne 0 ] || fail "removing a missing tenant exited 0: \$r"
 ok "tenant remove of a missing tenant through the window exits \$rc: \$r"
+# The Tenants screen, whose list shows each tenant's status dot.
+wid=\$(xdotool search --name '^Tenantdesk' | head -1)
+xdotool mousemove --window "\$wid" 60 135 click 1
 sleep 3
 import -window root '$out'
 INNER

@@ -4,16 +4,23 @@
 package etcdtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.uber.org/zap"
 )
 
@@ -31,8 +38,12 @@ var stores atomic.Int64
 func URL(t testing.TB) string {
 	t.Helper()
 	shared.once.Do(func() {
-		dir, err := os.MkdirTemp("", "tenantdesk-etcd-")
-		if err != nil {
+		// The member lives as long as the test binary, which has no hook
+		// at its end: its directory is named by the pid, and the next
+		// shared member removes those of binaries that have exited.
+		removeStale()
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d", sharedDirPrefix, os.Getpid()))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			shared.err = err
 			return
 		}
@@ -41,14 +52,47 @@ func URL(t testing.TB) string {
 		if shared.err == nil {
 			shared.endpoint = m.Endpoint
 		}
-		// The member lives as long as the test binary; its directory is
-		// left for the OS's temporary-file cleanup.
 	})
 	if shared.err != nil {
 		t.Fatalf("embedded etcd: %v", shared.err)
 	}
 	return fmt.Sprintf("etcd://%s/test-%d-%d", shared.endpoint, os.Getpid(), stores.Add(1))
 }
+
+const sharedDirPrefix = "tenantdesk-etcd-"
+
+// removeStale deletes the shared members' directories of test binaries
+// that are no longer running.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), sharedDirPrefix+"*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), sharedDirPrefix))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if !alive(pid) {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
+// alive reports whether process pid runs (on Windows: whether it can be
+// found, since signal 0 is not supported there).
+func alive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	if runtime.GOOS == "windows" {
+		return true
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// smallSegments makes each member's write-ahead log segments 4 MB instead
+// of 64 MB (preallocated on disk): a test's member writes little.
+var smallSegments sync.Once
 
 // Member is one running embedded etcd member.
 type Member struct {
@@ -73,6 +117,7 @@ func Start(t testing.TB) *Member {
 }
 
 func start(dir string, noFsync bool) (*Member, error) {
+	smallSegments.Do(func() { wal.SegmentSizeBytes = 4 << 20 })
 	client, peer, err := freePort(), freePort(), error(nil)
 	cfg := embed.NewConfig()
 	cfg.Name = "tenantdesk-test"

@@ -304,25 +304,15 @@ func testConcurrentUpdates(t *testing.T, b Backend) {
 	db := b.Open(t)
 	peer := b.Peer(t, db)
 	const n = 100
-	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := db
-			if i%2 == 1 {
-				h = peer
-			}
-			errs <- h.Update(func(tx *store.Tx) error {
-				s, _ := tx.Settings()
-				var v int
-				fmt.Sscan(s["counter"].Value, &v)
-				return tx.PutSetting(store.Setting{Key: "counter", Value: fmt.Sprint(v + 1), Updated: t0})
-			})
-		}()
-	}
-	wg.Wait()
+	concurrently(n, db, peer, func(h *store.DB) {
+		errs <- h.Update(func(tx *store.Tx) error {
+			s, _ := tx.Settings()
+			var v int
+			fmt.Sscan(s["counter"].Value, &v)
+			return tx.PutSetting(store.Setting{Key: "counter", Value: fmt.Sprint(v + 1), Updated: t0})
+		})
+	})
 	close(errs)
 	for err := range errs {
 		must(t, err)
@@ -380,45 +370,35 @@ func testClaims(t *testing.T, b Backend) {
 	}))
 	var mu sync.Mutex
 	claimed := map[uint64]int{}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := db
-			if w%2 == 1 {
-				h = peer
-			}
-			for {
-				var got uint64
-				err := h.Update(func(tx *store.Tx) error {
-					got = 0
-					due, err := tx.OutboxDue(t0, 1)
-					if err != nil || len(due) == 0 {
-						return err
-					}
-					it := due[0]
-					it.Status, it.Attempts = store.OutboxDone, it.Attempts+1
-					if _, err := tx.PutOutboxItem(it); err != nil {
-						return err
-					}
-					got = it.ID
-					return nil
-				})
-				if err != nil {
-					t.Error(err)
-					return
+	concurrently(workers, db, peer, func(h *store.DB) {
+		for {
+			var got uint64
+			err := h.Update(func(tx *store.Tx) error {
+				got = 0
+				due, err := tx.OutboxDue(t0, 1)
+				if err != nil || len(due) == 0 {
+					return err
 				}
-				if got == 0 {
-					return
+				it := due[0]
+				it.Status, it.Attempts = store.OutboxDone, it.Attempts+1
+				if _, err := tx.PutOutboxItem(it); err != nil {
+					return err
 				}
-				mu.Lock()
-				claimed[got]++
-				mu.Unlock()
+				got = it.ID
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+				return
 			}
-		}()
-	}
-	wg.Wait()
+			if got == 0 {
+				return
+			}
+			mu.Lock()
+			claimed[got]++
+			mu.Unlock()
+		}
+	})
 	if len(claimed) != items {
 		t.Errorf("%d items claimed, want %d", len(claimed), items)
 	}
@@ -436,34 +416,24 @@ func testAuthnTakenOnce(t *testing.T, b Backend) {
 	peer := b.Peer(t, db)
 	req := store.AuthnRequest{Tenant: "acme", ID: "id-1", CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}
 	must(t, db.Update(func(tx *store.Tx) error { _, err := tx.IssueAuthnRequest(req, 100); return err }))
-	var ok sync.WaitGroup
 	var mu sync.Mutex
 	taken, refused := 0, 0
-	for i := range 50 {
-		ok.Add(1)
-		go func() {
-			defer ok.Done()
-			h := db
-			if i%2 == 1 {
-				h = peer
-			}
-			err := h.Update(func(tx *store.Tx) error {
-				_, err := tx.ConsumeAuthnRequest("acme", "id-1", t0)
-				return err
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				taken++
-			case errors.Is(err, store.ErrNotFound):
-				refused++
-			default:
-				t.Error(err)
-			}
-		}()
-	}
-	ok.Wait()
+	concurrently(50, db, peer, func(h *store.DB) {
+		err := h.Update(func(tx *store.Tx) error {
+			_, err := tx.ConsumeAuthnRequest("acme", "id-1", t0)
+			return err
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			taken++
+		case errors.Is(err, store.ErrNotFound):
+			refused++
+		default:
+			t.Error(err)
+		}
+	})
 	if taken != 1 || refused != 49 {
 		t.Errorf("taken %d, refused %d; want 1 and 49", taken, refused)
 	}
@@ -472,34 +442,24 @@ func testAuthnTakenOnce(t *testing.T, b Backend) {
 func testReplayOnce(t *testing.T, b Backend) {
 	db := b.Open(t)
 	peer := b.Peer(t, db)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	accepted := 0
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := db
-			if i%2 == 1 {
-				h = peer
-			}
-			var fresh bool
-			err := h.Update(func(tx *store.Tx) error {
-				var err error
-				fresh, err = tx.RememberAssertion("acme", "assertion-1", t0.Add(time.Hour), t0)
-				return err
-			})
-			if err != nil {
-				t.Error(err)
-			}
-			if fresh {
-				mu.Lock()
-				accepted++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	concurrently(50, db, peer, func(h *store.DB) {
+		var fresh bool
+		err := h.Update(func(tx *store.Tx) error {
+			var err error
+			fresh, err = tx.RememberAssertion("acme", "assertion-1", t0.Add(time.Hour), t0)
+			return err
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		if fresh {
+			mu.Lock()
+			accepted++
+			mu.Unlock()
+		}
+	})
 	if accepted != 1 {
 		t.Errorf("one assertion accepted %d times, want once", accepted)
 	}
@@ -598,29 +558,19 @@ func testWatch(t *testing.T, b Backend) {
 func testLockExclusive(t *testing.T, b Backend) {
 	db := b.Open(t)
 	peer := b.Peer(t, db)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var held []*store.Lock
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := db
-			if i%2 == 1 {
-				h = peer
-			}
-			l, err := h.TryLock(store.LockBilling)
-			switch {
-			case err == nil:
-				mu.Lock()
-				held = append(held, l)
-				mu.Unlock()
-			case !errors.Is(err, store.ErrLocked):
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	concurrently(20, db, peer, func(h *store.DB) {
+		l, err := h.TryLock(store.LockBilling)
+		switch {
+		case err == nil:
+			mu.Lock()
+			held = append(held, l)
+			mu.Unlock()
+		case !errors.Is(err, store.ErrLocked):
+			t.Error(err)
+		}
+	})
 	if len(held) != 1 {
 		t.Fatalf("%d holders of one lock, want 1", len(held))
 	}
@@ -638,24 +588,14 @@ func testLockExclusive(t *testing.T, b Backend) {
 func testDayCounts(t *testing.T, b Backend) {
 	db := b.Open(t)
 	peer := b.Peer(t, db)
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := db
-			if i%2 == 1 {
-				h = peer
-			}
-			if err := h.Update(func(tx *store.Tx) error {
-				_, err := tx.AppendEvent(store.Event{At: t0, Kind: store.EventWebhook, Tenant: "acme", Outcome: "ok"})
-				return err
-			}); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	concurrently(40, db, peer, func(h *store.DB) {
+		if err := h.Update(func(tx *store.Tx) error {
+			_, err := tx.AppendEvent(store.Event{At: t0, Kind: store.EventWebhook, Tenant: "acme", Outcome: "ok"})
+			return err
+		}); err != nil {
+			t.Error(err)
+		}
+	})
 	must(t, db.View(func(tx *store.Tx) error {
 		days, err := tx.DayCounts("acme", t0, t0)
 		if len(days) != 1 || days[0].N != 40 || days[0].Kind != store.EventWebhook {
@@ -663,4 +603,23 @@ func testDayCounts(t *testing.T, b Backend) {
 		}
 		return err
 	}))
+}
+
+// concurrently runs fn n times at once, alternately on db and on its peer
+// (two handles of the one store, as two replicas or two processes would
+// hold it), and returns when all have returned.
+func concurrently(n int, db, peer *store.DB, fn func(h *store.DB)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		h := db
+		if i%2 == 1 {
+			h = peer
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(h)
+		}()
+	}
+	wg.Wait()
 }

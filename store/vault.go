@@ -386,11 +386,9 @@ func (tx *Tx) open(bucket *bucketDef, key, field, sealed string) (string, error)
 	return s, nil
 }
 
-// sealTenant fills t.Sealed from t.Secrets.
+// sealTenant fills t.Sealed from t.Secrets. It runs in write transactions
+// only, which a file without its key never gets (keyring.readOnly).
 func (tx *Tx) sealTenant(t *Tenant) error {
-	if tx.vault.locked != nil {
-		return fmt.Errorf("save tenant %q: %w", t.Key, tx.vault.locked)
-	}
 	t.Sealed = nil
 	for field, v := range t.Secrets {
 		if v == "" {
@@ -428,14 +426,12 @@ func (tx *Tx) openTenant(t *Tenant) error {
 	return nil
 }
 
-// sealSetting moves a secret setting's value into s.Sealed.
+// sealSetting moves a secret setting's value into s.Sealed (in a write
+// transaction, as sealTenant).
 func (tx *Tx) sealSetting(s *Setting) error {
 	s.Sealed = ""
 	if !s.Secret {
 		return nil
-	}
-	if tx.vault.locked != nil {
-		return fmt.Errorf("save setting %s: %w", s.Key, tx.vault.locked)
 	}
 	sealed, err := tx.seal(bucketSettings, s.Key, settingSecretField, s.Value)
 	if err != nil {

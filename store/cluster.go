@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -161,4 +163,12 @@ func (db *DB) Members() ([]Member, error) {
 		out[i].Leader = out[i].ID == leader
 	}
 	return out, nil
+}
+
+// ReplicaID is the id this process announces under when it serves as a
+// replica (host:pid): `cluster status` and the admin service's view of the
+// cluster name "this replica" with it.
+func ReplicaID() string {
+	host, _ := os.Hostname()
+	return host + ":" + strconv.Itoa(os.Getpid())
 }

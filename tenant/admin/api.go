@@ -72,6 +72,9 @@ type API interface {
 	RecentEvents(limit int) ([]store.Event, error)
 	Activity(tenantKey string, limit int) ([]store.Event, error)
 	Overview() (Overview, error)
+	// Cluster is the store's replicas and etcd members (cluster status);
+	// on a data file it says there is no cluster, without an error.
+	Cluster() (ClusterStatus, error)
 
 	// The listener and the data file.
 	PublicURL() string

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -137,7 +136,7 @@ func yes(b bool) string {
 // announce keeps this replica's presence on the cluster while serve runs.
 func announce(ctx context.Context, g globals, db *store.DB, adminAddr string) (wait func(), err error) {
 	host, _ := os.Hostname()
-	r := store.Replica{ID: host + ":" + strconv.Itoa(os.Getpid()), Host: host, Addr: g.addr, PublicURL: g.publicURL,
+	r := store.Replica{ID: store.ReplicaID(), Host: host, Addr: g.addr, PublicURL: g.publicURL,
 		AdminAddr: adminAddr, Version: g.program.Version, Started: time.Now().UTC()}
 	done, err := db.Announce(ctx, r)
 	if err != nil {

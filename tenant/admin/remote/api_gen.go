@@ -44,6 +44,9 @@ var methods = map[string]handler{
 	"CancelBill": unary(func(ctx context.Context, api admin.API, x cancelBillArgs) (store.Bill, error) {
 		return api.CancelBill(ctx, x.A0, x.A1, x.A2)
 	}),
+	"Cluster": unary(func(ctx context.Context, api admin.API, x none) (admin.ClusterStatus, error) {
+		return api.Cluster()
+	}),
 	"Compact": unary(func(ctx context.Context, api admin.API, x none) (store.Compacted, error) {
 		return api.Compact(ctx)
 	}),
@@ -266,6 +269,11 @@ type cancelBillArgs struct {
 // CancelBill is admin.API's, through the server.
 func (c *Client) CancelBill(ctx context.Context, a0 string, a1 string, a2 string) (store.Bill, error) {
 	return call[store.Bill](c, ctx, "CancelBill", cancelBillArgs{a0, a1, a2})
+}
+
+// Cluster is admin.API's, through the server.
+func (c *Client) Cluster() (admin.ClusterStatus, error) {
+	return call[admin.ClusterStatus](c, nil, "Cluster", none{})
 }
 
 // Compact is admin.API's, through the server.

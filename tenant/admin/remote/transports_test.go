@@ -20,14 +20,15 @@ import (
 // process, through the control socket, and through the admin address over
 // TLS, as dex runs one storage suite on every backend. offMachine marks
 // the transport that refuses the methods that work only on the machine
-// itself (Restore, Compact, Rekey).
+// itself (Restore, Compact, Rekey); fileOnly the one an etcd store has not
+// (the control socket sits next to a data file; on etcd there is no owner).
 var transports = []struct {
-	name       string
-	offMachine bool
-	open       func(t *testing.T, svc *admin.Service) admin.API
+	name                 string
+	offMachine, fileOnly bool
+	open                 func(t *testing.T, svc *admin.Service) admin.API
 }{
-	{"in-process", false, func(t *testing.T, svc *admin.Service) admin.API { return svc }},
-	{"socket", false, func(t *testing.T, svc *admin.Service) admin.API {
+	{"in-process", false, false, func(t *testing.T, svc *admin.Service) admin.API { return svc }},
+	{"socket", false, true, func(t *testing.T, svc *admin.Service) admin.API {
 		ctx, cancel := context.WithCancel(context.Background())
 		done, err := remote.ServeSocket(ctx, svc.DB().Path(), svc, remote.Info{Name: "suite"}, slog.New(slog.DiscardHandler))
 		if err != nil {
@@ -41,7 +42,7 @@ var transports = []struct {
 		t.Cleanup(c.Close)
 		return c
 	}},
-	{"tls", true, func(t *testing.T, svc *admin.Service) admin.API {
+	{"tls", true, false, func(t *testing.T, svc *admin.Service) admin.API {
 		url := remotetest.AdminServer(t, svc, "suite")
 		token, err := svc.NewAdminToken()
 		if err != nil {
@@ -106,6 +107,11 @@ func TestAdminSuite(t *testing.T) {
 			var b bytes.Buffer
 			if n, err := api.Backup(context.Background(), &b); err != nil || n == 0 || int64(b.Len()) != n {
 				t.Errorf("backup: %d bytes said, %d got, %v", n, b.Len(), err)
+			}
+			// A data file is a cluster of none, said without an error.
+			if cl, err := api.Cluster(); err != nil || cl.Backend != admin.BackendFile || cl.Location != db.Path() ||
+				len(cl.Replicas)+len(cl.Members) != 0 {
+				t.Errorf("cluster of a data file: %+v, %v", cl, err)
 			}
 			if st := api.ListenerStatus(); st.State != admin.ListenerStopped {
 				t.Errorf("listener %v, want stopped", st.State)

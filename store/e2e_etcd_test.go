@@ -1,18 +1,15 @@
-//go:build etcde2e
+//go:build etcde2e && unix
 
 package store
 
 import (
 	"fmt"
-	"net"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/store/etcdtest/cluster"
 )
 
 // TestE2EThreeMembersLeaderKilled (make test-etcd-e2e, SPEC §14): three
@@ -20,62 +17,21 @@ import (
 // store while the leader is SIGKILLed. Every write acknowledged is found
 // afterwards, and writes resume within 15 s.
 func TestE2EThreeMembersLeaderKilled(t *testing.T) {
-	bin, err := exec.LookPath("etcd")
+	c := cluster.Start(t, 3)
+	url := c.URL("e2e")
+	db, err := OpenURL(url, TLSFiles{}, Options{})
 	if err != nil {
-		t.Skip("no etcd on PATH (make deps-etcd installs Debian's etcd-server)")
-	}
-	free := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().String()
-	}
-	type member struct {
-		name, client, peer string
-		cmd                *exec.Cmd
-	}
-	var ms []*member
-	var initial []string
-	for i := range 3 {
-		m := &member{name: fmt.Sprintf("m%d", i+1), client: free(), peer: free()}
-		ms = append(ms, m)
-		initial = append(initial, m.name+"=http://"+m.peer)
-	}
-	dir := t.TempDir()
-	for _, m := range ms {
-		m.cmd = exec.Command(bin, "--name", m.name, "--data-dir", filepath.Join(dir, m.name),
-			"--listen-client-urls", "http://"+m.client, "--advertise-client-urls", "http://"+m.client,
-			"--listen-peer-urls", "http://"+m.peer, "--initial-advertise-peer-urls", "http://"+m.peer,
-			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", "tenantdesk-e2e")
-		if err := m.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = m.cmd.Process.Kill(); _, _ = m.cmd.Process.Wait() })
-	}
-	url := "etcd://" + ms[0].client + "," + ms[1].client + "," + ms[2].client + "/e2e"
-	var db *DB
-	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
-		if db, err = OpenURL(url, TLSFiles{}, Options{}); err == nil {
-			break
-		}
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("cluster not up: %v", err)
-		}
+		t.Fatal(err)
 	}
 	defer db.Close()
 	members, err := db.Members()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var leader *member
+	var leader *cluster.Member
 	for _, mem := range members {
-		for _, m := range ms {
-			if mem.Leader && mem.Name == m.name {
-				leader = m
-			}
+		if mem.Leader {
+			leader = c.Member(mem.Name)
 		}
 	}
 	if leader == nil {
@@ -131,7 +87,7 @@ func TestE2EThreeMembersLeaderKilled(t *testing.T) {
 	before := len(acked)
 	mu.Unlock()
 	killedAt.Store(time.Now().UnixNano())
-	if err := leader.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := leader.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(12 * time.Second)
@@ -161,7 +117,7 @@ func TestE2EThreeMembersLeaderKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("leader %s SIGKILLed after %d writes; %d writes acknowledged in all, %d found afterwards; %d client errors retried; longest stall after the kill %s",
-		leader.name, before, len(acked), found, errs.Load(), stall.Round(time.Millisecond))
+		leader.Name, before, len(acked), found, errs.Load(), stall.Round(time.Millisecond))
 	if found != len(acked) {
 		t.Errorf("%d acknowledged writes lost", len(acked)-found)
 	}

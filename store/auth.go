@@ -81,7 +81,11 @@ type seenAssertion struct {
 }
 
 // RememberAssertion records an assertion id until expires; it returns false
-// when the id was already seen (a replay).
+// when the id was already seen (a replay). The entry is created only if
+// absent (on etcd the read of the absent key is a compare of the commit,
+// so of two replicas seeing one assertion one commits and the other runs
+// again and finds it), and on etcd it expires with a lease (kvBucket.PutTTL);
+// the purge removes it from a bbolt file.
 func (tx *Tx) RememberAssertion(tenant, id string, expires, now time.Time) (bool, error) {
 	if err := checkPart("assertion tenant", tenant, true); err != nil {
 		return false, err
@@ -98,7 +102,11 @@ func (tx *Tx) RememberAssertion(tenant, id string, expires, now time.Time) (bool
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return false, fmt.Errorf("assertion %q: %w", id, err)
 	}
-	if err := put(b, k, seenAssertion{ExpiresAt: expires}); err != nil {
+	v, err := encodeValue(seenAssertion{ExpiresAt: expires})
+	if err == nil {
+		err = b.PutTTL(k, v, expires.Sub(now))
+	}
+	if err != nil {
 		return false, fmt.Errorf("remember assertion %q: %w", id, err)
 	}
 	return true, nil

@@ -120,6 +120,8 @@ type etcdStore struct {
 	gen     atomic.Int64
 	stop    context.CancelFunc
 	watched sync.WaitGroup
+
+	expiring expiryLeases // the shared leases of keys put with a TTL (etcd_lease.go)
 }
 
 type seqBlock struct{ next, end uint64 } // ids next..end-1 are ours
@@ -383,6 +385,9 @@ type etcdBucket struct {
 	cache    map[string]*[]byte  // keys read or written: value, nil if absent or deleted
 	dirty    map[string]struct{} // keys written
 	order    sortedKeys          // dirty keys in order, for cursors
+
+	ttls   map[string]time.Time        // keys put with a TTL: when they may go (etcd_lease.go)
+	leased map[string]clientv3.LeaseID // their shared leases, found at commit
 }
 
 func (b *etcdBucket) get(k []byte) []byte {
@@ -450,6 +455,7 @@ func (b *etcdBucket) write(k string, v []byte) {
 		b.order.insert(k)
 		b.tx.writes++
 	}
+	delete(b.ttls, k) // putTTL sets it again after this
 	b.remember(k, v)
 }
 
@@ -783,6 +789,9 @@ func (c *etcdCursor) delete() error {
 // commit writes the transaction if nothing it read has changed: errRetry
 // when something has.
 func (t *etcdTx) commit() error {
+	if err := t.grantLeases(); err != nil {
+		return err
+	}
 	var ops []clientv3.Op
 	for _, b := range t.buckets {
 		if b == nil {
@@ -791,7 +800,7 @@ func (t *etcdTx) commit() error {
 		for _, l := range [2][]string{b.order.main, b.order.tail} {
 			for _, k := range l {
 				if v := *b.cache[k]; v != nil {
-					ops = append(ops, clientv3.OpPut(b.pfx+k, string(v)))
+					ops = append(ops, clientv3.OpPut(b.pfx+k, string(v), b.leaseOps(k)...))
 				} else {
 					ops = append(ops, clientv3.OpDelete(b.pfx+k))
 				}
@@ -806,6 +815,9 @@ func (t *etcdTx) commit() error {
 		ctx, cancel := t.s.ctx()
 		defer cancel()
 		resp, err := t.s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil && t.s.leaseGone(err) {
+			return errRetry
+		}
 		if err != nil {
 			return fmt.Errorf("etcd commit: %w", err)
 		}

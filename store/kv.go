@@ -1,6 +1,10 @@
 package store
 
-import "go.etcd.io/bbolt"
+import (
+	"time"
+
+	"go.etcd.io/bbolt"
+)
 
 // The key-value layer under the typed transaction methods: buckets of
 // ordered keys with a cursor, and a sequence per bucket. bbolt provides it
@@ -67,6 +71,17 @@ func (b kvBucket) Put(k, v []byte) error {
 		}
 	}
 	return b.bolt.Put(k, v)
+}
+
+// PutTTL is Put for an entry no one needs after ttl: on etcd the key goes
+// under a lease, shared with the keys that end about when it does
+// (etcd_lease.go), and the cluster deletes it itself some time after ttl;
+// a bbolt file keeps it for the purge.
+func (b kvBucket) PutTTL(k, v []byte, ttl time.Duration) error {
+	if b.etcd != nil {
+		return b.etcd.putTTL(k, v, ttl)
+	}
+	return b.Put(k, v)
 }
 
 func (b kvBucket) Delete(k []byte) error {

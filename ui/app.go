@@ -1,9 +1,10 @@
 // Package ui is Tenantdesk's Fyne GUI: a main window with a sidebar of
-// screens (overview, tenants, identity map, invoices, billing, activity, settings)
-// and a status bar. Each screen is one struct holding its widgets, whose
-// methods are the callbacks. The package holds no protocol logic and never
-// touches bbolt or the network itself: it calls tenant/admin, always off
-// the UI goroutine, and brings results back with fyne.Do.
+// screens (overview, tenants, identity map, invoices, billing, activity,
+// cluster, settings) and a status bar. Each screen is one struct holding
+// its widgets, whose methods are the callbacks. The package holds no
+// protocol logic and never touches bbolt or the network itself: it calls
+// tenant/admin, always off the UI goroutine, and brings results back with
+// fyne.Do.
 package ui
 
 import (
@@ -36,8 +37,8 @@ type Options struct {
 	// (the double-click path).
 	StartListener bool
 	// Screen is the screen shown first: overview, tenants, identity,
-	// invoices, billing, activity or settings. Empty reads TENANTDESK_SCREEN, then
-	// the last screen used.
+	// invoices, billing, activity, cluster or settings. Empty reads
+	// TENANTDESK_SCREEN, then the last screen used.
 	Screen string
 	Logger *slog.Logger
 	// Server names the Tenantdesk process svc talks to when it is not
@@ -145,6 +146,7 @@ type mainWindow struct {
 	invoices *invoicesScreen
 	billing  *billingScreen
 	activity *activityScreen
+	cluster  *clusterScreen
 	settings *settingsScreen
 }
 
@@ -172,6 +174,7 @@ func newMainWindow(a fyne.App, svc admin.API, opt Options) *mainWindow {
 	m.invoices = newInvoicesScreen(m)
 	m.billing = newBillingScreen(m)
 	m.activity = newActivityScreen(m)
+	m.cluster = newClusterScreen(m)
 	m.settings = newSettingsScreen(m)
 	m.entries = []screenEntry{
 		{"overview", "Overview", theme.HomeIcon(), m.overview},
@@ -180,6 +183,7 @@ func newMainWindow(a fyne.App, svc admin.API, opt Options) *mainWindow {
 		{"invoices", "Invoices", theme.DocumentIcon(), m.invoices},
 		{"billing", "Billing", theme.StorageIcon(), m.billing},
 		{"activity", "Activity", theme.HistoryIcon(), m.activity},
+		{"cluster", "Cluster", theme.ComputerIcon(), m.cluster},
 		{"settings", "Settings", theme.SettingsIcon(), m.settings},
 	}
 	m.status = newStatusBar(m)

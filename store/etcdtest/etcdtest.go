@@ -98,10 +98,12 @@ var smallSegments sync.Once
 type Member struct {
 	Endpoint string // HOST:PORT of its client listener
 	e        *embed.Etcd
+	closed   sync.Once
 }
 
-// Close stops the member.
-func (m *Member) Close() { m.e.Close() }
+// Close stops the member. A test may stop it early (etcd gone) before
+// Start's cleanup calls Close again, which then does nothing.
+func (m *Member) Close() { m.closed.Do(m.e.Close) }
 
 // Start starts a member of its own in a temporary directory, stopped when
 // the test ends. It syncs its log as a production member does (the shared

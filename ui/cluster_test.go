@@ -1,0 +1,193 @@
+package ui
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/etcdtest"
+	"github.com/tenantdesk/tenantdesk/tenant/admin"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote"
+	"github.com/tenantdesk/tenantdesk/tenant/admin/remote/remotetest"
+)
+
+// cellText is what row, col of table dt shows.
+func cellText[T any](t *testing.T, dt *dataTable[T], row, col int) string {
+	t.Helper()
+	return container0(t, dt, row, col).Objects[0].(*widget.Label).Text
+}
+
+// clusterWindow builds a main window on svc showing the Cluster screen.
+func clusterWindow(t *testing.T, svc admin.API, server string) *mainWindow {
+	t.Helper()
+	a := test.NewTempApp(t)
+	var m *mainWindow
+	onUI(func() {
+		m = newMainWindow(a, svc, Options{Screen: "cluster", Server: server})
+		m.win.Resize(fyne.NewSize(1200, 740))
+	})
+	t.Cleanup(func() {
+		m.stop()
+		time.Sleep(20 * time.Millisecond) // let pollers see the cancel before the store closes
+	})
+	return m
+}
+
+// On a data file the screen says in one line that there is no cluster,
+// with the file, instead of two empty tables.
+func TestClusterScreenOnADataFileSaysThereIsNoCluster(t *testing.T) {
+	m, svc := newTestWindow(t)
+	onUI(func() { m.showScreen("cluster") })
+	s := m.cluster
+	eventually(t, "the no-cluster line", func() bool {
+		return s.summary.Text == "One server on a data file — no cluster."
+	})
+	onUI(func() {
+		if s.body.Objects[0] != s.none || !strings.Contains(s.noneText.Text, svc.DB().Path()) {
+			t.Fatalf("body %v, text %q; want the no-cluster text naming %s", s.body.Objects[0], s.noneText.Text, svc.DB().Path())
+		}
+	})
+}
+
+// The GUI connected to a replica's admin address (TLS, token) lists the
+// cluster's replicas, marks the one it is connected to, and the etcd
+// member that leads; a replica that stops leaves the list by itself.
+func TestClusterScreenThroughAReplicasAdminAddress(t *testing.T) {
+	url := etcdtest.URL(t)
+	db, err := store.OpenURL(url, store.TLSFiles{}, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	peer, err := store.OpenURL(url, store.TLSFiles{}, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if _, err := db.Announce(ctx, store.Replica{ID: store.ReplicaID(), Addr: "127.0.0.1:8765", AdminAddr: "127.0.0.1:8766",
+		Version: "1.4.0", Started: time.Now().Add(-5 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	peerCtx, stopPeer := context.WithCancel(ctx)
+	peerGone, err := peer.Announce(peerCtx, store.Replica{ID: "zz-other:4242", Addr: "10.0.0.12:8765", Version: "1.4.0", Started: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := admin.New(db, admin.Options{PublicURL: "https://td.example.com", Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	token, err := svc.NewAdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := svc.AdminCertificatePEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := remote.CATLS([]byte(pem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := remote.Dial(ctx, remotetest.AdminServer(t, svc, "replica-1"), token, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+
+	m := clusterWindow(t, c, "replica-1")
+	s := m.cluster
+	eventually(t, "both replicas and the member", func() bool { return s.replicas.Len() == 2 && s.members.Len() == 1 })
+	onUI(func() {
+		if want := "2 replicas serving on 1 etcd member; tenantdesk-test leads."; s.summary.Text != want || s.summary.Importance != widget.SuccessImportance {
+			t.Errorf("summary %q (%v), want %q", s.summary.Text, s.summary.Importance, want)
+		}
+		if s.location.Text != "Store "+url {
+			t.Errorf("location %q, want the store URL %s", s.location.Text, url)
+		}
+		// Rows by id: this process's host:pid, then the peer.
+		this, other := 0, 1
+		if r, _ := s.replicas.Row(0); r.ID != store.ReplicaID() {
+			this, other = 1, 0
+		}
+		for col, want := range map[int]string{1: store.ReplicaID(), 2: "127.0.0.1:8765", 3: "127.0.0.1:8766", 4: "1.4.0", 5: "5 min",
+			7: "this replica: the window is connected to it"} {
+			if got := cellText(t, s.replicas, this, col); got != want {
+				t.Errorf("this replica, column %q: %q, want %q", s.replicas.cols[col].title, got, want)
+			}
+		}
+		if got := cellText(t, s.replicas, this, 6); !regexp.MustCompile(`^\d s ago$`).MatchString(got) {
+			t.Errorf("last seen %q, want a few seconds ago", got)
+		}
+		if got, note := cellText(t, s.replicas, other, 3), cellText(t, s.replicas, other, 7); got != "—" || note != "" {
+			t.Errorf("the peer: admin address %q, note %q; want none of either", got, note)
+		}
+		if got := cellText(t, s.members, 0, 3); got != "leader" {
+			t.Errorf("member role %q, want leader", got)
+		}
+		if got := cellText(t, s.members, 0, 2); !strings.HasPrefix(url, "etcd://"+strings.TrimPrefix(got, "http://")) {
+			t.Errorf("member client URL %q, not the store's %s", got, url)
+		}
+		if got := cellText(t, s.members, 0, 5); !regexp.MustCompile(`^\d+\.\d [KM]iB$`).MatchString(got) {
+			t.Errorf("database size %q, want it humanised", got)
+		}
+	})
+
+	// The peer stops: the next poll drops it, with no tap on Refresh.
+	stopPeer()
+	<-peerGone
+	eventually(t, "the stopped replica gone", func() bool {
+		r, _ := s.replicas.Row(0)
+		return s.replicas.Len() == 1 && r.ID == store.ReplicaID() && strings.HasPrefix(s.summary.Text, "1 replica serving")
+	})
+}
+
+// When etcd stops answering, the screen says so in words and keeps the
+// lists it last read, saying from when.
+func TestClusterScreenSaysWhenEtcdDoesNotAnswer(t *testing.T) {
+	member := etcdtest.Start(t)
+	db, err := store.OpenURL("etcd://"+member.Endpoint, store.TLSFiles{}, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc := admin.New(db, admin.Options{PublicURL: "https://td.example.com", Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	m := clusterWindow(t, svc, "")
+	s := m.cluster
+	eventually(t, "the member listed", func() bool { return s.members.Len() == 1 })
+	onUI(func() {
+		if !strings.HasPrefix(s.summary.Text, "No serve replica is running on 1 etcd member") || s.summary.Importance != widget.WarningImportance {
+			t.Errorf("summary %q (%v), want the warning that no replica runs", s.summary.Text, s.summary.Importance)
+		}
+	})
+	member.Close()
+	onUI(s.reload) // Refresh, rather than wait for the next poll
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var text string
+		var imp widget.Importance
+		onUI(func() { text, imp = s.summary.Text, s.summary.Importance })
+		if strings.HasPrefix(text, "Could not read the cluster: ") && strings.Contains(text, "the lists below are from") {
+			if imp != widget.DangerImportance {
+				t.Errorf("the error is shown as %v, not as danger", imp)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no error shown 30 s after etcd stopped; summary %q", text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	onUI(func() {
+		if s.members.Len() != 1 {
+			t.Errorf("the last read member is gone from the list (%d rows)", s.members.Len())
+		}
+	})
+}

@@ -41,11 +41,15 @@ deps-windows:
 deps-etcd:
 	@$(MAKE) --no-print-directory install-pkgs PKGS="$(ETCD_PKGS)"
 
-# test-etcd-e2e: three Debian etcd members on loopback, writers through the
-# store, the leader SIGKILLed mid-load (store/e2e_etcd_test.go). Not part of
-# make test.
+# test-etcd-e2e (part of make test): three Debian etcd members on loopback
+# (store/etcdtest/cluster), each e2e on a cluster of its own, one after the
+# other so that neither starves the other of the 2 cores: writers through
+# the store with the leader SIGKILLed (store/e2e_etcd_test.go), then the
+# built binary as three serve replicas under a webhook load, one replica
+# and the leader SIGKILLed (tenant/cli/cluster_e2e_test.go). About 1 min.
 test-etcd-e2e: deps-etcd
-	$(GO) test -tags 'ci etcde2e' -count=1 -run 'E2E' -v ./store/
+	$(GO) test -tags 'ci etcde2e' -count=1 -run '^TestE2E' -v ./store/
+	$(GO) test -tags 'ci etcde2e' -count=1 -run '^TestE2E' -v ./tenant/cli/
 
 # install-pkgs PKGS="…" installs the Debian packages of the list that are
 # missing, and says which.
@@ -101,7 +105,7 @@ fuzz:
 gui-smoke: build
 	bash .ci/gui-smoke.sh $(BIN)
 
-test: deps vet lint unit race fuzz gui-smoke windows
+test: deps vet lint unit race fuzz gui-smoke windows test-etcd-e2e
 	@echo "make test: all checks passed"
 
 # --- Windows (SPEC §16) ----------------------------------------------------

@@ -1,0 +1,540 @@
+//go:build etcde2e && unix
+
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/store/etcdtest/cluster"
+	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/api/apitest"
+	"github.com/tenantdesk/tenantdesk/tenant/billing"
+	"github.com/tenantdesk/tenantdesk/tenant/sso/hubtest"
+	"github.com/tenantdesk/tenantdesk/tenant/sso/ssotest"
+)
+
+// TestE2EReplicasOnEtcd (make test-etcd-e2e, SPEC §14): the built
+// tenantdesk binary as three `serve` replicas on a three-member Debian etcd
+// cluster on loopback, set up with the CLI on the cluster, behind a
+// round-robin balancer that retries on another replica after a connection
+// error or a 5xx, as nginx's proxy_next_upstream does. Under a load of
+// Connec! notifications (durable webhook writes, each one invoice), one
+// replica and then the etcd leader are SIGKILLed. Every notification
+// answered 2xx is found afterwards, and service resumes within 15 s of each
+// kill. Across replicas: a login started on one replica is consumed on
+// another and its session works on the third, a tenant changed through the
+// CLI is in force on every replica within 2 s, and of two billing runs
+// started at once one bills and the other exits 1.
+func TestE2EReplicasOnEtcd(t *testing.T) {
+	built := make(chan error, 1)
+	bin := filepath.Join(t.TempDir(), "tenantdesk")
+	go func() { built <- buildTenantdesk(bin) }()
+	etcd := cluster.Start(t, 3)
+	if err := <-built; err != nil {
+		t.Fatal(err)
+	}
+	c := &e2eCluster{t: t, bin: bin, public: "http://" + cluster.FreeAddr(t),
+		store: etcd.URL("tenantdesk"), keyFile: filepath.Join(t.TempDir(), "keys", "tenantdesk.key"), logs: t.TempDir()}
+
+	// The marketplace: its hub signs the logins, its account API takes the
+	// bills (holding each POST until the test lets it go), and its Connec!
+	// answers pulls with nothing.
+	signer, _, err := ssotest.SharedSigners()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := hubtest.New(signer)
+	t.Cleanup(hub.Close)
+	accounts := apitest.NewAccountAPI(t, nil)
+	connecAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"invoices":[]}`)
+	}))
+	t.Cleanup(connecAPI.Close)
+	const key, apiID, apiKey = "acme", "app-acme", "acme-e2e-secret-0123456789"
+	hub.AddApp(apiID, apiKey)
+	accounts.SetCredentials(apiID, apiKey)
+	hub.AddGroup(hubtest.Group{UID: "cld-1", Name: "Acme Co", AppID: apiID})
+	hub.AddUser(hubtest.User{UID: "usr-1", Email: "ann@example.com", Name: "Ann", Surname: "Lee", Country: "AU",
+		Groups: map[string]string{"cld-1": "Admin"}})
+	doc := func(environment string) string {
+		b, err := json.Marshal(map[string]any{"marketplaces": []any{map[string]any{
+			"marketplace": key, "environment": environment,
+			"app":     map[string]any{"host": c.public},
+			"api":     map[string]any{"id": apiID, "key": apiKey, "host": accounts.URL(), "base": "/api/v1/"},
+			"sso":     map[string]any{"idm": c.public, "idp": hub.URL(), "x509_certificate": hub.CertPEM()},
+			"connec":  map[string]any{"host": connecAPI.URL, "base_path": "/api/v2", "timeout": 300},
+			"billing": map[string]any{"price_cents": 4900, "currency": "AUD"},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if code, out, errOut := c.cli(doc("production"), "tenant", "import", "-"); code != 0 {
+		t.Fatalf("tenant import on the cluster: exit %d\n%s%s", code, out, errOut)
+	}
+	for range 3 {
+		c.startReplica(cluster.FreeAddr(t))
+	}
+	var status clusterStatus
+	c.clusterStatus(&status)
+	if len(status.Replicas) != 3 {
+		t.Fatalf("cluster status lists %d replicas, want 3: %+v", len(status.Replicas), status.Replicas)
+	}
+
+	login := c.loginAcrossReplicas(hub, key)
+
+	// The load, with a replica and then the etcd leader SIGKILLed.
+	lb := &balancer{replicas: c.addrs(), client: &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, public: c.public}
+	notify := func(number string) (*http.Request, error) {
+		body := fmt.Sprintf(`{"invoices":[{"id":[{"id":%q,"provider":"connec","realm":"org-1"}],"group_id":"cld-1",`+
+			`"resource_type":"invoices","transaction_number":%q,"title":"Load","status":"AUTHORISED","type":"CUSTOMER",`+
+			`"updated_at":"2026-12-01T00:00:00Z","amount":{"total_amount":11.0,"tax_amount":1.0,"currency":"AUD"}}]}`,
+			"c-"+number, number)
+		req, err := http.NewRequest(http.MethodPost, tenant.RouteConnecReceive.URL(c.public, key), strings.NewReader(body))
+		if err == nil {
+			req.SetBasicAuth(apiID, apiKey)
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
+	}
+	const writers = 16
+	lb.start = time.Now()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				if !lb.write(stop, fmt.Sprintf("INV-%02d-%06d", w, n), notify) {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second)
+	victim := c.replicas[0]
+	replicaKilled := time.Now()
+	victim.kill()
+	time.Sleep(4 * time.Second)
+	c.clusterStatus(&status)
+	var leader *cluster.Member
+	for _, m := range status.Members {
+		if m.Leader {
+			leader = etcd.Member(m.Name)
+		}
+	}
+	if leader == nil {
+		t.Fatalf("cluster status names no leader: %+v", status.Members)
+	}
+	leaderKilled := time.Now()
+	if err := leader.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Load on until writes have run again for 4 s, or 25 s have passed.
+	for time.Since(leaderKilled) < 25*time.Second {
+		if r, ok := lb.resumedAfter(leaderKilled); ok && time.Since(leaderKilled) > r+4*time.Second {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	loadEnded := time.Now()
+
+	// The killed replica comes back on its address: the balancer's three
+	// replicas run again.
+	c.startReplica(victim.addr)
+
+	// Every write answered 2xx is in the store, as the CLI reads it.
+	code, out, errOut := c.cli("", "export", "--tenant", key)
+	if code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	var export struct {
+		Invoices []struct{ Number string } `json:"invoices"`
+	}
+	if err := json.Unmarshal([]byte(out), &export); err != nil {
+		t.Fatalf("export is not JSON: %v", err)
+	}
+	stored := map[string]bool{}
+	for _, inv := range export.Invoices {
+		stored[inv.Number] = true
+	}
+	acked := lb.acknowledged()
+	var lost []string
+	for _, n := range acked {
+		if !stored[n] {
+			lost = append(lost, n)
+		}
+	}
+
+	// A tenant changed through the CLI is in force on every replica: the
+	// metadata each one serves names the new environment.
+	propagation := c.propagate(key, apiID, apiKey, func() {
+		if code, out, errOut := c.cli(doc("e2e-renamed"), "tenant", "import", "-"); code != 0 {
+			t.Fatalf("tenant import of the change: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+
+	// Two billing runs at once on the cluster: one bills, the other exits 1.
+	runs := c.twoBillingRuns(accounts, time.Now().UTC().Format("2006-01"))
+
+	s := lb.stats(replicaKilled, leaderKilled, loadEnded)
+	t.Logf(`end-to-end on 3 replicas, 3 etcd members (SPEC §14):
+  login: initialize on %s, consume on %s, session on %s: %s
+  load: %d writers, %s; replica %s SIGKILLed at +%s, etcd leader %s SIGKILLed at +%s
+  requests sent %d: 2xx %d, 503 %d, other 5xx %d, 4xx %d, client errors %d (each retried on the next replica)
+  writes acknowledged %d, found afterwards %d (stored in all %d: a write whose answer was lost may have committed)
+  longest stall (no 2xx) %s; resumed after the replica kill in %s, after the leader kill in %s
+  tenant change in force on every replica %s after the import exited (slowest replica; the import took %s)
+  two bill runs at once: %s`,
+		c.addrs()[0], c.addrs()[1], c.addrs()[2], login,
+		writers, s.duration.Round(time.Millisecond), victim.addr, replicaKilled.Sub(s.start).Round(time.Millisecond),
+		leader.Name, leaderKilled.Sub(s.start).Round(time.Millisecond),
+		s.sent, s.ok, s.unavailable, s.other5xx, s.client4xx, s.clientErrors,
+		len(acked), len(acked)-len(lost), len(stored),
+		s.longestStall.Round(time.Millisecond), fmtResume(s.resumeReplica), fmtResume(s.resumeLeader),
+		propagation.delay.Round(time.Millisecond), propagation.importTook.Round(time.Millisecond), runs)
+
+	if len(lost) > 0 {
+		t.Errorf("%d writes answered 2xx are not in the store, e.g. %v", len(lost), lost[:min(5, len(lost))])
+	}
+	if s.client4xx > 0 {
+		t.Errorf("%d notifications refused with 4xx, e.g. %s", s.client4xx, lb.first4xx)
+	}
+	if s.ok == 0 || s.resumeReplica < 0 || s.resumeReplica > 15*time.Second {
+		t.Errorf("writes did not resume within 15 s of the replica's SIGKILL (%s)", fmtResume(s.resumeReplica))
+	}
+	if s.resumeLeader < 0 || s.resumeLeader > 15*time.Second {
+		t.Errorf("writes did not resume within 15 s of the etcd leader's SIGKILL (%s)", fmtResume(s.resumeLeader))
+	}
+	if propagation.delay > 2*time.Second {
+		t.Errorf("the tenant change took %s to be in force on every replica, want ≤ 2 s", propagation.delay)
+	}
+}
+
+// e2eCluster is the replicas of the test and what the CLI needs to reach
+// their store.
+type e2eCluster struct {
+	t        *testing.T
+	bin      string
+	public   string // the balancer's URL: every replica's --public-url
+	store    string // the etcd:// URL
+	keyFile  string // the master key file every replica and verb shares
+	logs     string // each replica's stderr, kept for a failure's message
+	replicas []*e2eReplica
+}
+
+// global flags of every command: the cluster, its key, the public URL.
+func (c *e2eCluster) global() []string {
+	return []string{"--store", c.store, "--key-file", c.keyFile, "--public-url", c.public}
+}
+
+// cli runs a verb of the built binary on the cluster.
+func (c *e2eCluster) cli(stdin string, args ...string) (int, string, string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, append(c.global(), args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String(), errOut.String()
+	} else if err != nil {
+		c.t.Fatalf("%v: %v", args, err)
+	}
+	return 0, out.String(), errOut.String()
+}
+
+type clusterStatus struct {
+	Replicas []struct {
+		Addr string `json:"addr"`
+	} `json:"replicas"`
+	Members []struct {
+		Name   string `json:"name"`
+		Leader bool   `json:"leader"`
+	} `json:"members"`
+}
+
+// clusterStatus reads `cluster status --json` into into.
+func (c *e2eCluster) clusterStatus(into *clusterStatus) {
+	c.t.Helper()
+	code, out, errOut := c.cli("", "cluster", "status", "--json")
+	if code != 0 {
+		c.t.Fatalf("cluster status: exit %d: %s", code, errOut)
+	}
+	*into = clusterStatus{}
+	if err := json.Unmarshal([]byte(out), into); err != nil {
+		c.t.Fatalf("cluster status --json: %v\n%s", err, out)
+	}
+}
+
+// e2eReplica is one `serve` process.
+type e2eReplica struct {
+	addr   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// startReplica starts `serve` on addr and waits for its "listening on"
+// line; it is SIGKILLed, with its process group, when the test ends.
+func (c *e2eCluster) startReplica(addr string) *e2eReplica {
+	c.t.Helper()
+	r := &e2eReplica{addr: addr, exited: make(chan struct{})}
+	r.cmd = exec.Command(c.bin, append(c.global(), "--addr", addr, "serve")...)
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logPath := filepath.Join(c.logs, strings.ReplaceAll(addr, ":", "_")+".log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r.cmd.Stderr = log
+	stdout, err := r.cmd.StdoutPipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	listening := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		ok := false
+		for sc.Scan() {
+			if !ok && strings.HasPrefix(sc.Text(), "listening on ") {
+				ok = true
+				listening <- true
+			}
+		}
+		if !ok {
+			listening <- false
+		}
+		_ = r.cmd.Wait()
+		log.Close()
+		close(r.exited)
+	}()
+	c.t.Cleanup(func() {
+		r.kill()
+		<-r.exited
+	})
+	select {
+	case ok := <-listening:
+		if !ok {
+			tail, _ := os.ReadFile(logPath)
+			c.t.Fatalf("serve on %s exited before listening:\n%s", addr, tail)
+		}
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("serve on %s not listening after 30 s (log %s)", addr, logPath)
+	}
+	if i := slices.IndexFunc(c.replicas, func(o *e2eReplica) bool { return o.addr == addr }); i >= 0 {
+		c.replicas[i] = r
+	} else {
+		c.replicas = append(c.replicas, r)
+	}
+	return r
+}
+
+// kill SIGKILLs the replica's process group: no shutdown, no word to etcd.
+func (r *e2eReplica) kill() {
+	select {
+	case <-r.exited:
+	default:
+		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+func (c *e2eCluster) addrs() []string {
+	var out []string
+	for _, r := range c.replicas {
+		out = append(out, r.addr)
+	}
+	return out
+}
+
+// via is a client of one replica, as a balancer would route it: requests
+// to the public URL go to addr (Host left as the public one), the rest
+// (the hub) go where they say. Clients share jar, a browser's cookies.
+func (c *e2eCluster) via(addr string, jar http.CookieJar) *http.Client {
+	pub, _ := url.Parse(c.public)
+	return &http.Client{
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Host == pub.Host {
+				r = r.Clone(r.Context())
+				r.URL.Host = addr
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		}),
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// loginAcrossReplicas signs usr-1 in through the hub with the login
+// started on the first replica and consumed on the second, reads the
+// session on the third, and posts the same response again to the third,
+// which must refuse it: the AuthnRequest is taken once across the cluster.
+func (c *e2eCluster) loginAcrossReplicas(hub *hubtest.Hub, key tenant.Key) string {
+	t := c.t
+	t.Helper()
+	hub.SignIn("usr-1")
+	jar, _ := cookiejar.New(nil)
+	addrs := c.addrs()
+	resp, err := c.via(addrs[0], jar).Get(tenant.RouteSAMLInit.URL(c.public, key) + "?group_id=cld-1")
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("initialize on %s: %v %v", addrs[0], resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b := &hubtest.Browser{Client: c.via(addrs[1], jar)}
+	resp, err = b.PostForm(string(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("consume on %s of a login initialized on %s: %d %s", addrs[1], addrs[0], resp.StatusCode, body)
+	}
+	resp, err = c.via(addrs[2], jar).Get(tenant.RouteSession.URL(c.public, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"usr-1"`) {
+		t.Fatalf("session on %s: %d %s", addrs[2], resp.StatusCode, body)
+	}
+	b.Client = c.via(addrs[2], jar)
+	resp, err = b.PostForm(string(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Fatalf("the same response posted again on %s: %d, want it refused", addrs[2], resp.StatusCode)
+	}
+	return fmt.Sprintf("200 for usr-1; the response replayed on the third: %d", resp.StatusCode)
+}
+
+// propagation is how long a change took to be served by every replica.
+type propagation struct{ delay, importTook time.Duration }
+
+// propagate runs change (a CLI verb) and polls every replica's metadata
+// until each serves the new environment, for up to 10 s.
+func (c *e2eCluster) propagate(key tenant.Key, apiID, apiKey string, change func()) propagation {
+	c.t.Helper()
+	began := time.Now()
+	change()
+	changed := time.Now()
+	var slowest time.Duration
+	for _, addr := range c.addrs() {
+		client := c.via(addr, nil)
+		for {
+			req, _ := http.NewRequest(http.MethodGet, tenant.RouteMetadata.URL(c.public, key), nil)
+			req.SetBasicAuth(apiID, apiKey)
+			resp, err := client.Do(req)
+			var md struct{ Environment string }
+			if err == nil {
+				_ = json.NewDecoder(resp.Body).Decode(&md)
+				resp.Body.Close()
+			}
+			if md.Environment == "e2e-renamed" {
+				slowest = max(slowest, time.Since(changed))
+				break
+			}
+			if time.Since(changed) > 10*time.Second {
+				c.t.Errorf("replica %s still serves environment %q 10 s after the change", addr, md.Environment)
+				return propagation{delay: time.Since(changed), importTook: changed.Sub(began)}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return propagation{delay: slowest, importTook: changed.Sub(began)}
+}
+
+// twoBillingRuns starts two `bill run` at once and holds the account
+// API's POSTs until one of them has exited: exactly one must exit 1
+// saying another run is in progress, the other bill cld-1, once.
+func (c *e2eCluster) twoBillingRuns(accounts *apitest.AccountAPI, period string) string {
+	t := c.t
+	t.Helper()
+	gate := make(chan struct{})
+	accounts.HoldPosts(gate)
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			code, out, errOut := c.cli("", "bill", "run", "--period", period)
+			results <- result{code, out, errOut}
+		}()
+	}
+	var first result
+	select {
+	case first = <-results:
+	case <-time.After(60 * time.Second):
+		close(gate)
+		t.Fatal("neither billing run ended while the API held its bill")
+	}
+	close(gate)
+	second := <-results
+	if first.code != 1 || !strings.Contains(first.errOut, billing.ErrRunInProgress.Error()) {
+		t.Errorf("the run that ended first: exit %d, stderr %q; want exit 1 saying %q", first.code, first.errOut, billing.ErrRunInProgress)
+	}
+	if second.code != 0 {
+		t.Errorf("the run that billed: exit %d\n%s%s", second.code, second.out, second.errOut)
+	}
+	accounts.ExactlyOne(t, []string{"cld-1"})
+	return fmt.Sprintf("one exited %d (%q), the other %d; bills at the API %d",
+		first.code, strings.TrimSpace(first.errOut), second.code, len(accounts.Bills()["cld-1"]))
+}
+
+// buildTenantdesk builds the binary (Fyne's software driver: serve opens
+// no window).
+func buildTenantdesk(out string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(goBin, "build", "-tags", "ci", "-o", out, "github.com/tenantdesk/tenantdesk")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, b)
+	}
+	return nil
+}

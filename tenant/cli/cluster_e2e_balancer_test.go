@@ -27,11 +27,11 @@ type balancer struct {
 	downMu sync.Mutex
 	down   map[string]time.Time // replica → until when it is left alone
 
-	mu                                                    sync.Mutex
-	oks                                                   []span // every 2xx attempt
-	acked                                                 []string
+	mu                                                   sync.Mutex
+	oks                                                  []span // every 2xx attempt
+	acked                                                []string
 	sent, unavailable, other5xx, client4xx, clientErrors int
-	first4xx                                              string
+	first4xx                                             string
 }
 
 // span is one attempt, from its request to its answer.
@@ -150,8 +150,8 @@ func resumeAfter(oks []span, at time.Time) (time.Duration, bool) {
 
 // loadStats are the figures of the load.
 type loadStats struct {
-	start                                                     time.Time
-	duration                                                  time.Duration
+	start                                                    time.Time
+	duration                                                 time.Duration
 	sent, ok, unavailable, other5xx, client4xx, clientErrors int
 	// longestStall is the longest time without a 2xx answer; resume* how
 	// long after each kill a request sent after it was first answered 2xx

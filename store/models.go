@@ -86,6 +86,11 @@ type Session struct {
 	MnoRecheck time.Time `json:"mno_recheck,omitzero"`
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
+	// CheckBy names the hub check of this session under way on some
+	// replica, until CheckUntil: the others wait for its outcome instead
+	// of asking the hub themselves (tenant/sso sessioncheck.go).
+	CheckBy    string    `json:"check_by,omitempty"`
+	CheckUntil time.Time `json:"check_until,omitzero"`
 }
 
 // AuthnRequest is an SP-initiated SAML request this tenant issued and has

@@ -61,16 +61,21 @@ func newHarness(t testing.TB) *harness { return newHarnessWith(t, store.Options{
 
 func newHarnessWith(t testing.TB, opts store.Options) *harness {
 	t.Helper()
-	main, other, err := ssotest.SharedSigners()
-	if err != nil {
-		t.Fatal(err)
-	}
 	db, err := store.Open(filepath.Join(t.TempDir(), "tenantdesk.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newHarnessOn(t, db)
+}
 
+// newHarnessOn is the harness on an open store (an etcd one: replicas).
+func newHarnessOn(t testing.TB, db *store.DB) *harness {
+	t.Helper()
+	main, other, err := ssotest.SharedSigners()
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &harness{t: t, db: db, other: other, tenants: map[tenant.Key]*tenant.Config{}, spIDs: map[tenant.Key]string{}}
 	mux := http.NewServeMux()
 	mount := func(route tenant.Route, handle func(http.ResponseWriter, *http.Request, *tenant.Config)) {

@@ -14,6 +14,15 @@ package sso
 // is made outside any store transaction; its outcome is written afterwards
 // in a short one.
 //
+// Across replicas (SPEC §14) the check is claimed in the session record
+// itself before the hub is called: a short write of CheckBy/CheckUntil,
+// which one replica wins (etcd's optimistic commit: the others' reads of
+// the record have changed, they run again and find it claimed). The
+// others do not call the hub: they watch the session for the outcome,
+// and fail closed (the use is refused) when it does not arrive within the
+// claim's time. A claim whose replica died runs out, and the next use
+// claims the check anew.
+//
 // The SDKs send no credentials with the check (the sandbox asks none);
 // we send api.id:api.key as HTTP Basic, which a hub that asks for them
 // needs and one that does not ignores. The call goes to api.host, the host
@@ -21,6 +30,7 @@ package sso
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +50,14 @@ const SessionCheckTimeout = 5 * time.Second
 
 // maxSessionCheckBody bounds the hub's answer.
 const maxSessionCheckBody = 64 << 10
+
+// checkClaimMargin is how long a replica's claim of a check outlives the
+// hub's timeout: time to write the outcome.
+const checkClaimMargin = 2 * time.Second
+
+// checkPoll is how often a replica waiting for another's check reads the
+// session.
+const checkPoll = 50 * time.Millisecond
 
 // checkDue reports whether a session must be checked with the hub: it
 // carries a Maestrano session token and its recheck time has passed (no
@@ -94,17 +112,14 @@ func (s *Service) checkSession(ctx context.Context, cfg *tenant.Config, live liv
 	return f.valid
 }
 
-// runCheck is the leader's part: look again (a check that just finished
-// may have settled it), ask the hub, store the outcome.
+// runCheck is the leader's part in this process: look again (a check
+// that just finished may have settled it), claim the check across
+// replicas (or wait for the replica that has), ask the hub, store the
+// outcome.
 func (s *Service) runCheck(cfg *tenant.Config, live liveSession) bool {
 	key := string(cfg.Key)
 	now := s.now()
-	var cur store.Session
-	err := s.db.View(func(tx *store.Tx) error {
-		var err error
-		cur, err = tx.Session(live.sess.ID)
-		return err
-	})
+	cur, err := s.readSession(live.sess.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return false // ended meanwhile
@@ -113,6 +128,18 @@ func (s *Service) runCheck(cfg *tenant.Config, live liveSession) bool {
 		return false
 	case !checkDue(cur, now):
 		return true // another check already renewed it
+	}
+	claim, mine, err := s.claimCheck(cur.ID, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false
+	case err != nil:
+		s.log.Error("session check: claim", "tenant", key, "err", err)
+		return false
+	case !mine && !checkDue(claim, now):
+		return true
+	case !mine:
+		return s.awaitCheck(cfg, live, claim)
 	}
 
 	start := time.Now()
@@ -125,6 +152,7 @@ func (s *Service) runCheck(cfg *tenant.Config, live liveSession) bool {
 				return err
 			}
 			sess.MnoRecheck = recheck
+			sess.CheckBy, sess.CheckUntil = "", time.Time{}
 			return tx.PutSession(sess)
 		})
 		if err == nil {
@@ -150,6 +178,69 @@ func (s *Service) runCheck(cfg *tenant.Config, live liveSession) bool {
 	}); werr != nil {
 		s.log.Error("session check: end session", "tenant", key, "err", werr)
 	}
+	return false
+}
+
+func (s *Service) readSession(id string) (store.Session, error) {
+	var sess store.Session
+	err := s.db.View(func(tx *store.Tx) (err error) {
+		sess, err = tx.Session(id)
+		return err
+	})
+	return sess, err
+}
+
+// claimCheck claims the due check of session id for this process, unless
+// a live claim of another replica holds it (or a check settled it
+// meanwhile). It returns the session as it found or left it, and whether
+// the claim is this process's.
+func (s *Service) claimCheck(id string, now time.Time) (store.Session, bool, error) {
+	token := rand.Text()
+	var sess store.Session
+	var mine bool
+	err := s.db.Update(func(tx *store.Tx) (err error) {
+		if sess, err = tx.Session(id); err != nil {
+			return err
+		}
+		mine = false
+		if !checkDue(sess, now) || (sess.CheckBy != "" && now.Before(sess.CheckUntil)) {
+			return nil
+		}
+		sess.CheckBy, sess.CheckUntil = token, now.Add(s.checks.timeout+checkClaimMargin)
+		mine = true
+		return tx.PutSession(sess)
+	})
+	return sess, mine, err
+}
+
+// awaitCheck waits for the outcome of the check that another replica
+// claimed: valid when the session's recheck time moves on, ended when the
+// session is gone. It follows a claim that another replica took over, and
+// fails closed (false) when the claim ends without an outcome.
+func (s *Service) awaitCheck(cfg *tenant.Config, live liveSession, claim store.Session) bool {
+	key := string(cfg.Key)
+	limit := s.checks.timeout + checkClaimMargin
+	deadline := time.Now().Add(min(claim.CheckUntil.Sub(s.now()), limit))
+	for time.Now().Before(deadline) {
+		time.Sleep(checkPoll)
+		sess, err := s.readSession(claim.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return false // the check ended it
+		case err != nil:
+			s.log.Error("session check: read session", "tenant", key, "err", err)
+			return false
+		case !checkDue(sess, s.now()):
+			return true
+		case sess.CheckBy == "":
+			deadline = time.Time{} // the check gave up without an outcome
+		case sess.CheckBy != claim.CheckBy:
+			claim = sess // another replica took the check over
+			deadline = time.Now().Add(min(claim.CheckUntil.Sub(s.now()), limit))
+		}
+	}
+	s.log.Warn("session check", "tenant", key, "user", live.realUID, "outcome", "refused",
+		"reason", "the replica checking the session gave no outcome in time")
 	return false
 }
 

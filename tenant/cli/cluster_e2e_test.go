@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -51,11 +52,12 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &e2eCluster{t: t, bin: bin, public: "http://" + cluster.FreeAddr(t),
-		store: etcd.URL("tenantdesk"), keyFile: filepath.Join(t.TempDir(), "keys", "tenantdesk.key"), logs: t.TempDir()}
+		store: etcd.URL("tenantdesk"), keyFile: filepath.Join(t.TempDir(), "keys", "tenantdesk.key"), logs: e2eLogs(t)}
 
 	// The marketplace: its hub signs the logins, its account API takes the
 	// bills (holding each POST until the test lets it go), and its Connec!
-	// answers pulls with nothing.
+	// answers pulls with nothing and takes every link-back of the records
+	// the load creates (SPEC §7: each linked back once, in batches).
 	signer, _, err := ssotest.SharedSigners()
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +65,21 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 	hub := hubtest.New(signer)
 	t.Cleanup(hub.Close)
 	accounts := apitest.NewAccountAPI(t, nil)
+	var linked atomic.Int64
 	connecAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"invoices":[]}`)
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, `{"invoices":[]}`)
+			return
+		}
+		var batch struct{ Ops []json.RawMessage }
+		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		linked.Add(int64(len(batch.Ops)))
+		results := strings.Repeat(`{"status":200,"body":{}},`, len(batch.Ops))
+		_, _ = io.WriteString(w, `{"results":[`+strings.TrimSuffix(results, ",")+`]}`)
 	}))
 	t.Cleanup(connecAPI.Close)
 	const key, apiID, apiKey = "acme", "app-acme", "acme-e2e-secret-0123456789"
@@ -133,7 +147,14 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 		}()
 	}
 	time.Sleep(3 * time.Second)
-	victim := c.replicas[0]
+	// The replica killed is the one running the background work (the
+	// outbox's link-backs of the records the load creates, pulls, purges),
+	// so that another must take it over.
+	holder, _, ok := c.backgroundSince(time.Time{}, 10*time.Second)
+	if !ok {
+		t.Fatal("no replica says it runs the background work")
+	}
+	victim := c.replicas[slices.Index(c.addrs(), holder)]
 	replicaKilled := time.Now()
 	victim.kill()
 	time.Sleep(4 * time.Second)
@@ -200,6 +221,15 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 	// Two billing runs at once on the cluster: one bills, the other exits 1.
 	runs := c.twoBillingRuns(accounts, time.Now().UTC().Format("2006-01"))
 
+	// Another replica (or the killed one, back) takes the background work
+	// over once the dead holder's lease has run out.
+	takeover := "not within 40 s of the kill"
+	if addr, at, ok := c.backgroundSince(replicaKilled, 40*time.Second-time.Since(replicaKilled)); ok {
+		takeover = fmt.Sprintf("by %s, %s after the kill", addr, at.Sub(replicaKilled).Round(100*time.Millisecond))
+	} else {
+		t.Errorf("no replica took the background work over after its holder was SIGKILLed")
+	}
+
 	s := lb.stats(replicaKilled, leaderKilled, loadEnded)
 	t.Logf(`end-to-end on 3 replicas, 3 etcd members (SPEC §14):
   login: initialize on %s, consume on %s, session on %s: %s
@@ -208,14 +238,16 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
   writes acknowledged %d, found afterwards %d (stored in all %d: a write whose answer was lost may have committed)
   longest stall (no 2xx) %s; resumed after the replica kill in %s, after the leader kill in %s
   tenant change in force on every replica %s after the import exited (slowest replica; the import took %s)
-  two bill runs at once: %s`,
+  two bill runs at once: %s
+  background work (outbox, pulls, purges) of the killed replica taken over %s; %d link-backs sent to Connec!`,
 		c.addrs()[0], c.addrs()[1], c.addrs()[2], login,
 		writers, s.duration.Round(time.Millisecond), victim.addr, replicaKilled.Sub(s.start).Round(time.Millisecond),
 		leader.Name, leaderKilled.Sub(s.start).Round(time.Millisecond),
 		s.sent, s.ok, s.unavailable, s.other5xx, s.client4xx, s.clientErrors,
 		len(acked), len(acked)-len(lost), len(stored),
 		s.longestStall.Round(time.Millisecond), fmtResume(s.resumeReplica), fmtResume(s.resumeLeader),
-		propagation.delay.Round(time.Millisecond), propagation.importTook.Round(time.Millisecond), runs)
+		propagation.delay.Round(time.Millisecond), propagation.importTook.Round(time.Millisecond), runs,
+		takeover, linked.Load())
 
 	if len(lost) > 0 {
 		t.Errorf("%d writes answered 2xx are not in the store, e.g. %v", len(lost), lost[:min(5, len(lost))])
@@ -306,7 +338,7 @@ func (c *e2eCluster) startReplica(addr string) *e2eReplica {
 	r := &e2eReplica{addr: addr, exited: make(chan struct{})}
 	r.cmd = exec.Command(c.bin, append(c.global(), "--addr", addr, "serve")...)
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logPath := filepath.Join(c.logs, strings.ReplaceAll(addr, ":", "_")+".log")
+	logPath := c.logOf(addr)
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		c.t.Fatal(err)
@@ -355,6 +387,34 @@ func (c *e2eCluster) startReplica(addr string) *e2eReplica {
 		c.replicas = append(c.replicas, r)
 	}
 	return r
+}
+
+// logOf is the file of the stderr of the replicas on addr.
+func (c *e2eCluster) logOf(addr string) string {
+	return filepath.Join(c.logs, strings.ReplaceAll(addr, ":", "_")+".log")
+}
+
+// backgroundSince waits up to within for a replica to log, after after,
+// that it runs the background work (it holds store.LockBackground), and
+// says which one and when.
+func (c *e2eCluster) backgroundSince(after time.Time, within time.Duration) (string, time.Time, bool) {
+	for deadline := time.Now().Add(within); ; time.Sleep(200 * time.Millisecond) {
+		for _, addr := range c.addrs() {
+			log, _ := os.ReadFile(c.logOf(addr))
+			for _, line := range strings.Split(string(log), "\n") {
+				if !strings.Contains(line, `msg="this replica runs the background work"`) {
+					continue
+				}
+				stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+				if at, err := time.Parse(time.RFC3339Nano, stamp); err == nil && at.After(after) {
+					return addr, at, true
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", time.Time{}, false
+		}
+	}
 }
 
 // kill SIGKILLs the replica's process group: no shutdown, no word to etcd.
@@ -537,4 +597,16 @@ func buildTenantdesk(out string) error {
 		return fmt.Errorf("go build: %v\n%s", err, b)
 	}
 	return nil
+}
+
+// e2eLogs is where the replicas' stderr goes: $TENANTDESK_E2E_LOGS when
+// set (kept, to read after a run), else the test's temporary directory.
+func e2eLogs(t *testing.T) string {
+	if dir := os.Getenv("TENANTDESK_E2E_LOGS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	return t.TempDir()
 }

@@ -46,13 +46,14 @@ type Lock struct {
 	lease  clientv3.LeaseID
 	stop   context.CancelFunc
 	local  *sync.Mutex // bbolt: this DB's mutex of the name
+	claim  bool        // a claim of work (claim.go): its lease is the handle's
 	closed bool
 	lost   chan struct{} // closed when the lease is no longer kept alive
 }
 
 // Lost is closed when the lock can no longer be relied on: its lease was
-// not kept alive (etcd unreachable, or Unlock). Never closed on bbolt
-// before Unlock.
+// not kept alive (etcd unreachable, or Unlock; for a claim, the handle's
+// lease, which Unlock does not end). Never closed on bbolt before Unlock.
 func (l *Lock) Lost() <-chan struct{} { return l.lost }
 
 // TryLock takes the named lock, or returns ErrLocked at once.
@@ -113,9 +114,15 @@ func (l *Lock) Unlock() {
 		return
 	}
 	l.closed = true
+	if l.claim {
+		l.unclaim()
+	}
 	if l.local != nil {
 		l.local.Unlock()
 		close(l.lost)
+		return
+	}
+	if l.claim {
 		return
 	}
 	l.stop()

@@ -46,6 +46,7 @@ func Run(t *testing.T, b Backend) {
 		{"Sequences", testSequences},
 		{"Watch", testWatch},
 		{"LockExclusive", testLockExclusive},
+		{"ClaimExclusive", testClaimExclusive},
 		{"DayCountsConcurrent", testDayCounts},
 	}
 	for _, c := range cases {
@@ -579,6 +580,51 @@ func testLockExclusive(t *testing.T, b Backend) {
 	again, err := peer.TryLock(store.LockBilling)
 	if err != nil {
 		t.Fatalf("lock after unlock: %v", err)
+	}
+	again.Unlock()
+}
+
+// testClaimExclusive: of 20 concurrent claims of one tenant's work on two
+// handles one wins; claims of other names are each their own; Claimed
+// lists what is held, by anyone; a released claim is free for another.
+func testClaimExclusive(t *testing.T, b Backend) {
+	db := b.Open(t)
+	peer := b.Peer(t, db)
+	var mu sync.Mutex
+	var held []*store.Lock
+	concurrently(20, db, peer, func(h *store.DB) {
+		l, err := h.TryClaim("outbox/acme")
+		switch {
+		case err == nil:
+			mu.Lock()
+			held = append(held, l)
+			mu.Unlock()
+		case !errors.Is(err, store.ErrLocked):
+			t.Error(err)
+		}
+	})
+	if len(held) != 1 {
+		t.Fatalf("%d holders of one claim, want 1", len(held))
+	}
+	beta, err := peer.TryClaim("outbox/beta")
+	must(t, err)
+	pull, err := db.TryClaim("pull/acme")
+	must(t, err)
+	claimed, err := db.Claimed("outbox/")
+	must(t, err)
+	if len(claimed) != 2 || !claimed["outbox/acme"] || !claimed["outbox/beta"] {
+		t.Errorf("Claimed(outbox/) = %v, want outbox/acme and outbox/beta", claimed)
+	}
+	must(t, held[0].Fenced().Update(func(tx *store.Tx) error { return tx.PutTenant(tenant("acme")) }))
+	held[0].Unlock()
+	beta.Unlock()
+	pull.Unlock()
+	if claimed, err := peer.Claimed(""); err != nil || len(claimed) != 0 {
+		t.Errorf("after release Claimed = %v, %v; want none", claimed, err)
+	}
+	again, err := peer.TryClaim("outbox/acme")
+	if err != nil {
+		t.Fatalf("claim after release: %v", err)
 	}
 	again.Unlock()
 }

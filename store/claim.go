@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Claims of work (SPEC §14: outbox items and Connec! pulls are claimed
+// per tenant with a lease, one worker each, taken over when a replica
+// dies). A claim is a named Lock whose writes are fenced the same way
+// (Lock.Fenced), but cheaper: on etcd every claim of one handle hangs on
+// one lease, granted at its first claim and kept alive while the handle
+// is open, so a worker that claims and releases a tenant every second
+// costs two small writes, not a lease each. A replica that dies loses all
+// its claims when that lease runs out (lockTTL), and the others take them
+// over; a handle whose lease was lost (a stall, a partition) gets a new
+// one at its next claim, while its old claims' fenced writes fail with
+// ErrLockLost. On a bbolt file the holder is this process, as for locks.
+
+// claimLease is the lease the claims of one etcd handle share.
+type claimLease struct {
+	id   clientv3.LeaseID
+	stop context.CancelFunc
+	lost chan struct{} // closed when the lease is no longer kept alive
+}
+
+func (l *claimLease) gone() bool {
+	select {
+	case <-l.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+// TryClaim takes the named claim (e.g. "outbox/acme"), or returns
+// ErrLocked at once while another holder has it: another handle, or this
+// one, since a claim is not re-entrant. Unlock releases it; Lost is
+// closed when the handle's lease is lost.
+func (db *DB) TryClaim(name string) (*Lock, error) {
+	if db.etcd == nil {
+		l, err := db.TryLock(etcdClaimsDir + name)
+		if err != nil {
+			return nil, fmt.Errorf("claim %s: %w", name, ErrLocked)
+		}
+		db.locksMu.Lock()
+		if db.claimed == nil {
+			db.claimed = map[string]bool{}
+		}
+		db.claimed[name] = true
+		db.locksMu.Unlock()
+		l.name, l.claim = name, true
+		return l, nil
+	}
+	lease, err := db.claimLease()
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", name, err)
+	}
+	s := db.etcd
+	c, cancel := s.ctx()
+	defer cancel()
+	k := s.prefix + etcdClaimsDir + name
+	resp, err := s.cli.Txn(c).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, ReplicaID(), clientv3.WithLease(lease.id))).Commit()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("claim %s: %w", name, err)
+	case !resp.Succeeded:
+		return nil, fmt.Errorf("claim %s: %w", name, ErrLocked)
+	}
+	return &Lock{db: db, name: name, key: k, rev: resp.Header.Revision, lease: lease.id, claim: true, lost: lease.lost}, nil
+}
+
+// Claimed lists the names under prefix claimed now, by any holder (this
+// handle's included): a worker skips the work others hold without trying
+// to claim it.
+func (db *DB) Claimed(prefix string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if db.etcd == nil {
+		db.locksMu.Lock()
+		defer db.locksMu.Unlock()
+		for name := range db.claimed {
+			if strings.HasPrefix(name, prefix) {
+				out[name] = true
+			}
+		}
+		return out, nil
+	}
+	s := db.etcd
+	c, cancel := s.ctx()
+	defer cancel()
+	dir := s.prefix + etcdClaimsDir
+	resp, err := s.cli.Get(c, dir+prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, fmt.Errorf("claims %s: %w", prefix, err)
+	}
+	for _, kv := range resp.Kvs {
+		out[string(kv.Key[len(dir):])] = true
+	}
+	return out, nil
+}
+
+// claimLease is the handle's shared lease, granted anew when there is
+// none or the last one was lost.
+func (db *DB) claimLease() (*claimLease, error) {
+	db.claimMu.Lock()
+	defer db.claimMu.Unlock()
+	if l := db.claims; l != nil && !l.gone() {
+		return l, nil
+	}
+	s := db.etcd
+	c, cancel := s.ctx()
+	defer cancel()
+	g, err := s.cli.Grant(c, lockTTL)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	alive, err := s.cli.KeepAlive(ctx, g.ID)
+	if err != nil {
+		stop()
+		_, _ = s.cli.Revoke(c, g.ID)
+		return nil, err
+	}
+	l := &claimLease{id: g.ID, stop: stop, lost: make(chan struct{})}
+	go func() {
+		for range alive { // drained until stop or the lease is gone
+		}
+		close(l.lost)
+	}()
+	db.claims = l
+	return l, nil
+}
+
+// endClaims revokes the handle's lease at Close: its claims go at once,
+// not when the lease would have run out.
+func (db *DB) endClaims() {
+	db.claimMu.Lock()
+	l := db.claims
+	db.claims = nil
+	db.claimMu.Unlock()
+	if l == nil {
+		return
+	}
+	l.stop()
+	c, cancel := db.etcd.ctx()
+	defer cancel()
+	_, _ = db.etcd.cli.Revoke(c, l.id)
+	<-l.lost
+}
+
+// unclaim releases a claim: on etcd its key goes, if it is still this
+// claim's (the lease stays, for the handle's other claims).
+func (l *Lock) unclaim() {
+	if l.local != nil {
+		l.db.locksMu.Lock()
+		delete(l.db.claimed, l.name)
+		l.db.locksMu.Unlock()
+		return
+	}
+	c, cancel := l.db.etcd.ctx()
+	defer cancel()
+	_, _ = l.db.etcd.cli.Txn(c).If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", l.rev)).
+		Then(clientv3.OpDelete(l.key)).Commit()
+}
+
+// expireClaimsForTest ends the handle's lease as an expiry would, and
+// its keep-alive as the next refused renewal would (up to lockTTL/3 later).
+func (db *DB) expireClaimsForTest() {
+	db.claimMu.Lock()
+	l := db.claims
+	db.claimMu.Unlock()
+	c, cancel := db.etcd.ctx()
+	defer cancel()
+	_, _ = db.etcd.cli.Revoke(c, l.id)
+	l.stop()
+	<-l.lost
+}

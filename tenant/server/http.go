@@ -55,6 +55,10 @@ func answer(err error) (int, string) {
 		return he.status, he.msg
 	case errors.Is(err, connec.ErrMalformed):
 		return http.StatusBadRequest, err.Error()
+	case store.Unavailable(err):
+		// An etcd failover (SPEC §14): nothing was acknowledged, and the
+		// same request succeeds once a leader is elected, on any replica.
+		return http.StatusServiceUnavailable, "the store is not reachable just now: try again"
 	default:
 		return http.StatusInternalServerError, "internal error"
 	}
@@ -64,8 +68,11 @@ func answer(err error) (int, string) {
 // of a known tenant in the activity log.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, t *tenantEntry, err error) {
 	status, msg := answer(err)
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="tenantdesk", charset="UTF-8"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{Error: msg})
 	level := slog.LevelWarn

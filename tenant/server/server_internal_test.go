@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
 // A panic becomes a 500 JSON answer and an error log with the route; the
@@ -64,6 +66,8 @@ func TestAnswer(t *testing.T) {
 		{&http.MaxBytesError{Limit: 10}, 413},
 		{badRequest("x", nil), 400},
 		{store.ErrNotFound, 500}, // a lookup the handler did not expect is our bug
+		// an etcd failover: the caller tries again (SPEC §14)
+		{fmt.Errorf("store notification of acme: %w", rpctypes.ErrLeaderChanged), 503},
 	} {
 		if got, _ := answer(tc.err); got != tc.status {
 			t.Errorf("%v: %d, want %d", tc.err, got, tc.status)

@@ -131,7 +131,7 @@ type Member struct {
 	Version   string   `json:"version"`
 }
 
-// Members lists the etcd members, which one leads, and the size of each
+// Members lists the etcd members by name, which one leads, and the size of each
 // one's database (the quota is on it).
 func (db *DB) Members() ([]Member, error) {
 	if db.etcd == nil {
@@ -162,6 +162,7 @@ func (db *DB) Members() ([]Member, error) {
 	for i := range out {
 		out[i].Leader = out[i].ID == leader
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,7 +57,6 @@ func newClusterScreen(m *mainWindow) *clusterScreen {
 	s.summary = widget.NewLabelWithStyle("Reading the cluster…", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.summary.Wrapping = fyne.TextWrapWord
 	s.location = widget.NewLabel("")
-	s.location.Importance = widget.LowImportance
 	s.location.Truncation = fyne.TextTruncateEllipsis
 	s.updated = widget.NewLabel("")
 	s.updated.Importance = widget.LowImportance
@@ -68,24 +68,24 @@ func newClusterScreen(m *mainWindow) *clusterScreen {
 
 	s.replicas = newDataTable("replicas", "No serve replica is running on this cluster.\nStart `tenantdesk --store etcd://… serve` on each server behind the load balancer.",
 		column[replicaRow]{title: "", width: 34, dot: func(replicaRow) bool { return true }, importance: replicaImportance},
-		column[replicaRow]{title: "Replica", width: 190, text: func(r replicaRow) string { return r.ID },
+		column[replicaRow]{title: "Replica", width: 150, text: func(r replicaRow) string { return r.ID },
 			importance: func(r replicaRow) widget.Importance {
 				if r.this {
 					return widget.HighImportance
 				}
 				return widget.MediumImportance
 			}},
-		column[replicaRow]{title: "Listener", width: 150, text: func(r replicaRow) string { return r.Addr }},
-		column[replicaRow]{title: "Admin address", width: 150, text: func(r replicaRow) string { return orDash(r.AdminAddr) }},
-		column[replicaRow]{title: "Version", width: 90, text: func(r replicaRow) string { return r.Version }},
-		column[replicaRow]{title: "Up", width: 100, text: func(r replicaRow) string {
+		column[replicaRow]{title: "Listener", width: 140, text: func(r replicaRow) string { return r.Addr }},
+		column[replicaRow]{title: "Admin address", width: 140, text: func(r replicaRow) string { return orDash(r.AdminAddr) }},
+		column[replicaRow]{title: "Version", width: 80, text: func(r replicaRow) string { return r.Version }},
+		column[replicaRow]{title: "Up", width: 80, text: func(r replicaRow) string {
 			if r.Started.IsZero() {
 				return "—"
 			}
 			return span(r.up)
 		},
 			compare: func(a, b replicaRow) int { return int(a.up - b.up) }},
-		column[replicaRow]{title: "Last seen", width: 100, text: func(r replicaRow) string { return span(r.seen) + " ago" },
+		column[replicaRow]{title: "Last seen", width: 90, text: func(r replicaRow) string { return span(r.seen) + " ago" },
 			compare: func(a, b replicaRow) int { return int(a.seen - b.seen) }, importance: replicaImportance},
 		column[replicaRow]{title: "", width: 200, fill: true, text: replicaNote,
 			importance: func(r replicaRow) widget.Importance {
@@ -96,7 +96,12 @@ func newClusterScreen(m *mainWindow) *clusterScreen {
 			}},
 	)
 	s.members = newDataTable("etcd members", "etcd lists no members.",
-		column[store.Member]{title: "", width: 34, dot: func(m store.Member) bool { return m.Healthy }, importance: memberImportance},
+		column[store.Member]{title: "", width: 34, dot: func(m store.Member) bool { return m.Healthy }, importance: func(m store.Member) widget.Importance {
+			if m.Healthy {
+				return widget.SuccessImportance
+			}
+			return widget.DangerImportance
+		}},
 		column[store.Member]{title: "Member", width: 140, text: func(m store.Member) string { return m.Name }},
 		column[store.Member]{title: "Client URL", width: 210, text: func(m store.Member) string { return strings.Join(m.ClientURL, ", ") }},
 		column[store.Member]{title: "Role", width: 150, text: memberRole, importance: memberImportance},
@@ -219,8 +224,9 @@ func (s *clusterScreen) setBody(o fyne.CanvasObject) {
 	s.body.Refresh()
 }
 
-// clusterSummary is the line above the lists: is the cluster well, and
-// which process this window talks to?
+// clusterSummary is the line above the lists: is the cluster well, do the
+// replicas agree on the public URL (SPEC §14: each gets the load
+// balancer's), and is this window one of them?
 func clusterSummary(st admin.ClusterStatus, rows []replicaRow) (widget.Importance, string) {
 	healthy, leader := 0, ""
 	var down []string
@@ -234,36 +240,48 @@ func clusterSummary(st admin.ClusterStatus, rows []replicaRow) (widget.Importanc
 			leader = m.Name
 		}
 	}
-	imp := widget.SuccessImportance
-	var parts []string
-	switch n := len(rows); n {
-	case 0:
-		imp = widget.WarningImportance
-		parts = append(parts, "No serve replica is running")
-	default:
-		parts = append(parts, fmt.Sprintf("%d replica%s serving", n, plural(n, "s")))
+	var urls []string
+	this := false
+	for _, r := range rows {
+		if !slices.Contains(urls, r.PublicURL) {
+			urls = append(urls, r.PublicURL)
+		}
+		this = this || r.this
 	}
-	parts[0] += fmt.Sprintf(" on %d etcd member%s", len(st.Members), plural(len(st.Members), "s"))
+	imp := widget.SuccessImportance
+	worse := func(i widget.Importance) {
+		if i == widget.DangerImportance || imp == widget.SuccessImportance {
+			imp = i
+		}
+	}
+	replicas := fmt.Sprintf("%d replica%s serving", len(rows), plural(len(rows), "s"))
+	switch {
+	case len(rows) == 0:
+		worse(widget.WarningImportance)
+		replicas = "No serve replica is running"
+	case len(urls) == 1 && urls[0] != "":
+		replicas += " " + urls[0]
+	}
+	parts := []string{replicas + fmt.Sprintf(" on %d etcd member%s", len(st.Members), plural(len(st.Members), "s"))}
 	switch {
 	case leader == "":
-		imp = widget.DangerImportance
+		worse(widget.DangerImportance)
 		parts = append(parts, "no member leads: writes stall until one is elected")
 	case len(down) > 0 && healthy*2 <= len(st.Members):
-		imp = widget.DangerImportance
-		parts = append(parts, fmt.Sprintf("%s not answering: fewer than a majority answer, writes stop", strings.Join(down, ", ")))
+		worse(widget.DangerImportance)
+		parts = append(parts, strings.Join(down, ", ")+" not answering: without a majority, writes stop")
 	case len(down) > 0:
-		if imp == widget.SuccessImportance {
-			imp = widget.WarningImportance
-		}
-		parts = append(parts, fmt.Sprintf("%s leads; %s not answering (the others carry on)", leader, strings.Join(down, ", ")))
+		worse(widget.WarningImportance)
+		parts = append(parts, leader+" leads; "+strings.Join(down, ", ")+" not answering (the others carry on)")
 	default:
 		parts = append(parts, leader+" leads")
 	}
-	text := strings.Join(parts, "; ") + "."
-	this := false
-	for _, r := range rows {
-		this = this || r.this
+	if len(urls) > 1 {
+		worse(widget.WarningImportance)
+		parts = append(parts, "the replicas have different public URLs ("+strings.Join(urls, ", ")+
+			"): give each one the load balancer's")
 	}
+	text := strings.Join(parts, "; ") + "."
 	if !this && len(rows) > 0 {
 		text += " This window works on the cluster directly; it is none of the replicas."
 	}
@@ -280,7 +298,7 @@ func replicaImportance(r replicaRow) widget.Importance {
 func replicaNote(r replicaRow) string {
 	switch {
 	case r.this:
-		return "this replica: the window is connected to it"
+		return "← this window is connected here"
 	case r.seen > staleAfter:
 		return "not renewing its presence"
 	}

@@ -75,11 +75,11 @@ func TestClusterScreenThroughAReplicasAdminAddress(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if _, err := db.Announce(ctx, store.Replica{ID: store.ReplicaID(), Addr: "127.0.0.1:8765", AdminAddr: "127.0.0.1:8766",
-		Version: "1.4.0", Started: time.Now().Add(-5 * time.Minute)}); err != nil {
+		PublicURL: "https://td.example.com", Version: "1.4.0", Started: time.Now().Add(-5 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	peerCtx, stopPeer := context.WithCancel(ctx)
-	peerGone, err := peer.Announce(peerCtx, store.Replica{ID: "zz-other:4242", Addr: "10.0.0.12:8765", Version: "1.4.0", Started: time.Now()})
+	peerGone, err := peer.Announce(peerCtx, store.Replica{ID: "zz-other:4242", Addr: "10.0.0.12:8765", PublicURL: "https://td.example.com", Version: "1.4.0", Started: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestClusterScreenThroughAReplicasAdminAddress(t *testing.T) {
 	s := m.cluster
 	eventually(t, "both replicas and the member", func() bool { return s.replicas.Len() == 2 && s.members.Len() == 1 })
 	onUI(func() {
-		if want := "2 replicas serving on 1 etcd member; tenantdesk-test leads."; s.summary.Text != want || s.summary.Importance != widget.SuccessImportance {
+		if want := "2 replicas serving https://td.example.com on 1 etcd member; tenantdesk-test leads."; s.summary.Text != want || s.summary.Importance != widget.SuccessImportance {
 			t.Errorf("summary %q (%v), want %q", s.summary.Text, s.summary.Importance, want)
 		}
 		if s.location.Text != "Store "+url {
@@ -118,7 +118,7 @@ func TestClusterScreenThroughAReplicasAdminAddress(t *testing.T) {
 			this, other = 1, 0
 		}
 		for col, want := range map[int]string{1: store.ReplicaID(), 2: "127.0.0.1:8765", 3: "127.0.0.1:8766", 4: "1.4.0", 5: "5 min",
-			7: "this replica: the window is connected to it"} {
+			7: "← this window is connected here"} {
 			if got := cellText(t, s.replicas, this, col); got != want {
 				t.Errorf("this replica, column %q: %q, want %q", s.replicas.cols[col].title, got, want)
 			}
@@ -190,4 +190,44 @@ func TestClusterScreenSaysWhenEtcdDoesNotAnswer(t *testing.T) {
 			t.Errorf("the last read member is gone from the list (%d rows)", s.members.Len())
 		}
 	})
+}
+
+// The line above the lists says what is wrong first, in words, and how
+// bad it is.
+func TestClusterSummary(t *testing.T) {
+	lb := "https://td.example.com"
+	member := func(name string, healthy, leader bool) store.Member {
+		return store.Member{Name: name, Healthy: healthy, Leader: leader}
+	}
+	three := []store.Member{member("m1", true, true), member("m2", true, false), member("m3", true, false)}
+	replica := func(id, url string, this bool) replicaRow {
+		return replicaRow{Replica: store.Replica{ID: id, PublicURL: url}, this: this}
+	}
+	two := []replicaRow{replica("a:1", lb, true), replica("b:2", lb, false)}
+	for _, c := range []struct {
+		name    string
+		members []store.Member
+		rows    []replicaRow
+		imp     widget.Importance
+		text    string
+	}{
+		{"healthy", three, two, widget.SuccessImportance, "2 replicas serving https://td.example.com on 3 etcd members; m1 leads."},
+		{"one member down", []store.Member{member("m1", true, true), member("m2", false, false), member("m3", true, false)}, two,
+			widget.WarningImportance, "2 replicas serving https://td.example.com on 3 etcd members; m1 leads; m2 not answering (the others carry on)."},
+		{"no majority", []store.Member{member("m1", true, true), member("m2", false, false), member("m3", false, false)}, two,
+			widget.DangerImportance, "2 replicas serving https://td.example.com on 3 etcd members; m2, m3 not answering: without a majority, writes stop."},
+		{"no leader", []store.Member{member("m1", true, false), member("m2", true, false), member("m3", true, false)}, two,
+			widget.DangerImportance, "2 replicas serving https://td.example.com on 3 etcd members; no member leads: writes stall until one is elected."},
+		{"no replica", three, nil, widget.WarningImportance, "No serve replica is running on 3 etcd members; m1 leads."},
+		{"public URLs differ", three, []replicaRow{replica("a:1", lb, true), replica("b:2", "http://10.0.0.12:8765", false)},
+			widget.WarningImportance, "2 replicas serving on 3 etcd members; m1 leads; the replicas have different public URLs " +
+				"(https://td.example.com, http://10.0.0.12:8765): give each one the load balancer's."},
+		{"a window on the cluster itself", three, []replicaRow{replica("a:1", lb, false)}, widget.SuccessImportance,
+			"1 replica serving https://td.example.com on 3 etcd members; m1 leads. This window works on the cluster directly; it is none of the replicas."},
+	} {
+		imp, text := clusterSummary(admin.ClusterStatus{Members: c.members}, c.rows)
+		if imp != c.imp || text != c.text {
+			t.Errorf("%s:\n got %v %q\nwant %v %q", c.name, imp, text, c.imp, c.text)
+		}
+	}
 }

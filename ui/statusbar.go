@@ -129,7 +129,11 @@ func (b *statusBar) apply(s statusSnapshot) {
 		text += "   ·   no events yet"
 	}
 	b.line.SetText(text)
-	b.size.SetText("Data " + humanBytes(s.file.Size))
+	if store.IsURL(s.file.Path) { // no file to measure: the Cluster screen has each member's size
+		b.size.SetText("Data on etcd")
+	} else {
+		b.size.SetText("Data " + humanBytes(s.file.Size))
+	}
 	switch {
 	case s.failed > 0:
 		b.failed.SetText(fmt.Sprintf("%d failed push%s", s.failed, plural(s.failed, "es")))

@@ -157,6 +157,7 @@ type loadStats struct {
 	// long after each kill a request sent after it was first answered 2xx
 	// (-1: never).
 	longestStall, resumeReplica, resumeLeader time.Duration
+	p50, p99                                  time.Duration // of the 2xx answers
 }
 
 func (b *balancer) stats(replicaKilled, leaderKilled, end time.Time) loadStats {
@@ -172,6 +173,14 @@ func (b *balancer) stats(replicaKilled, leaderKilled, end time.Time) loadStats {
 	slices.SortFunc(ends, func(x, y time.Time) int { return x.Compare(y) })
 	for i := 1; i < len(ends); i++ {
 		s.longestStall = max(s.longestStall, ends[i].Sub(ends[i-1]))
+	}
+	var took []time.Duration
+	for _, o := range b.oks {
+		took = append(took, o.end.Sub(o.start))
+	}
+	if len(took) > 0 {
+		slices.Sort(took)
+		s.p50, s.p99 = took[len(took)/2], took[len(took)*99/100]
 	}
 	s.resumeReplica, s.resumeLeader = -1, -1
 	if d, ok := resumeAfter(b.oks, replicaKilled); ok {

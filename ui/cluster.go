@@ -63,7 +63,7 @@ func newClusterScreen(m *mainWindow) *clusterScreen {
 	refresh := widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), s.reload)
 	top := container.NewVBox(
 		container.NewBorder(nil, nil, widget.NewLabelWithStyle("Cluster", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-			container.NewHBox(s.updated, refresh), s.summary),
+			container.NewVBox(container.NewHBox(s.updated, refresh)), s.summary),
 		s.location)
 
 	s.replicas = newDataTable("replicas", "No serve replica is running on this cluster.\nStart `tenantdesk --store etcd://… serve` on each server behind the load balancer.",
@@ -240,11 +240,14 @@ func clusterSummary(st admin.ClusterStatus, rows []replicaRow) (widget.Importanc
 			leader = m.Name
 		}
 	}
-	var urls []string
+	var urls, stale []string
 	this := false
 	for _, r := range rows {
 		if !slices.Contains(urls, r.PublicURL) {
 			urls = append(urls, r.PublicURL)
+		}
+		if r.seen > staleAfter {
+			stale = append(stale, r.ID)
 		}
 		this = this || r.this
 	}
@@ -275,6 +278,10 @@ func clusterSummary(st admin.ClusterStatus, rows []replicaRow) (widget.Importanc
 		parts = append(parts, leader+" leads; "+strings.Join(down, ", ")+" not answering (the others carry on)")
 	default:
 		parts = append(parts, leader+" leads")
+	}
+	if len(stale) > 0 {
+		worse(widget.WarningImportance)
+		parts = append(parts, strings.Join(stale, ", ")+" not renewing its presence (stopped, or cut off from etcd)")
 	}
 	if len(urls) > 1 {
 		worse(widget.WarningImportance)

@@ -218,6 +218,8 @@ func TestClusterSummary(t *testing.T) {
 			widget.DangerImportance, "2 replicas serving https://td.example.com on 3 etcd members; m2, m3 not answering: without a majority, writes stop."},
 		{"no leader", []store.Member{member("m1", true, false), member("m2", true, false), member("m3", true, false)}, two,
 			widget.DangerImportance, "2 replicas serving https://td.example.com on 3 etcd members; no member leads: writes stall until one is elected."},
+		{"a replica stalled", three, []replicaRow{replica("a:1", lb, true), {Replica: store.Replica{ID: "b:2", PublicURL: lb}, seen: 8 * time.Second}},
+			widget.WarningImportance, "2 replicas serving https://td.example.com on 3 etcd members; m1 leads; b:2 not renewing its presence (stopped, or cut off from etcd)."},
 		{"no replica", three, nil, widget.WarningImportance, "No serve replica is running on 3 etcd members; m1 leads."},
 		{"public URLs differ", three, []replicaRow{replica("a:1", lb, true), replica("b:2", "http://10.0.0.12:8765", false)},
 			widget.WarningImportance, "2 replicas serving on 3 etcd members; m1 leads; the replicas have different public URLs " +

@@ -62,7 +62,7 @@ func Start(t testing.TB, n int) *Cluster {
 			t.Fatal(err)
 		}
 		m.cmd.Stdout, m.cmd.Stderr = log, log
-		m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		m.cmd.SysProcAttr = ProcAttr()
 		if err := m.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

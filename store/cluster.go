@@ -96,17 +96,30 @@ func (db *DB) Announce(ctx context.Context, r Replica) (<-chan struct{}, error) 
 	return done, nil
 }
 
+// probeTimeout bounds each read of the cluster's status: a person (cluster
+// status, the GUI's Cluster screen every few seconds) waits for it, and a
+// cluster that does not answer in it is the answer, not a stall to sit out.
+const probeTimeout = 3 * time.Second
+
+// probeErr says what a status read that timed out means.
+func probeErr(what string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: no etcd member answered within %v: %w", what, probeTimeout, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // Replicas lists the replicas whose presence is current, by id.
 func (db *DB) Replicas() ([]Replica, error) {
 	if db.etcd == nil {
 		return nil, ErrNotCluster
 	}
 	s := db.etcd
-	c, cancel := s.ctx()
+	c, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	resp, err := s.cli.Get(c, s.prefix+etcdReplicasDir, clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("replicas: %w", err)
+		return nil, probeErr("replicas", err)
 	}
 	var out []Replica
 	for _, kv := range resp.Kvs {
@@ -138,18 +151,18 @@ func (db *DB) Members() ([]Member, error) {
 		return nil, ErrNotCluster
 	}
 	s := db.etcd
-	c, cancel := s.ctx()
-	defer cancel()
+	c, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	ml, err := s.cli.MemberList(c)
+	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("etcd members: %w", err)
+		return nil, probeErr("etcd members", err)
 	}
 	var leader uint64
 	out := make([]Member, 0, len(ml.Members))
 	for _, m := range ml.Members {
 		mem := Member{ID: m.ID, Name: m.Name, ClientURL: m.ClientURLs}
 		for _, u := range m.ClientURLs {
-			sc, cancel := context.WithTimeout(c, 2*time.Second)
+			sc, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			st, err := s.cli.Status(sc, u)
 			cancel()
 			if err == nil {

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
@@ -40,12 +39,14 @@ func (s *Service) Cluster() (ClusterStatus, error) {
 		return st, nil
 	}
 	st.Backend, st.This = BackendEtcd, store.ReplicaID()
+	// The store's errors name what was read ("replicas: no etcd member
+	// answered…"); the caller says it was the cluster.
 	var err error
 	if st.Replicas, err = s.db.Replicas(); err != nil {
-		return ClusterStatus{}, fmt.Errorf("cluster: %w", err)
+		return ClusterStatus{}, err
 	}
 	if st.Members, err = s.db.Members(); err != nil {
-		return ClusterStatus{}, fmt.Errorf("cluster: %w", err)
+		return ClusterStatus{}, err
 	}
 	return st, nil
 }

@@ -36,13 +36,16 @@ import (
 // cluster on loopback, set up with the CLI on the cluster, behind a
 // round-robin balancer that retries on another replica after a connection
 // error or a 5xx, as nginx's proxy_next_upstream does. Under a load of
-// Connec! notifications (durable webhook writes, each one invoice), one
-// replica and then the etcd leader are SIGKILLed. Every notification
-// answered 2xx is found afterwards, and service resumes within 15 s of each
+// durable webhook writes with the tenants' API credentials (acme's Connec!
+// notifications, one invoice each; globex's group cancellations of
+// accounts signed in beforehand), the replica running the background work
+// and then the etcd leader are SIGKILLed. Every write answered 2xx is found
+// afterwards through `export`, and service resumes within 15 s of each
 // kill. Across replicas: a login started on one replica is consumed on
 // another and its session works on the third, a tenant changed through the
-// CLI is in force on every replica within 2 s, and of two billing runs
-// started at once one bills and the other exits 1.
+// CLI is in force on every replica within 2 s, of two billing runs started
+// at once one bills and the other exits 1, and the background work is
+// taken over.
 func TestE2EReplicasOnEtcd(t *testing.T) {
 	built := make(chan error, 1)
 	bin := filepath.Join(t.TempDir(), "tenantdesk")
@@ -82,21 +85,38 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 		_, _ = io.WriteString(w, `{"results":[`+strings.TrimSuffix(results, ",")+`]}`)
 	}))
 	t.Cleanup(connecAPI.Close)
+	// Two marketplaces: acme's Connec! sends the notifications of the load;
+	// globex cancels customer accounts (its groups bill nothing).
 	const key, apiID, apiKey = "acme", "app-acme", "acme-e2e-secret-0123456789"
+	const globex, globexID, globexKey = "globex", "app-globex", "globex-e2e-secret-0123456789"
+	var globexGroups []string
+	for i := range 20 {
+		g := fmt.Sprintf("glx-%02d", i)
+		globexGroups = append(globexGroups, g)
+		hub.AddGroup(hubtest.Group{UID: g, Name: "Globex customer " + g, AppID: globexID})
+		hub.AddUser(hubtest.User{UID: "usr-" + g, Email: g + "@example.com", Name: "Admin", Surname: g, Country: "AU",
+			Groups: map[string]string{g: "Admin"}})
+	}
 	hub.AddApp(apiID, apiKey)
+	hub.AddApp(globexID, globexKey)
 	accounts.SetCredentials(apiID, apiKey)
+	accounts.SetCredentials(globexID, globexKey)
 	hub.AddGroup(hubtest.Group{UID: "cld-1", Name: "Acme Co", AppID: apiID})
 	hub.AddUser(hubtest.User{UID: "usr-1", Email: "ann@example.com", Name: "Ann", Surname: "Lee", Country: "AU",
 		Groups: map[string]string{"cld-1": "Admin"}})
 	doc := func(environment string) string {
-		b, err := json.Marshal(map[string]any{"marketplaces": []any{map[string]any{
-			"marketplace": key, "environment": environment,
-			"app":     map[string]any{"host": c.public},
-			"api":     map[string]any{"id": apiID, "key": apiKey, "host": accounts.URL(), "base": "/api/v1/"},
-			"sso":     map[string]any{"idm": c.public, "idp": hub.URL(), "x509_certificate": hub.CertPEM()},
-			"connec":  map[string]any{"host": connecAPI.URL, "base_path": "/api/v2", "timeout": 300},
-			"billing": map[string]any{"price_cents": 4900, "currency": "AUD"},
-		}}})
+		market := func(key, id, secret string, price int) map[string]any {
+			return map[string]any{
+				"marketplace": key, "environment": environment,
+				"app":     map[string]any{"host": c.public},
+				"api":     map[string]any{"id": id, "key": secret, "host": accounts.URL(), "base": "/api/v1/"},
+				"sso":     map[string]any{"idm": c.public, "idp": hub.URL(), "x509_certificate": hub.CertPEM()},
+				"connec":  map[string]any{"host": connecAPI.URL, "base_path": "/api/v2", "timeout": 300},
+				"billing": map[string]any{"price_cents": price, "currency": "AUD"},
+			}
+		}
+		b, err := json.Marshal(map[string]any{"marketplaces": []any{
+			market(key, apiID, apiKey, 4900), market(globex, globexID, globexKey, 0)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +134,25 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 		t.Fatalf("cluster status lists %d replicas, want 3: %+v", len(status.Replicas), status.Replicas)
 	}
 
-	login := c.loginAcrossReplicas(hub, key)
+	hub.SignIn("usr-1")
+	login := c.loginAcrossReplicas(key)
+	// Globex's customer accounts, each signed in once by its admin (the
+	// login made on one replica and consumed on the next), for the load to
+	// cancel.
+	signInErrs := make(chan error, len(globexGroups))
+	for i, g := range globexGroups {
+		go func() {
+			jar, _ := cookiejar.New(nil)
+			addrs := c.addrs()
+			_, _, err := c.signIn(globex, "group_id="+g+"&user_uid=usr-"+g, addrs[i%3], addrs[(i+1)%3], jar)
+			signInErrs <- err
+		}()
+	}
+	for range globexGroups {
+		if err := <-signInErrs; err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// The load, with a replica and then the etcd leader SIGKILLed.
 	lb := &balancer{replicas: c.addrs(), client: &http.Client{Timeout: 10 * time.Second,
@@ -146,6 +184,28 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 			}
 		}()
 	}
+	// Beside them, globex cancels one customer account every 300 ms (the
+	// group webhook, SPEC §6), through the same balancer.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, g := range globexGroups {
+			if !lb.write(stop, g, func(string) (*http.Request, error) {
+				req, err := http.NewRequest(http.MethodDelete, strings.Replace(tenant.RouteGroup.URL(c.public, globex), ":id", g, 1), nil)
+				if err == nil {
+					req.SetBasicAuth(globexID, globexKey)
+				}
+				return req, err
+			}) {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
 	time.Sleep(3 * time.Second)
 	// The replica killed is the one running the background work (the
 	// outbox's link-backs of the records the load creates, pulls, purges),
@@ -187,24 +247,32 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 	// replicas run again.
 	c.startReplica(victim.addr)
 
-	// Every write answered 2xx is in the store, as the CLI reads it.
-	code, out, errOut := c.cli("", "export", "--tenant", key)
-	if code != 0 {
-		t.Fatalf("export: exit %d: %s", code, errOut)
-	}
+	// Every write answered 2xx is in the store, as the CLI reads it: each
+	// notified invoice, each cancelled group.
 	var export struct {
 		Invoices []struct{ Number string } `json:"invoices"`
+		Groups   []struct {
+			UID       string `json:"uid"`
+			Cancelled bool   `json:"cancelled"`
+		} `json:"groups"`
 	}
-	if err := json.Unmarshal([]byte(out), &export); err != nil {
-		t.Fatalf("export is not JSON: %v", err)
-	}
+	c.export("", &export)
 	stored := map[string]bool{}
 	for _, inv := range export.Invoices {
 		stored[inv.Number] = true
 	}
+	for _, g := range export.Groups {
+		if strings.HasPrefix(g.UID, "glx-") && g.Cancelled {
+			stored[g.UID] = true
+		}
+	}
 	acked := lb.acknowledged()
 	var lost []string
+	cancels := 0
 	for _, n := range acked {
+		if strings.HasPrefix(n, "glx-") {
+			cancels++
+		}
 		if !stored[n] {
 			lost = append(lost, n)
 		}
@@ -235,7 +303,7 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
   login: initialize on %s, consume on %s, session on %s: %s
   load: %d writers, %s; replica %s SIGKILLed at +%s, etcd leader %s SIGKILLed at +%s
   requests sent %d: 2xx %d (%.0f/s; p50 %s, p99 %s), 503 %d, other 5xx %d, 4xx %d, client errors %d (each retried on the next replica)
-  writes acknowledged %d, found afterwards %d (stored in all %d: a write whose answer was lost may have committed)
+  writes acknowledged %d (%d notifications, %d group cancellations), found afterwards %d (stored in all %d, with those given up at the end)
   longest stall (no 2xx) %s; resumed after the replica kill in %s, after the leader kill in %s
   tenant change in force on every replica %s after the import exited (slowest replica; the import took %s)
   two bill runs at once: %s
@@ -244,7 +312,7 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 		writers, s.duration.Round(time.Millisecond), victim.addr, replicaKilled.Sub(s.start).Round(time.Millisecond),
 		leader.Name, leaderKilled.Sub(s.start).Round(time.Millisecond),
 		s.sent, s.ok, float64(s.ok)/s.duration.Seconds(), s.p50.Round(time.Millisecond), s.p99.Round(time.Millisecond), s.unavailable, s.other5xx, s.client4xx, s.clientErrors,
-		len(acked), len(acked)-len(lost), len(stored),
+		len(acked), len(acked)-cancels, cancels, len(acked)-len(lost), len(stored),
 		s.longestStall.Round(time.Millisecond), fmtResume(s.resumeReplica), fmtResume(s.resumeLeader),
 		propagation.delay.Round(time.Millisecond), propagation.importTook.Round(time.Millisecond), runs,
 		takeover, linked.Load())
@@ -309,6 +377,22 @@ type clusterStatus struct {
 		Name   string `json:"name"`
 		Leader bool   `json:"leader"`
 	} `json:"members"`
+}
+
+// export reads `export` of the cluster (of one tenant, or all) into into.
+func (c *e2eCluster) export(only string, into any) {
+	c.t.Helper()
+	args := []string{"export"}
+	if only != "" {
+		args = append(args, "--tenant", only)
+	}
+	code, out, errOut := c.cli("", args...)
+	if code != 0 {
+		c.t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), into); err != nil {
+		c.t.Fatalf("export is not JSON: %v", err)
+	}
 }
 
 // clusterStatus reads `cluster status --json` into into.
@@ -457,48 +541,61 @@ type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// loginAcrossReplicas signs usr-1 in through the hub with the login
-// started on the first replica and consumed on the second, reads the
-// session on the third, and posts the same response again to the third,
-// which must refuse it: the AuthnRequest is taken once across the cluster.
-func (c *e2eCluster) loginAcrossReplicas(hub *hubtest.Hub, key tenant.Key) string {
-	t := c.t
-	t.Helper()
-	hub.SignIn("usr-1")
-	jar, _ := cookiejar.New(nil)
-	addrs := c.addrs()
-	resp, err := c.via(addrs[0], jar).Get(tenant.RouteSAMLInit.URL(c.public, key) + "?group_id=cld-1")
-	if err != nil || resp.StatusCode != http.StatusFound {
-		t.Fatalf("initialize on %s: %v %v", addrs[0], resp, err)
+// signIn is a browser's login to tenant key through the hub, initialize
+// given query (group_id, and user_uid to pick the hub's user; both passed
+// on to the hub): the AuthnRequest made by the replica on initAddr, the
+// hub's response posted to the one on consumeAddr. It returns the hub's
+// page (its form) and the consume's status.
+func (c *e2eCluster) signIn(key tenant.Key, query, initAddr, consumeAddr string, jar http.CookieJar) (string, int, error) {
+	resp, err := c.via(initAddr, jar).Get(tenant.RouteSAMLInit.URL(c.public, key) + "?" + query)
+	if err != nil {
+		return "", 0, err
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return "", 0, fmt.Errorf("initialize on %s: %s", initAddr, resp.Status)
+	}
 	resp, err = http.Get(resp.Header.Get("Location"))
 	if err != nil {
-		t.Fatal(err)
+		return "", 0, err
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	b := &hubtest.Browser{Client: c.via(addrs[1], jar)}
-	resp, err = b.PostForm(string(page))
+	resp, err = (&hubtest.Browser{Client: c.via(consumeAddr, jar)}).PostForm(string(page))
+	if err != nil {
+		return "", 0, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return string(page), resp.StatusCode, fmt.Errorf("consume on %s of a login initialized on %s: %s %s", consumeAddr, initAddr, resp.Status, body)
+	}
+	return string(page), resp.StatusCode, nil
+}
+
+// loginAcrossReplicas signs usr-1 in to cld-1 with the login started on
+// the first replica and consumed on the second, reads the session on the
+// third, and posts the same response again to the third, which must
+// refuse it: the AuthnRequest is taken once across the cluster.
+func (c *e2eCluster) loginAcrossReplicas(key tenant.Key) string {
+	t := c.t
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	addrs := c.addrs()
+	page, _, err := c.signIn(key, "group_id=cld-1", addrs[0], addrs[1], jar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.via(addrs[2], jar).Get(tenant.RouteSession.URL(c.public, key))
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("consume on %s of a login initialized on %s: %d %s", addrs[1], addrs[0], resp.StatusCode, body)
-	}
-	resp, err = c.via(addrs[2], jar).Get(tenant.RouteSession.URL(c.public, key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"usr-1"`) {
 		t.Fatalf("session on %s: %d %s", addrs[2], resp.StatusCode, body)
 	}
-	b.Client = c.via(addrs[2], jar)
-	resp, err = b.PostForm(string(page))
+	resp, err = (&hubtest.Browser{Client: c.via(addrs[2], jar)}).PostForm(page)
 	if err != nil {
 		t.Fatal(err)
 	}

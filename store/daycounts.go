@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 )
@@ -37,9 +36,6 @@ type DayCount struct {
 
 const dayLayout = time.DateOnly
 
-// dayCountShards is how many keys each count is spread over on etcd.
-const dayCountShards = 32
-
 func dayCountKey(e Event) []byte {
 	return key(e.Tenant, e.At.UTC().Format(dayLayout), e.Kind, e.Outcome, e.Reason)
 }
@@ -54,13 +50,14 @@ func (tx *Tx) countEvent(e Event) error {
 	b := tx.bucket(bucketDayCounts)
 	k := dayCountKey(e)
 	if tx.kv.etcd != nil {
-		// One of dayCountShards keys per count on etcd, picked at random,
-		// so that concurrent writers of one tenant rarely write the same
-		// key; DayCounts adds the shards up.
-		k = append(append(k, sep...), fmt.Sprintf("s%02d", rand.IntN(dayCountShards))...)
+		// On etcd each count is spread over shards that one transaction
+		// at a time writes (etcdTx.countShard), so that concurrent writers
+		// of one tenant, on any replica, do not conflict; DayCounts adds
+		// the shards up.
+		k = append(append(k, sep...), tx.kv.etcd.countShard()...)
 	}
 	n := uint64(max(e.Count, 1))
-	if v := b.Get(k); len(v) == 8 {
+	if v := b.getLatest(k); len(v) == 8 {
 		n += binary.BigEndian.Uint64(v)
 	} else if err := tx.dropOldDayCounts(e.Tenant, e.At); err != nil {
 		return err
@@ -75,7 +72,9 @@ func (tx *Tx) dropOldDayCounts(tenant string, day time.Time) error {
 	b := tx.bucket(bucketDayCounts)
 	p := prefix(tenant)
 	cutoff := append(bytes.Clone(p), day.UTC().AddDate(0, 0, -DayCountDays).Format(dayLayout)...)
-	c := b.Cursor()
+	// Bounded at the cutoff: the days kept, which concurrent requests
+	// count in, are not read (on etcd they would be a conflict).
+	c := b.boundedCursor(string(cutoff))
 	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p) && bytes.Compare(k, cutoff) < 0; k, _ = c.Seek(p) {
 		if err := c.Delete(); err != nil {
 			return fmt.Errorf("drop old day counts of %s: %w", tenant, err)

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -122,6 +124,17 @@ type etcdStore struct {
 	watched sync.WaitGroup
 
 	expiring expiryLeases // the shared leases of keys put with a TTL (etcd_lease.go)
+
+	// countID and slots name the count shards this process writes
+	// (countShard): its own, so that no two transactions anywhere write
+	// one at the same time.
+	countID string
+	slots   *countSlots
+
+	// requests and runs count the round trips to the cluster and the
+	// transaction functions run (a conflict runs one again), for
+	// benchmarks of what a request costs (DB.EtcdStats).
+	requests, runs atomic.Int64
 }
 
 type seqBlock struct{ next, end uint64 } // ids next..end-1 are ours
@@ -149,7 +162,7 @@ func OpenURL(u string, files TLSFiles, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", u, err)
 	}
-	s := &etcdStore{cli: cli, prefix: prefix, seqs: map[string]*seqBlock{}}
+	s := &etcdStore{cli: cli, prefix: prefix, seqs: map[string]*seqBlock{}, countID: newCountID(), slots: newCountSlots(etcdCountSlots)}
 	if err := s.init(); err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("store %s: %w", u, err)
@@ -284,24 +297,7 @@ func (s *etcdStore) close() error {
 // run runs fn as an etcd transaction, re-running it on conflict.
 func (s *etcdStore) run(fn func(*Tx) error, writable bool, budget *TxBudget, vault *keyring, fence *Lock) error {
 	for attempt := 0; ; attempt++ {
-		t := &etcdTx{s: s, writable: writable, reads: map[string]int64{}, fence: fence}
-		tx := &Tx{kv: kvTx{etcd: t}, vault: vault}
-		err := fn(tx)
-		if err == nil && t.err == nil && writable {
-			err = tx.flushCounts()
-		}
-		if t.err != nil {
-			return t.err
-		}
-		if err != nil || !writable {
-			return err
-		}
-		if budget != nil {
-			if err := budget.check(t.writes, t.bytes); err != nil {
-				return err
-			}
-		}
-		err = t.commit()
+		err := s.runOnce(fn, writable, budget, vault, fence)
 		if errors.Is(err, errRetry) && fence != nil {
 			if held, herr := fence.held(); herr == nil && !held {
 				return ErrLockLost
@@ -314,6 +310,96 @@ func (s *etcdStore) run(fn func(*Tx) error, writable bool, budget *TxBudget, vau
 			return ErrConflict
 		}
 		time.Sleep(time.Duration(min(attempt, 20)) * time.Millisecond)
+	}
+}
+
+// runOnce runs fn and commits what it wrote: errRetry on a conflict.
+func (s *etcdStore) runOnce(fn func(*Tx) error, writable bool, budget *TxBudget, vault *keyring, fence *Lock) error {
+	s.runs.Add(1)
+	t := &etcdTx{s: s, writable: writable, reads: map[string]int64{}, fence: fence, slot: -1}
+	defer t.releaseSlot()
+	tx := &Tx{kv: kvTx{etcd: t}, vault: vault}
+	err := fn(tx)
+	if err == nil && t.err == nil && writable {
+		err = tx.flushCounts()
+	}
+	if t.err != nil {
+		return t.err
+	}
+	if err != nil || !writable {
+		return err
+	}
+	if budget != nil {
+		if err := budget.check(t.writes, t.bytes); err != nil {
+			return err
+		}
+	}
+	return t.commit()
+}
+
+// etcdCountSlots is how many count shards of its own a process writes:
+// as many of its transactions as this count at once without conflicting.
+const etcdCountSlots = 32
+
+// newCountID names a process's count shards: random, so that processes
+// (and restarts) never share one.
+func newCountID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// countSlots are a process's count shards not held by a transaction.
+type countSlots struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	free []int // a stack: light load keeps to the first few (fewer keys to add up)
+}
+
+func newCountSlots(n int) *countSlots {
+	c := &countSlots{}
+	c.cond.L = &c.mu
+	for i := n - 1; i >= 0; i-- {
+		c.free = append(c.free, i)
+	}
+	return c
+}
+
+func (c *countSlots) take() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.free) == 0 {
+		c.cond.Wait()
+	}
+	i := c.free[len(c.free)-1]
+	c.free = c.free[:len(c.free)-1]
+	return i
+}
+
+func (c *countSlots) give(i int) {
+	c.mu.Lock()
+	c.free = append(c.free, i)
+	c.mu.Unlock()
+	c.cond.Signal()
+}
+
+// countShard is the shard of a count (day counts, daycounts.go) that the
+// transaction adds to: one of this process's slots, held by no other
+// transaction until this one has committed or failed (a transaction
+// waits for one when all are held). A counter that every request adds
+// to is a hot key under optimistic transactions; a shard written by one
+// transaction at a time is not.
+func (t *etcdTx) countShard() string {
+	if t.slot < 0 {
+		t.slot = t.s.slots.take()
+	}
+	return fmt.Sprintf("%s-%02d", t.s.countID, t.slot)
+}
+
+func (t *etcdTx) releaseSlot() {
+	if t.slot >= 0 {
+		t.s.slots.give(t.slot)
+		t.slot = -1
 	}
 }
 
@@ -330,8 +416,12 @@ type etcdTx struct {
 	buckets  []*etcdBucket    // by bucketDef.id, made on first use
 	writes   int
 	bytes    int
-	err      error // the first failed request: the transaction fails with it
-	fence    *Lock // the commit requires this lock to be held
+	// trips counts the reads sent; past readAheadAfter the transaction
+	// reads ahead (etcdread.go).
+	trips int
+	slot  int   // this process's count slot the transaction holds; -1: none
+	err   error // the first failed request: the transaction fails with it
+	fence *Lock // the commit requires this lock to be held
 }
 
 type keyRange struct{ from, to string }
@@ -357,14 +447,22 @@ func (t *etcdTx) bucket(b *bucketDef) *etcdBucket {
 
 // get reads opts at the transaction's revision, fixing it at the first read.
 func (t *etcdTx) get(key string, opts ...clientv3.OpOption) *clientv3.GetResponse {
+	if t.rev != 0 {
+		opts = append(opts, clientv3.WithRev(t.rev))
+	}
+	return t.getLatest(key, opts...)
+}
+
+// getLatest reads opts at the cluster's newest revision (unless opts name
+// one), fixing the transaction's at the first read.
+func (t *etcdTx) getLatest(key string, opts ...clientv3.OpOption) *clientv3.GetResponse {
 	if t.err != nil {
 		return nil
 	}
 	ctx, cancel := t.s.ctx()
 	defer cancel()
-	if t.rev != 0 {
-		opts = append(opts, clientv3.WithRev(t.rev))
-	}
+	t.s.requests.Add(1)
+	t.trips++
 	resp, err := t.s.cli.Get(ctx, key, opts...)
 	if err != nil {
 		t.fail(err)
@@ -374,55 +472,6 @@ func (t *etcdTx) get(key string, opts ...clientv3.OpOption) *clientv3.GetRespons
 		t.rev = resp.Header.Revision
 	}
 	return resp
-}
-
-// etcdBucket is one bucket inside an etcd transaction: the keys read and
-// written so far, over the cluster's keys at the transaction's revision.
-type etcdBucket struct {
-	tx       *etcdTx
-	def      *bucketDef
-	pfx, end string              // the bucket's key range in etcd
-	cache    map[string]*[]byte  // keys read or written: value, nil if absent or deleted
-	dirty    map[string]struct{} // keys written
-	order    sortedKeys          // dirty keys in order, for cursors
-
-	ttls   map[string]time.Time        // keys put with a TTL: when they may go (etcd_lease.go)
-	leased map[string]clientv3.LeaseID // their shared leases, found at commit
-}
-
-func (b *etcdBucket) get(k []byte) []byte {
-	if v, ok := b.cache[string(k)]; ok {
-		return *v
-	}
-	full := b.pfx + string(k)
-	resp := b.tx.get(full)
-	if resp == nil {
-		return nil
-	}
-	var v []byte
-	var mod int64
-	if len(resp.Kvs) == 1 {
-		v, mod = present(resp.Kvs[0].Value), resp.Kvs[0].ModRevision
-	}
-	b.tx.reads[full] = mod
-	b.remember(string(k), v)
-	return v
-}
-
-// present is v as bbolt gives a key that exists: never nil, even when
-// empty (index keys carry empty values; nil means absent).
-func present(v []byte) []byte {
-	if v == nil {
-		return []byte{}
-	}
-	return v
-}
-
-func (b *etcdBucket) remember(k string, v []byte) {
-	if b.cache == nil {
-		b.cache = map[string]*[]byte{}
-	}
-	b.cache[k] = &v
 }
 
 func (b *etcdBucket) put(k, v []byte) error {
@@ -458,8 +507,6 @@ func (b *etcdBucket) write(k string, v []byte) {
 	delete(b.ttls, k) // putTTL sets it again after this
 	b.remember(k, v)
 }
-
-func (b *etcdBucket) cursor() *etcdCursor { return &etcdCursor{b: b} }
 
 // nextSequence hands out an id from this process's block of the bucket,
 // reserving a new block when it is used up. The reservation is its own
@@ -602,197 +649,13 @@ func (s *sortedKeys) before(k string, inclusive, fromEnd bool) (string, bool) {
 	return best, found
 }
 
-// etcdCursor walks the merged view of a bucket: the cluster's keys at the
-// transaction's revision, with the transaction's own writes over them.
-// It reads the cluster a page at a time and remembers each range it read,
-// so that the commit can check that no key appeared or changed in it.
-type etcdCursor struct {
-	b   *etcdBucket
-	key string // the current key
-	on  bool   // the cursor is on key
-	err error
-
-	page     []remoteKV // cluster keys from pageFrom on, in order
-	pageFrom string
-	pageAll  bool // page reaches the end of the bucket
-}
-
-type remoteKV struct {
-	k string
-	v []byte
-}
-
-const etcdPage = 64
-
-// remoteAfter is the first cluster key ≥ k.
-func (c *etcdCursor) remoteAfter(k string) (remoteKV, bool) {
-	for {
-		if c.page != nil && k >= c.pageFrom {
-			i := sort.Search(len(c.page), func(i int) bool { return c.page[i].k >= k })
-			if i < len(c.page) {
-				return c.page[i], true
-			}
-			if c.pageAll {
-				return remoteKV{}, false
-			}
-			if last := c.page[len(c.page)-1].k; k <= last {
-				k = last + "\x00"
-			}
-		}
-		if !c.fetchFrom(k) {
-			return remoteKV{}, false
-		}
-	}
-}
-
-func (c *etcdCursor) fetchFrom(k string) bool {
-	b := c.b
-	resp := b.tx.get(b.pfx+k, clientv3.WithRange(b.end), clientv3.WithLimit(etcdPage))
-	if resp == nil {
-		return false
-	}
-	c.page, c.pageFrom, c.pageAll = c.page[:0], k, !resp.More
-	for _, kv := range resp.Kvs {
-		c.page = append(c.page, remoteKV{k: string(kv.Key[len(b.pfx):]), v: present(kv.Value)})
-	}
-	to := b.end
-	if resp.More {
-		to = b.pfx + c.page[len(c.page)-1].k + "\x00"
-	}
-	b.tx.ranges = append(b.tx.ranges, keyRange{from: b.pfx + k, to: to})
-	if c.page == nil {
-		c.page = []remoteKV{}
-	}
-	return true
-}
-
-// remoteBefore is the last cluster key < k (or the last of all, fromEnd).
-func (c *etcdCursor) remoteBefore(k string, fromEnd bool) (remoteKV, bool) {
-	b := c.b
-	end := b.end
-	if !fromEnd {
-		end = b.pfx + k
-	}
-	resp := b.tx.get(b.pfx, clientv3.WithRange(end), clientv3.WithLimit(1),
-		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
-	if resp == nil {
-		return remoteKV{}, false
-	}
-	from := b.pfx
-	var out remoteKV
-	ok := len(resp.Kvs) == 1
-	if ok {
-		out = remoteKV{k: string(resp.Kvs[0].Key[len(b.pfx):]), v: present(resp.Kvs[0].Value)}
-		from = string(resp.Kvs[0].Key)
-	}
-	b.tx.ranges = append(b.tx.ranges, keyRange{from: from, to: end})
-	return out, ok
-}
-
-// settle returns the visible entry at or after k going up (the
-// transaction's own writes win; deleted keys are skipped).
-func (c *etcdCursor) up(k string, inclusive bool) ([]byte, []byte) {
-	b := c.b
-	for c.b.tx.err == nil {
-		r, rok := c.remoteAfter(k)
-		if rok && !inclusive && r.k == k {
-			r, rok = c.remoteAfter(k + "\x00")
-		}
-		l, lok := b.order.after(k, inclusive)
-		var cand string
-		switch {
-		case !rok && !lok:
-			c.on = false
-			return nil, nil
-		case !lok || (rok && r.k < l):
-			cand = r.k
-			if _, mine := b.dirty[cand]; !mine {
-				return c.land(cand, r.v)
-			}
-		default:
-			cand = l
-		}
-		if v := *b.cache[cand]; v != nil {
-			return c.land(cand, v)
-		}
-		k, inclusive = cand, false // deleted here: look further
-	}
-	c.err = c.b.tx.err
-	return nil, nil
-}
-
-func (c *etcdCursor) down(k string, inclusive, fromEnd bool) ([]byte, []byte) {
-	b := c.b
-	for c.b.tx.err == nil {
-		var r remoteKV
-		var rok bool
-		if inclusive && !fromEnd {
-			r, rok = c.remoteBefore(k+"\x00", false)
-		} else {
-			r, rok = c.remoteBefore(k, fromEnd)
-		}
-		l, lok := b.order.before(k, inclusive, fromEnd)
-		var cand string
-		switch {
-		case !rok && !lok:
-			c.on = false
-			return nil, nil
-		case !lok || (rok && r.k > l):
-			cand = r.k
-			if _, mine := b.dirty[cand]; !mine {
-				return c.land(cand, r.v)
-			}
-		default:
-			cand = l
-		}
-		if v := *b.cache[cand]; v != nil {
-			return c.land(cand, v)
-		}
-		k, inclusive, fromEnd = cand, false, false
-	}
-	c.err = c.b.tx.err
-	return nil, nil
-}
-
-func (c *etcdCursor) land(k string, v []byte) ([]byte, []byte) {
-	c.key, c.on = k, true
-	return []byte(k), v
-}
-
-func (c *etcdCursor) first() ([]byte, []byte)        { return c.up("", true) }
-func (c *etcdCursor) last() ([]byte, []byte)         { return c.down("", false, true) }
-func (c *etcdCursor) seek(k []byte) ([]byte, []byte) { return c.up(string(k), true) }
-
-func (c *etcdCursor) next() ([]byte, []byte) {
-	if !c.on {
-		return nil, nil
-	}
-	return c.up(c.key, false)
-}
-
-func (c *etcdCursor) prev() ([]byte, []byte) {
-	if !c.on {
-		return nil, nil
-	}
-	return c.down(c.key, false, false)
-}
-
-// delete removes the key the cursor is on; the cursor stays there, as
-// bbolt's does, so that Next moves to the key after it.
-func (c *etcdCursor) delete() error {
-	if !c.on {
-		return errors.New("cursor delete: not on a key")
-	}
-	return c.b.delete([]byte(c.key))
-}
-
 // commit writes the transaction if nothing it read has changed: errRetry
 // when something has.
 func (t *etcdTx) commit() error {
 	if err := t.grantLeases(); err != nil {
 		return err
 	}
-	var ops []clientv3.Op
+	ops := make([]clientv3.Op, 0, t.writes)
 	for _, b := range t.buckets {
 		if b == nil {
 			continue
@@ -811,9 +674,10 @@ func (t *etcdTx) commit() error {
 		return nil
 	}
 	cmps := t.compares()
-	if len(ops) <= DefaultTxBudget.Writes && t.bytes <= DefaultTxBudget.Bytes {
+	if len(ops) <= etcdMaxOps && t.bytes <= etcdChunkBytes {
 		ctx, cancel := t.s.ctx()
 		defer cancel()
+		t.s.requests.Add(1)
 		resp, err := t.s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil && t.s.leaseGone(err) {
 			return errRetry
@@ -855,33 +719,80 @@ func (t *etcdTx) compares() []clientv3.Cmp {
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(r.from).WithRange(r.to), "<", t.rev+1))
 	}
 	if len(cmps)+len(fence) > etcdMaxOps {
-		p := t.s.prefix + "a" // every bucket; _locks/, _seq/, _replicas/ … sort before "a"
-		cmps = []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(p).WithRange(clientv3.GetPrefixRangeEnd(t.s.prefix)), "<", t.rev+1)}
+		cmps = t.coarseCompares(etcdMaxOps - len(fence))
 	}
 	return append(cmps, fence...)
 }
 
+// coarseCompares stand for more compares than one txn takes, at most max
+// of them: each key read kept exact, and each bucket's ranges merged into
+// one from the first to the last; if that is still too many, one range
+// per bucket over everything read in it; if that is, one over the whole
+// store. A coarser compare fails on writes the transaction did not read
+// (more re-runs), never misses one that it did.
+func (t *etcdTx) coarseCompares(max int) []clientv3.Cmp {
+	hulls := map[string]keyRange{} // bucket prefix → from the first to the last range read
+	widen := func(r keyRange) {
+		rest := r.from[len(t.s.prefix):]
+		b := t.s.prefix + rest[:strings.IndexByte(rest, '/')+1]
+		h, ok := hulls[b]
+		if !ok || r.from < h.from {
+			h.from = r.from
+		}
+		if !ok || r.to > h.to {
+			h.to = r.to
+		}
+		hulls[b] = h
+	}
+	for _, r := range t.ranges {
+		widen(r)
+	}
+	var cmps []clientv3.Cmp
+	if len(t.reads)+len(hulls) <= max {
+		for k, mod := range t.reads {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", mod))
+		}
+	} else {
+		for k := range t.reads {
+			widen(keyRange{from: k, to: k + "\x00"})
+		}
+	}
+	if len(cmps)+len(hulls) > max {
+		p := t.s.prefix + "a" // every bucket; _locks/, _seq/, _replicas/ … sort before "a"
+		return []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(p).WithRange(clientv3.GetPrefixRangeEnd(t.s.prefix)), "<", t.rev+1)}
+	}
+	for _, h := range hulls {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(h.from).WithRange(h.to), "<", t.rev+1))
+	}
+	return cmps
+}
+
 // commitJournaled writes a transaction too big for one etcd txn: the
-// writes go to a journal in chunks no reader looks at, one guarded txn
+// writes go to a journal in records no reader looks at, one guarded txn
 // marks the journal committed (so the transaction is decided, all or
 // nothing, at that point), then the writes are applied in chunks and the
 // journal is deleted. A process that dies after the mark leaves a journal
 // that the next Open applies: the writes are absolute, so applying them
-// twice is harmless.
+// twice is harmless. The records, and then the chunks, are sent
+// etcdPipeline at a time: each key is written once, so no chunk depends
+// on another, and etcd commits concurrent requests in one log write.
 func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op) error {
 	dir := fmt.Sprintf("%s%s%016x-%08x/", s.prefix, etcdJournalDir, time.Now().UnixNano(), os.Getpid())
-	chunks := chunkOps(ops)
-	for i, c := range chunks {
-		ctx, cancel := s.ctx()
-		_, err := s.cli.Put(ctx, fmt.Sprintf("%schunk-%08d", dir, i), string(encodeOps(c)))
-		cancel()
+	records := chunkOps(ops, len(ops), etcdChunkBytes)
+	err := s.pipeline(len(records), func(ctx context.Context, i int) (int64, error) {
+		resp, err := s.cli.Put(ctx, fmt.Sprintf("%schunk-%08d", dir, i), string(encodeOps(records[i])))
 		if err != nil {
-			s.dropJournal(dir)
-			return fmt.Errorf("etcd journal: %w", err)
+			return 0, err
 		}
+		return resp.Header.Revision, nil
+	})
+	if err != nil {
+		s.dropJournal(dir)
+		return fmt.Errorf("etcd journal: %w", err)
 	}
 	ctx, cancel := s.ctx()
-	resp, err := s.cli.Txn(ctx).If(cmps...).Then(clientv3.OpPut(dir+"commit", fmt.Sprint(len(chunks)))).Commit()
+	s.requests.Add(1)
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(clientv3.OpPut(dir+"commit", fmt.Sprint(len(records)))).Commit()
 	cancel()
 	if err != nil {
 		// The mark may have been written: leave the journal to recovery.
@@ -891,46 +802,96 @@ func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op) erro
 		s.dropJournal(dir)
 		return errRetry
 	}
-	if err := s.applyChunks(chunks); err != nil {
+	if err := s.applyChunks(ops); err != nil {
 		return fmt.Errorf("etcd journal apply (Open finishes it): %w", err)
 	}
 	s.dropJournal(dir)
-	s.seen(resp.Header.Revision)
 	return nil
 }
 
-func (s *etcdStore) applyChunks(chunks [][]clientv3.Op) error {
-	for _, c := range chunks {
-		ctx, cancel := s.ctx()
-		_, err := s.cli.Txn(ctx).Then(c...).Commit()
-		cancel()
+// etcdChunkBytes bounds the keys and values of one request of a journaled
+// commit (a journal record, an applied chunk): etcd takes 1.5 MiB.
+const etcdChunkBytes = 1 << 20
+
+// etcdPipeline is how many requests of a journaled commit are in flight
+// at once. On 2 cores shared with etcd, 8 and 16 measured the same, 4
+// slower.
+const etcdPipeline = 8
+
+// applyChunks writes ops in txns of etcd's most operations, etcdPipeline
+// at a time, and moves the generation past them.
+func (s *etcdStore) applyChunks(ops []clientv3.Op) error {
+	chunks := chunkOps(ops, etcdMaxOps, etcdChunkBytes)
+	return s.pipeline(len(chunks), func(ctx context.Context, i int) (int64, error) {
+		resp, err := s.cli.Txn(ctx).Then(chunks[i]...).Commit()
 		if err != nil {
-			return err
+			return 0, err
 		}
+		return resp.Header.Revision, nil
+	})
+}
+
+// pipeline runs send(0…n-1), etcdPipeline at a time, and returns the
+// first error; after one, nothing more is sent. Each revision a send
+// returns moves the generation.
+func (s *etcdStore) pipeline(n int, send func(ctx context.Context, i int) (int64, error)) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	slots := make(chan struct{}, etcdPipeline)
+	for i := range n {
+		slots <- struct{}{}
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			ctx, cancel := s.ctx()
+			defer cancel()
+			s.requests.Add(1)
+			rev, err := send(ctx, i)
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				return
+			}
+			s.seen(rev)
+		}()
 	}
-	return nil
+	wg.Wait()
+	return first
 }
 
 func (s *etcdStore) dropJournal(dir string) {
 	ctx, cancel := s.ctx()
 	defer cancel()
+	s.requests.Add(1)
 	_, _ = s.cli.Delete(ctx, dir, clientv3.WithPrefix())
 }
 
-// chunkOps splits ops into txns within the budget of writes and bytes.
-func chunkOps(ops []clientv3.Op) [][]clientv3.Op {
+// chunkOps splits ops into pieces of at most maxOps writes and (but for a
+// single bigger write) maxBytes of keys and values; the pieces share ops'
+// array.
+func chunkOps(ops []clientv3.Op, maxOps, maxBytes int) [][]clientv3.Op {
 	var out [][]clientv3.Op
-	var cur []clientv3.Op
-	size := 0
-	for _, op := range ops {
+	start, size := 0, 0
+	for i, op := range ops {
 		n := len(op.KeyBytes()) + len(op.ValueBytes())
-		if len(cur) == DefaultTxBudget.Writes || (len(cur) > 0 && size+n > DefaultTxBudget.Bytes) {
-			out, cur, size = append(out, cur), nil, 0
+		if i-start == maxOps || (i > start && size+n > maxBytes) {
+			out, start, size = append(out, ops[start:i:i]), i, 0
 		}
-		cur = append(cur, op)
 		size += n
 	}
-	return append(out, cur)
+	return append(out, ops[start:len(ops):len(ops)])
 }
 
 // encodeOps and decodeOps are the journal's chunk format: per write, the
@@ -1016,15 +977,15 @@ func (s *etcdStore) recoverJournals() error {
 		if err != nil {
 			return err
 		}
-		var chunks [][]clientv3.Op
+		var ops []clientv3.Op
 		for _, kv := range resp.Kvs {
-			ops, err := decodeOps(kv.Value)
+			rec, err := decodeOps(kv.Value)
 			if err != nil {
 				return fmt.Errorf("journal %s: %w", dir, err)
 			}
-			chunks = append(chunks, ops)
+			ops = append(ops, rec...)
 		}
-		if err := s.applyChunks(chunks); err != nil {
+		if err := s.applyChunks(ops); err != nil {
 			return fmt.Errorf("journal %s: %w", dir, err)
 		}
 		s.dropJournal(dir)

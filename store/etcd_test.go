@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +28,7 @@ func TestEtcdJournalFinishedByOpen(t *testing.T) {
 		val, _ := encodeValue(Setting{Key: fmt.Sprintf("k-%03d", i), Value: "v"})
 		ops = append(ops, clientv3.OpPut(s.prefix+bucketSettings.name+"/"+fmt.Sprintf("k-%03d", i), string(val)))
 	}
-	chunks := chunkOps(ops)
+	chunks := chunkOps(ops, DefaultTxBudget.Writes, DefaultTxBudget.Bytes)
 	if len(chunks) != 3 {
 		t.Fatalf("%d chunks of 250 writes, want 3 of at most %d", len(chunks), DefaultTxBudget.Writes)
 	}
@@ -40,7 +42,7 @@ func TestEtcdJournalFinishedByOpen(t *testing.T) {
 	if _, err := s.cli.Put(t.Context(), dir+"commit", "3"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.applyChunks(chunks[:1]); err != nil {
+	if err := s.applyChunks(chunks[0]); err != nil {
 		t.Fatal(err)
 	}
 	count := func(db *DB) int {
@@ -172,5 +174,166 @@ func TestEtcdTrimLogKeepsTheNewest(t *testing.T) {
 	}
 	if len(evs) != 5 || evs[0].Seq != last {
 		t.Fatalf("after trimming to 5: %d events, newest %d (want %d)", len(evs), evs[0].Seq, last)
+	}
+}
+
+// A transaction that reads more than readAheadAfter keys reads spans
+// (etcdread.go): it still sees exactly what bbolt sees — keys present and
+// absent, its own writes and deletes over the stored ones, prefix scans —
+// whatever order it reads in.
+func TestEtcdReadAheadSeesWhatBboltSees(t *testing.T) {
+	bolt, err := Open(filepath.Join(t.TempDir(), "td.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	etcd, err := OpenURL(etcdtest.URL(t), TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer etcd.Close()
+	name := func(i int) []byte { return fmt.Appendf(nil, "k-%04d", i) }
+	views := map[string]string{}
+	for _, db := range []*DB{bolt, etcd} {
+		// Every third key stored, in buckets of 10 ("k-00" prefix etc.).
+		if err := db.UpdateLarge(func(tx *Tx) error {
+			for i := 0; i < 600; i += 3 {
+				if err := tx.bucket(bucketSettings).Put(name(i), fmt.Appendf(nil, "v%d", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var view strings.Builder
+		if err := db.UpdateLarge(func(tx *Tx) error {
+			view.Reset()
+			b := tx.bucket(bucketSettings)
+			// Own writes first: each fifth key written, each seventh deleted.
+			for i := 0; i < 600; i += 5 {
+				if err := b.Put(name(i), []byte("mine")); err != nil {
+					return err
+				}
+			}
+			for i := 0; i < 600; i += 7 {
+				if err := b.Delete(name(i)); err != nil {
+					return err
+				}
+			}
+			// Point reads, far past readAheadAfter: down the stored keys
+			// (each one read ahead from is the first of its span), then
+			// every key up.
+			for i := 597; i >= 0; i -= 3 {
+				fmt.Fprintf(&view, "%s=%q ", name(i), b.Get(name(i)))
+			}
+			for i := range 600 {
+				fmt.Fprintf(&view, "%s=%q ", name(i), b.Get(name(i)))
+			}
+			// Prefix scans of a decade each, and a whole walk.
+			for d := 0; d < 60; d += 7 {
+				_ = scanPrefix(b, fmt.Appendf(nil, "k-%03d", d), func(k, v []byte) error {
+					fmt.Fprintf(&view, "[%s %s]", k, v)
+					return nil
+				})
+			}
+			return b.ForEach(func(k, v []byte) error {
+				fmt.Fprintf(&view, "(%s %s)", k, v)
+				return nil
+			})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		views[fmt.Sprint(db.Etcd())] = view.String()
+	}
+	if views["true"] != views["false"] {
+		t.Errorf("etcd's view differs from bbolt's:\netcd:  %.400s\nbbolt: %.400s", views["true"], views["false"])
+	}
+}
+
+// A key read through a span of read-ahead is compared at the commit like
+// one read alone: another writer's change to it re-runs the transaction,
+// which then sees the change.
+func TestEtcdReadAheadConflictReruns(t *testing.T) {
+	url := etcdtest.URL(t)
+	a, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	runs := 0
+	err = a.Update(func(tx *Tx) error {
+		runs++
+		bk := tx.bucket(bucketSettings)
+		for i := range readAheadAfter + 5 { // past the point where Gets read spans
+			bk.Get(fmt.Appendf(nil, "warm-%02d", i))
+		}
+		seen := bk.Get([]byte("x")) // absent the first time, from a span
+		if runs == 1 {
+			if err := b.Update(func(tx *Tx) error { return tx.bucket(bucketSettings).Put([]byte("x"), []byte("b")) }); err != nil {
+				return err
+			}
+		}
+		return bk.Put([]byte("copy"), append([]byte("seen:"), seen...))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	_ = a.View(func(tx *Tx) error { got = append(got, tx.bucket(bucketSettings).Get([]byte("copy"))...); return nil })
+	if runs != 2 || string(got) != "seen:b" {
+		t.Fatalf("%d runs, copy %q: want 2 runs and seen:b", runs, got)
+	}
+}
+
+// A scan of one user's memberships reads nothing past its prefix, so a
+// concurrent write of the next user's does not re-run it (on etcd every
+// key read is a conflict when another writer changes it).
+func TestEtcdPrefixScanIgnoresTheNeighbours(t *testing.T) {
+	url := etcdtest.URL(t)
+	a, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	member := func(user string) Membership {
+		return Membership{Tenant: "acme", GroupUID: "cld-1", UserUID: user, Role: "Member"}
+	}
+	if err := a.Update(func(tx *Tx) error {
+		if err := tx.PutMembership(member("usr-1")); err != nil {
+			return err
+		}
+		return tx.PutMembership(member("usr-2"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	err = a.Update(func(tx *Tx) error {
+		runs++
+		ms, err := tx.UserMemberships("acme", "usr-1")
+		if err != nil || len(ms) != 1 {
+			return fmt.Errorf("memberships of usr-1: %v, %v", ms, err)
+		}
+		if runs == 1 {
+			if err := b.Update(func(tx *Tx) error { m := member("usr-2"); m.Ended = true; return tx.PutMembership(m) }); err != nil {
+				return err
+			}
+		}
+		m := ms[0]
+		m.Role = "Admin"
+		return tx.PutMembership(m)
+	})
+	if err != nil || runs != 1 {
+		t.Fatalf("%d runs (%v): the neighbour's write re-ran the scan", runs, err)
 	}
 }

@@ -61,6 +61,16 @@ func (b kvBucket) Get(k []byte) []byte {
 	return b.bolt.Get(k)
 }
 
+// getLatest is Get of a key that only this transaction writes now (a
+// count shard it holds): on etcd read at the cluster's newest revision,
+// which its last writer's commit may be past the transaction's.
+func (b kvBucket) getLatest(k []byte) []byte {
+	if b.etcd != nil {
+		return b.etcd.getLatest(k)
+	}
+	return b.bolt.Get(k)
+}
+
 func (b kvBucket) Put(k, v []byte) error {
 	if b.etcd != nil {
 		return b.etcd.put(k, v)
@@ -98,13 +108,25 @@ func (b kvBucket) Delete(k []byte) error {
 
 func (b kvBucket) Cursor() kvCursor {
 	if b.etcd != nil {
-		return kvCursor{etcd: b.etcd.cursor()}
+		return kvCursor{etcd: b.etcd.cursor("")}
 	}
 	return kvCursor{bolt: b.bolt.Cursor(), spend: b.spend}
 }
 
-// NextSequence hands out the bucket's next id. Ids only grow; on etcd
-// they come from blocks reserved per process, so they may skip.
+// prefixCursor is a cursor for a walk that stops at the first key without
+// prefix p (see boundedCursor).
+func (b kvBucket) prefixCursor(p []byte) kvCursor { return b.boundedCursor(prefixEnd(p)) }
+
+// boundedCursor is a cursor for a walk that stops before end ("": none):
+// on etcd it reads (and so conflicts on) nothing from end on, and ends
+// there as if the bucket did.
+func (b kvBucket) boundedCursor(end string) kvCursor {
+	if b.etcd != nil {
+		return kvCursor{etcd: b.etcd.cursor(end)}
+	}
+	return b.Cursor()
+}
+
 func (b kvBucket) NextSequence() (uint64, error) {
 	if b.etcd != nil {
 		return b.etcd.nextSequence()
@@ -134,7 +156,7 @@ func (b kvBucket) raiseSequence(n uint64) error {
 
 func (b kvBucket) ForEach(fn func(k, v []byte) error) error {
 	if b.etcd != nil {
-		c := b.etcd.cursor()
+		c := b.etcd.cursor("")
 		for k, v := c.first(); k != nil; k, v = c.next() {
 			if err := fn(k, v); err != nil {
 				return err

@@ -195,6 +195,17 @@ func (db *DB) update(fn func(*Tx) error, budget *TxBudget) error {
 // one is an fsync (benchmarks and tests of what traffic costs).
 func (db *DB) Commits() int64 { return db.commits.Load() }
 
+// EtcdStats is how many requests this handle sent to the etcd cluster
+// from transactions (reads and commits) and how many times it ran a
+// transaction function (a conflict runs it again), for benchmarks of what
+// a request costs; zero on a bbolt file.
+func (db *DB) EtcdStats() (requests, runs int64) {
+	if db.etcd == nil {
+		return 0, 0
+	}
+	return db.etcd.requests.Load(), db.etcd.runs.Load()
+}
+
 // Batch is Update with group commit for concurrent small writes; fn may be
 // called more than once and must be idempotent.
 func (db *DB) Batch(fn func(*Tx) error) error {

@@ -35,6 +35,12 @@ func newEnv(t testing.TB, tenants ...tenant.Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	return newEnvOn(t, db, tenants...)
+}
+
+// newEnvOn is newEnv on a store already open (an etcd replica's handle).
+func newEnvOn(t testing.TB, db *store.DB, tenants ...tenant.Config) *env {
+	t.Helper()
 	e := &env{t: t, db: db}
 	for _, c := range tenants {
 		e.putTenant(c)

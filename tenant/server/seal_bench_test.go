@@ -90,7 +90,7 @@ func BenchmarkSealedVsPlaintext(b *testing.B) {
 		run  func(string)
 	}{{"read", read}, {"listener", listen}} {
 		b.Run(path.name, func(b *testing.B) {
-			alternate(b, 100, nil, path.run)
+			alternate(b, 100, nil, "plain", "sealed", path.run)
 		})
 	}
 }
@@ -214,19 +214,19 @@ func benchConsume(b *testing.B, opts store.Options, idp *ssotest.IdP, plain, sea
 			}
 		}
 	}
-	alternate(b, batch, prepare, func(key string) {
+	alternate(b, batch, prepare, "plain", "sealed", func(key string) {
 		r := pending[key][0]
 		pending[key] = pending[key][1:]
 		serve(r, http.StatusFound)
 	})
 }
 
-// alternate times run("plain") and run("sealed") in batches of n each,
+// alternate times run(base) and run(variant) in batches of n each,
 // alternating which goes first, after prepare (untimed, when not nil), and
 // reports the median of each and of the batches' ratios, which a burst of
 // another process's load on the shared cores moves little.
-func alternate(b *testing.B, n int, prepare func(), run func(key string)) {
-	var plainNs, sealedNs, ratios []float64
+func alternate(b *testing.B, n int, prepare func(), base, variant string, run func(key string)) {
+	var baseNs, variantNs, ratios []float64
 	timeBatch := func(key string) float64 {
 		start := time.Now()
 		for range n {
@@ -242,15 +242,15 @@ func alternate(b *testing.B, n int, prepare func(), run func(key string)) {
 		}
 		var p, s float64
 		if i/n%2 == 0 {
-			p, s = timeBatch("plain"), timeBatch("sealed")
+			p, s = timeBatch(base), timeBatch(variant)
 		} else {
-			s, p = timeBatch("sealed"), timeBatch("plain")
+			s, p = timeBatch(variant), timeBatch(base)
 		}
-		plainNs, sealedNs, ratios = append(plainNs, p), append(sealedNs, s), append(ratios, s/p)
+		baseNs, variantNs, ratios = append(baseNs, p), append(variantNs, s), append(ratios, s/p)
 	}
-	b.ReportMetric(median(plainNs), "plain-ns/op")
-	b.ReportMetric(median(sealedNs), "sealed-ns/op")
-	b.ReportMetric(median(ratios), "sealed/plain")
+	b.ReportMetric(median(baseNs), base+"-ns/op")
+	b.ReportMetric(median(variantNs), variant+"-ns/op")
+	b.ReportMetric(median(ratios), variant+"/"+base)
 }
 
 // authnRequestID is the ID of an HTTP-Redirect binding's SAMLRequest.

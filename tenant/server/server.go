@@ -96,6 +96,13 @@ func New(db *store.DB, publicURL string, logger *slog.Logger) *Server {
 	s.tenants.publicURL = publicURL
 	s.commits.db = db
 	s.write = s.commits.do
+	if db.Etcd() {
+		// etcd batches concurrent proposals into one log write itself, and
+		// a shared transaction of many requests reads more keys than one
+		// txn can compare, so that it would conflict with every other
+		// replica's commit: each request commits on its own there.
+		s.write = db.Update
+	}
 	s.handler = s.routes()
 	return s
 }

@@ -58,7 +58,7 @@ func (tx *Tx) PutOutboxItem(it OutboxItem) (uint64, error) {
 		return 0, fmt.Errorf("put outbox item %d: %w", it.ID, err)
 	}
 	if it.Status == OutboxQueued {
-		if err := due.Put(outboxDueKey(it.NextAttemptAt, it.ID), nil); err != nil {
+		if err := due.Put(outboxDueKey(it.NextAttemptAt, it.ID), []byte(it.Tenant)); err != nil {
 			return 0, err
 		}
 	}
@@ -89,21 +89,44 @@ func (tx *Tx) OutboxItem(id uint64) (OutboxItem, error) {
 // OutboxDue returns up to limit queued items whose NextAttemptAt is not
 // after now, the longest-waiting first (limit <= 0: all).
 func (tx *Tx) OutboxDue(now time.Time, limit int) ([]OutboxItem, error) {
+	return tx.OutboxDueExcept(now, limit, nil)
+}
+
+// dueScanLimit bounds how many due entries of skipped tenants one scan
+// passes over: a tenant with a long queue that another replica works
+// costs a poll a bounded number of reads.
+const dueScanLimit = 4096
+
+// OutboxDueExcept is OutboxDue without the items of the tenants skip
+// names (another replica works them), passing over at most dueScanLimit
+// of theirs. The due index carries each item's tenant, so a skipped item
+// costs no read of its own.
+func (tx *Tx) OutboxDueExcept(now time.Time, limit int, skip func(tenant string) bool) ([]OutboxItem, error) {
 	b := tx.bucket(bucketOutbox)
 	c := tx.bucket(bucketOutboxDue).Cursor()
 	end := timeKey(now)
 	var out []OutboxItem
-	for k, _ := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
+	skipped := 0
+	for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 		if len(k) != 16 {
 			return out, fmt.Errorf("%w: outbox due key of %d bytes", ErrCorrupt, len(k))
 		}
 		if binary.BigEndian.Uint64(k) > end {
 			break
 		}
+		if skip != nil && len(v) > 0 && skip(string(v)) { // v is empty in entries older than the tenant in it
+			if skipped++; skipped == dueScanLimit {
+				break
+			}
+			continue
+		}
 		var it OutboxItem
 		id := binary.BigEndian.Uint64(k[8:])
 		if err := get(b, be64(id), &it); err != nil {
 			return out, wrapGet(err, "outbox item", fmt.Sprint(id))
+		}
+		if skip != nil && skip(it.Tenant) {
+			continue
 		}
 		out = append(out, it)
 	}

@@ -6,6 +6,7 @@ package store
 // tenants whose pulls a 401 stopped.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -130,16 +131,33 @@ func (tx *Tx) Pulls(tenant string) ([]Pull, error) {
 
 // PullsDue returns up to limit queued pulls due at now, the longest-waiting first.
 func (tx *Tx) PullsDue(now time.Time, limit int) ([]Pull, error) {
+	return tx.PullsDueExcept(now, limit, nil)
+}
+
+// PullsDueExcept is PullsDue without the pulls of the tenants skip names
+// (another replica works them), passing over at most dueScanLimit of
+// theirs; the due key holds the tenant.
+func (tx *Tx) PullsDueExcept(now time.Time, limit int, skip func(tenant string) bool) ([]Pull, error) {
 	b := tx.bucket(bucketPulls)
 	c := tx.bucket(bucketPullsDue).Cursor()
 	end := timeKey(now)
 	var out []Pull
+	skipped := 0
 	for k, _ := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
 		if len(k) < 9 {
 			return out, fmt.Errorf("%w: pull due key of %d bytes", ErrCorrupt, len(k))
 		}
 		if binary.BigEndian.Uint64(k) > end {
 			break
+		}
+		if skip != nil {
+			tenant, _, _ := bytes.Cut(k[8:], []byte{0})
+			if skip(string(tenant)) {
+				if skipped++; skipped == dueScanLimit {
+					break
+				}
+				continue
+			}
 		}
 		var p Pull
 		if err := get(b, k[8:], &p); err != nil {

@@ -10,7 +10,9 @@ import (
 // The bucket registry: every bucket of the store is declared here, once,
 // with its kind, and nowhere else; the lists below are derived from it.
 // Values are encoded by encodeValue (codec.go); index buckets hold empty
-// values and carry all their information in the key.
+// values and carry all their information in the key, but for outbox-due,
+// whose value is the item's tenant (for the scans that skip tenants other
+// replicas work; empty in entries written before).
 //
 // On etcd a bucket is the key prefix <store prefix><name>/ (etcd.go).
 var registry []*bucketDef
@@ -81,7 +83,7 @@ var (
 	bucketBillByPeriod     = indexOf(bucketBills, "bills-period")           // period\x00tenant\x00group
 	bucketBillingRuns      = data("billing-runs", v1JSON)                   // be64 id
 	bucketOutbox           = data("outbox", v1JSON)                         // be64 id
-	bucketOutboxDue        = indexOf(bucketOutbox, "outbox-due")            // be64 time\x00... see outboxDueKey
+	bucketOutboxDue        = indexOf(bucketOutbox, "outbox-due")            // be64 time, be64 id (outboxDueKey) -> the item's tenant
 	bucketOutboxStatus     = indexOf(bucketOutbox, "outbox-status")         // status\x00be64 id
 	bucketEvents           = data("events", v1JSON)                         // be64 seq; the sequence of both event classes
 	bucketSecurityEvents   = data("events-security", false)                 // be64 seq: refused logins, bad credentials, errors

@@ -47,6 +47,7 @@ func Run(t *testing.T, b Backend) {
 		{"Watch", testWatch},
 		{"LockExclusive", testLockExclusive},
 		{"ClaimExclusive", testClaimExclusive},
+		{"DueExceptTenants", testDueExcept},
 		{"DayCountsConcurrent", testDayCounts},
 	}
 	for _, c := range cases {
@@ -627,6 +628,52 @@ func testClaimExclusive(t *testing.T, b Backend) {
 		t.Fatalf("claim after release: %v", err)
 	}
 	again.Unlock()
+}
+
+// testDueExcept: the due scans of outbox items and pulls pass over the
+// tenants a worker skips (others hold them) and keep the order of the rest.
+func testDueExcept(t *testing.T, b Backend) {
+	db := b.Open(t)
+	must(t, db.Update(func(tx *store.Tx) error {
+		for i, key := range []string{"acme", "beta", "acme", "gamma", "beta"} {
+			at := t0.Add(time.Duration(i) * time.Second)
+			if _, err := tx.PutOutboxItem(store.OutboxItem{Tenant: key, GroupUID: "cld-1", Entity: "invoices", LocalKind: store.KindInvoice,
+				LocalID: fmt.Sprintf("inv-%d", i), Status: store.OutboxQueued, NextAttemptAt: at, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			if err := tx.PutPull(store.Pull{Tenant: key, GroupUID: fmt.Sprintf("cld-%d", i), Collection: "invoices",
+				Status: store.PullQueued, DueAt: at, UpdatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	skipBeta := func(tenant string) bool { return tenant == "beta" }
+	must(t, db.View(func(tx *store.Tx) error {
+		items, err := tx.OutboxDueExcept(t0.Add(time.Minute), 0, skipBeta)
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, it := range items {
+			got = append(got, it.Tenant+"/"+it.LocalID)
+		}
+		if fmt.Sprint(got) != "[acme/inv-0 acme/inv-2 gamma/inv-3]" {
+			t.Errorf("OutboxDueExcept(beta) = %v", got)
+		}
+		pulls, err := tx.PullsDueExcept(t0.Add(time.Minute), 2, skipBeta)
+		if err != nil {
+			return err
+		}
+		got = got[:0]
+		for _, p := range pulls {
+			got = append(got, p.Tenant+"/"+p.GroupUID)
+		}
+		if fmt.Sprint(got) != "[acme/cld-0 acme/cld-2]" {
+			t.Errorf("PullsDueExcept(beta, limit 2) = %v", got)
+		}
+		return nil
+	}))
 }
 
 // testDayCounts: 40 concurrent events of one tenant, kind and day on two

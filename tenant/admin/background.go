@@ -2,8 +2,11 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/store"
 )
 
 // purgeInterval is how often expired sessions, AuthnRequests and replay
@@ -11,7 +14,17 @@ import (
 // a few minutes' worth of dead entries in the file.
 const purgeInterval = time.Minute
 
-// RunBackground does the work of the process that owns the data file until
+// lockRetry is how often a replica without the background lock tries for
+// it again; the holder's lease outlives it by 15 s at most.
+const lockRetry = 2 * time.Second
+
+// backgroundPart is one loop of the background work.
+type backgroundPart struct {
+	name string
+	run  func(context.Context) error
+}
+
+// RunBackground does the work of the process that owns the store until
 // ctx ends, and returns once all of it has stopped: the Connec! outbox
 // (this Service's own worker, so Push now and Save reach the worker that
 // runs, under one per-item lock), Connec! pulls, the developer-platform
@@ -19,16 +32,33 @@ const purgeInterval = time.Minute
 // instance both call it; a client of another process never does. A part
 // that cannot start (a devpl-refresh that does not parse) is logged and
 // the others go on, as the listener does.
+//
+// On etcd (SPEC §14) every replica runs the outbox and the pulls, which
+// share the tenants by per-tenant claims (tenant/connec claims.go); the
+// re-sync and the purges run on the one replica that holds
+// store.LockBackground, and another takes them over within the lock's
+// lease when it dies.
 func (s *Service) RunBackground(ctx context.Context) {
-	parts := []struct {
-		name string
-		run  func(context.Context) error
-	}{
+	everywhere := []backgroundPart{
 		{"outbox", s.outbox.Run},
 		{"connec pulls", s.puller.Run},
+	}
+	onOne := []backgroundPart{
 		{"developer-platform re-sync", s.runDevPlatformSync},
 		{"purge expired logins", s.runPurges},
 	}
+	if !s.db.Etcd() {
+		s.runParts(ctx, append(everywhere, onOne...))
+		return
+	}
+	s.runParts(ctx, append(everywhere, backgroundPart{"purges and re-sync", func(ctx context.Context) error {
+		s.runOnOne(ctx, onOne)
+		return nil
+	}}))
+}
+
+// runParts runs each part on its own goroutine and waits for all.
+func (s *Service) runParts(ctx context.Context, parts []backgroundPart) {
 	var wg sync.WaitGroup
 	for _, p := range parts {
 		wg.Add(1)
@@ -40,6 +70,40 @@ func (s *Service) RunBackground(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// runOnOne runs parts while this replica holds store.LockBackground,
+// trying for it every lockRetry while another holds it, until ctx ends.
+// The parts stop when the lock is lost (its lease was not kept alive).
+func (s *Service) runOnOne(ctx context.Context, parts []backgroundPart) {
+	for ctx.Err() == nil {
+		lock, err := s.db.TryLock(store.LockBackground)
+		if err != nil {
+			if !errors.Is(err, store.ErrLocked) {
+				s.log.Warn("background lock", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(lockRetry):
+			}
+			continue
+		}
+		// The message is what the cluster tests look for.
+		s.log.Info("this replica runs the background work", "parts", "purges, developer-platform re-sync",
+			"outbox_and_pulls", "every replica, by tenant")
+		bctx, bcancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-lock.Lost():
+				s.log.Warn("background lock lost: stopping the purges and the re-sync here (another replica takes them over)")
+				bcancel()
+			case <-bctx.Done():
+			}
+		}()
+		s.runParts(bctx, parts)
+		bcancel()
+		lock.Unlock()
+	}
 }
 
 // runPurges purges expired logins once at start (what expired while no

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 )
 
@@ -55,11 +54,9 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	svc := admin.New(db, g.adminOptions(logger))
-	if db.Etcd() {
-		defer startBackgroundOnOne(ctx, db, svc, logger)()
-	} else {
-		defer startBackground(ctx, svc)()
-	}
+	// On etcd every replica runs the outbox and pulls, sharing the tenants;
+	// the purges and the re-sync run on one (admin.Service.RunBackground).
+	defer startBackground(ctx, svc)()
 	if db.Etcd() {
 		// A replica of the cluster: no control socket (verbs work on the
 		// cluster directly), a presence key for `cluster status` instead.
@@ -100,53 +97,14 @@ func cmdServe(ctx context.Context, g globals, args []string, stdout, stderr io.W
 
 // startBackground starts the owner's background work on svc
 // (admin.Service.RunBackground): serve and the GUI on a file this process
-// owns. The function returned ends it and waits until it has stopped.
+// owns, and every serve replica of an etcd store. The function returned
+// ends it and waits until it has stopped.
 func startBackground(ctx context.Context, svc *admin.Service) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		svc.RunBackground(ctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
-}
-
-// startBackgroundOnOne runs the background work on the one replica of the
-// cluster that holds store.LockBackground (SPEC §14: outbox and pulls have
-// one worker, purges run on one replica); the others wait to take it over
-// when the holder dies and its lease runs out. The function returned ends
-// it and waits.
-func startBackgroundOnOne(ctx context.Context, db *store.DB, svc *admin.Service, logger *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			lock, err := db.TryLock(store.LockBackground)
-			if err != nil {
-				select {
-				case <-ctx.Done():
-				case <-time.After(2 * time.Second):
-				}
-				continue
-			}
-			logger.Info("this replica runs the background work")
-			bctx, bcancel := context.WithCancel(ctx)
-			go func() {
-				select {
-				case <-lock.Lost():
-					logger.Warn("background lock lost: stopping the background work here")
-					bcancel()
-				case <-bctx.Done():
-				}
-			}()
-			svc.RunBackground(bctx)
-			bcancel()
-			lock.Unlock()
-		}
 	}()
 	return func() {
 		cancel()

@@ -133,12 +133,13 @@ func applyLinks(tx *store.Tx, batches []linkBatchResult, now time.Time) (linked 
 }
 
 // recordLinks records finished link batches in a transaction of their own.
-func (p *Puller) recordLinks(st *store.Pull, batches []linkBatchResult) error {
+func (p *Puller) recordLinks(db *store.DB, st *store.Pull, batches []linkBatchResult) error {
 	if len(batches) == 0 {
 		return nil
 	}
 	var linkErr error
-	err := p.DB.Update(func(tx *store.Tx) error {
+	// Batches of 50 links, several at once: over one transaction's budget.
+	err := db.UpdateLarge(func(tx *store.Tx) error {
 		cur, err := tx.Pull(st.Tenant, st.GroupUID, st.Collection)
 		if err != nil {
 			return err
@@ -182,9 +183,9 @@ func pendingLink(tx *store.Tx, cfg *tenant.Config, rec *notified, row store.Conn
 // flushLinks sends the links still pending for st's (tenant, group,
 // collection) — left by a crash, or by batches that failed — and records
 // the ones Connec! took.
-func (p *Puller) flushLinks(ctx context.Context, cfg *tenant.Config, client *Client, st *store.Pull) error {
-	return flushPending(ctx, p.DB, cfg, client, st.GroupUID, st.Collection, p.retry, func(b []linkBatchResult) error {
-		return p.recordLinks(st, b)
+func (p *Puller) flushLinks(ctx context.Context, db *store.DB, cfg *tenant.Config, client *Client, st *store.Pull) error {
+	return flushPending(ctx, db, cfg, client, st.GroupUID, st.Collection, p.retry, func(b []linkBatchResult) error {
+		return p.recordLinks(db, st, b)
 	})
 }
 
@@ -278,12 +279,12 @@ func (a *applier) queueLinks() error {
 // linkBack delivers a KindLinkBack item: the pending links of its (group,
 // collection), one try each (the outbox's backoff retries the item). It
 // returns how many Connec! took; an error leaves the rest pending.
-func (w *Worker) linkBack(ctx context.Context, it store.OutboxItem, cfg *tenant.Config) (int, error) {
+func (w *Worker) linkBack(ctx context.Context, db *store.DB, it store.OutboxItem, cfg *tenant.Config) (int, error) {
 	once := func(_ context.Context, fn func() error) error { return fn() }
 	linked := 0
-	err := flushPending(ctx, w.DB, cfg, NewClient(cfg, w.HTTPClient), it.GroupUID, it.Entity, once, func(b []linkBatchResult) error {
+	err := flushPending(ctx, db, cfg, NewClient(cfg, w.HTTPClient), it.GroupUID, it.Entity, once, func(b []linkBatchResult) error {
 		var linkErr error
-		err := w.DB.Update(func(tx *store.Tx) error {
+		err := db.UpdateLarge(func(tx *store.Tx) error { // a round is up to 4 batches of 50
 			n, pendingErr, err := applyLinks(tx, b, w.now())
 			linked, linkErr = linked+n, pendingErr
 			return err

@@ -54,23 +54,24 @@ type PullResult struct {
 }
 
 // pull runs (or resumes) the pull of one (tenant, group, collection) and
-// records its outcome. byHand: a pull asked for now, whose failure does not
-// count against the queue's attempts.
-func (p *Puller) pull(ctx context.Context, cfg *tenant.Config, group, col string, full, byHand bool, progress func(PullProgress)) PullResult {
+// records it through db (on etcd fenced by the tenant's claim). byHand: a
+// pull asked for now, whose failure does not count against the queue's
+// attempts.
+func (p *Puller) pull(ctx context.Context, db *store.DB, cfg *tenant.Config, group, col string, full, byHand bool, progress func(PullProgress)) PullResult {
 	defer p.lock(string(cfg.Key), group, col)()
 	res := PullResult{Tenant: string(cfg.Key), GroupUID: group, Collection: col}
-	st, err := p.begin(cfg, group, col, full, byHand)
+	st, err := p.begin(db, cfg, group, col, full, byHand)
 	if err != nil {
 		res.Err = err
 		return res
 	}
 	client := NewClient(cfg, p.HTTPClient)
-	res.Err = p.run(ctx, cfg, client, &st, progress)
+	res.Err = p.run(ctx, db, cfg, client, &st, progress)
 	res.Counts = st.Run
 	if ctx.Err() != nil && res.Err != nil {
 		return res // shutting down: the cursor is stored, the run resumes later
 	}
-	if err := p.finish(cfg, &st, res.Err, byHand); err != nil {
+	if err := p.finish(db, &st, res.Err, byHand); err != nil {
 		res.Err = errors.Join(res.Err, err)
 		return res
 	}
@@ -81,10 +82,10 @@ func (p *Puller) pull(ctx context.Context, cfg *tenant.Config, group, col string
 }
 
 // begin starts a run or picks up the one a crash or failure left.
-func (p *Puller) begin(cfg *tenant.Config, group, col string, full, byHand bool) (store.Pull, error) {
+func (p *Puller) begin(db *store.DB, cfg *tenant.Config, group, col string, full, byHand bool) (store.Pull, error) {
 	now := p.now()
 	var st store.Pull
-	err := p.DB.Update(func(tx *store.Tx) error {
+	err := db.Update(func(tx *store.Tx) error {
 		if s, err := tx.PullStopped(string(cfg.Key)); err == nil && !byHand {
 			return fmt.Errorf("%w (since %s)", ErrPullsStopped, s.At.Format(time.RFC3339))
 		}
@@ -128,8 +129,8 @@ func firstQuery(st *store.Pull) string {
 // the next page while the current one is stored, and links back go out in
 // batches while later pages are read; their outcome is recorded in the
 // next page's transaction.
-func (p *Puller) run(ctx context.Context, cfg *tenant.Config, client *Client, st *store.Pull, progress func(PullProgress)) error {
-	if err := p.flushLinks(ctx, cfg, client, st); err != nil {
+func (p *Puller) run(ctx context.Context, db *store.DB, cfg *tenant.Config, client *Client, st *store.Pull, progress func(PullProgress)) error {
+	if err := p.flushLinks(ctx, db, cfg, client, st); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -147,7 +148,7 @@ func (p *Puller) run(ctx context.Context, cfg *tenant.Config, client *Client, st
 			runErr = f.err
 			break
 		}
-		pending, err := p.storePage(cfg, st, f.page, l.take())
+		pending, err := p.storePage(db, cfg, st, f.page, l.take())
 		if err != nil {
 			runErr = err
 			break
@@ -161,11 +162,11 @@ func (p *Puller) run(ctx context.Context, cfg *tenant.Config, client *Client, st
 		}
 	}
 	l.wait()
-	if err := p.recordLinks(st, l.take()); err != nil || runErr != nil {
+	if err := p.recordLinks(db, st, l.take()); err != nil || runErr != nil {
 		return cmpOr(runErr, err)
 	}
 	// Links that failed for a while are retried here, one batch at a time.
-	return p.flushLinks(ctx, cfg, client, st)
+	return p.flushLinks(ctx, db, cfg, client, st)
 }
 
 // fetched is one page read by fetchPages, or why it could not be.
@@ -219,7 +220,7 @@ func (p *Puller) retry(ctx context.Context, fn func() error) error {
 // storePage applies one page in one transaction: its records through the
 // ingest rules, the outcome of finished link batches, the links to send,
 // the counts and the cursor after it. It returns the links to send.
-func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page, linksDone []linkBatchResult) ([]store.PendingLink, error) {
+func (p *Puller) storePage(db *store.DB, cfg *tenant.Config, st *store.Pull, page Page, linksDone []linkBatchResult) ([]store.PendingLink, error) {
 	now := p.now()
 	recs := make([]notified, len(page.Records))
 	bad := make([]error, len(page.Records))
@@ -232,7 +233,9 @@ func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page, linksD
 		linkErr error
 	)
 	next := *st
-	err := p.DB.Update(func(tx *store.Tx) error {
+	// A page of 100 records writes more keys than one transaction's
+	// budget: UpdateLarge (on etcd, journaled chunks when it must be).
+	err := db.UpdateLarge(func(tx *store.Tx) error {
 		next = *st
 		reasons, pending = reasons[:0], pending[:0]
 		linked, pendingErr, err := applyLinks(tx, linksDone, now)
@@ -287,7 +290,7 @@ func (p *Puller) storePage(cfg *tenant.Config, st *store.Pull, page Page, linksD
 		p.log().Warn("connec pull: record skipped", "tenant", st.Tenant, "group", st.GroupUID, "collection", st.Collection, "reason", r)
 	}
 	if len(reasons) > 0 {
-		_ = p.DB.Update(func(tx *store.Tx) error {
+		_ = db.Update(func(tx *store.Tx) error {
 			_, err := tx.AppendEvent(store.Event{At: now, Tenant: st.Tenant, Kind: store.EventConnec, Outcome: "failed", Reason: "pull",
 				Message: fmt.Sprintf("pull of %s for %s: %d malformed record(s) skipped: %s", st.Collection, st.GroupUID, len(reasons), clipN(strings.Join(reasons, "; "), 600))})
 			return err
@@ -327,9 +330,9 @@ func cmpOr(a, b error) error {
 
 // finish records the end of a run: on success the new last-pull time and
 // counts; on failure the error and, for the queue, when to try again.
-func (p *Puller) finish(cfg *tenant.Config, st *store.Pull, runErr error, byHand bool) error {
+func (p *Puller) finish(db *store.DB, st *store.Pull, runErr error, byHand bool) error {
 	now := p.now()
-	return p.DB.Update(func(tx *store.Tx) error {
+	return db.Update(func(tx *store.Tx) error {
 		cur, err := tx.Pull(st.Tenant, st.GroupUID, st.Collection)
 		if err != nil {
 			return err

@@ -59,7 +59,8 @@ func QueueInitialPulls(tx *store.Tx, tenantKey, groupUID string, now time.Time) 
 }
 
 // Puller runs pulls: the durable queue (Run), and pulls by hand (PullNow).
-// The zero value of each field picks its default.
+// The zero value of each field picks its default. On an etcd store each
+// replica runs one, and they share the tenants (claims.go).
 type Puller struct {
 	DB          *store.DB
 	HTTPClient  *http.Client     // nil: http.DefaultClient; connec.timeout bounds each call
@@ -70,17 +71,19 @@ type Puller struct {
 	QueueBase   time.Duration // wait before a failed queued pull runs again, doubled each time; default DefaultBaseBackoff
 	MaxAttempts int           // failed runs before a queued pull is parked; default DefaultMaxAttempts
 	Poll        time.Duration // how often Run looks for due pulls; default 1 s
-	Concurrency int           // pulls in flight at once; default 2
+	Concurrency int           // pulls in flight at once, and on etcd tenants held at once; default 2
 
 	wake
-	once sync.Once
-	mu   sync.Mutex
-	busy map[string]*sync.Mutex // one run per (tenant, group, collection)
+	once   sync.Once
+	mu     sync.Mutex
+	busy   map[string]*sync.Mutex // one run per (tenant, group, collection)
+	claims tenantClaims           // etcd: the tenants this puller holds
 }
 
 func (p *Puller) init() {
 	p.once.Do(func() {
 		p.busy = map[string]*sync.Mutex{}
+		p.claims.prefix = "pull/"
 	})
 }
 
@@ -196,26 +199,44 @@ func periodicDue(tx *store.Tx, now time.Time) ([]store.Pull, error) {
 }
 
 // ProcessDue runs every queued pull due now, Concurrency at a time, and
-// returns how many completed.
+// returns how many completed. On etcd it works the tenants it can claim,
+// at most Concurrency at once, and passes over those another replica holds.
 func (p *Puller) ProcessDue(ctx context.Context) (int, error) {
 	p.init()
 	done := 0
 	seen := map[string]bool{}
+	concurrency := orDefault(p.Concurrency, 2)
+	claims := newPass(&p.claims, p.DB, concurrency)
+	defer claims.end()
 	for ctx.Err() == nil {
+		skip, err := p.claims.elsewhere(p.DB)
+		if err != nil {
+			return done, fmt.Errorf("pull queue: %w", err)
+		}
 		var due []store.Pull
 		if err := p.DB.View(func(tx *store.Tx) (err error) {
-			due, err = tx.PullsDue(p.now(), 32)
+			due, err = tx.PullsDueExcept(p.now(), 32, skip)
 			return err
 		}); err != nil {
 			return done, fmt.Errorf("pull queue: %w", err)
 		}
+		tenants := make([]string, len(due))
+		for i, st := range due {
+			tenants[i] = st.Tenant
+		}
+		held := claims.claim(tenants)
 		var (
-			wg    sync.WaitGroup
-			mu    sync.Mutex
-			fresh int
+			wg             sync.WaitGroup
+			mu             sync.Mutex
+			fresh, waiting int
 		)
-		sem := make(chan struct{}, orDefault(p.Concurrency, 2))
+		sem := make(chan struct{}, concurrency)
 		for _, st := range due {
+			db := held[st.Tenant]
+			if db == nil {
+				waiting++ // its tenant is claimed elsewhere, or this pass holds enough
+				continue
+			}
 			k := st.Tenant + "\x00" + st.GroupUID + "\x00" + st.Collection
 			if seen[k] || ctx.Err() != nil {
 				continue
@@ -226,7 +247,7 @@ func (p *Puller) ProcessDue(ctx context.Context) (int, error) {
 			wg.Add(1)
 			go func(st store.Pull) {
 				defer func() { <-sem; wg.Done() }()
-				if res := p.runQueued(ctx, st); res.Complete {
+				if res := p.runQueued(ctx, db, st); res.Complete {
 					mu.Lock()
 					done++
 					mu.Unlock()
@@ -234,17 +255,18 @@ func (p *Puller) ProcessDue(ctx context.Context) (int, error) {
 			}(st)
 		}
 		wg.Wait()
-		if len(due) < 32 || fresh == 0 {
+		if (len(due) < 32 && waiting == 0) || fresh == 0 {
 			break
 		}
 	}
 	return done, nil
 }
 
-// runQueued runs one queued pull and reschedules it on failure.
-func (p *Puller) runQueued(ctx context.Context, st store.Pull) PullResult {
+// runQueued runs one queued pull and reschedules it on failure, writing
+// through db (on etcd fenced by the tenant's claim).
+func (p *Puller) runQueued(ctx context.Context, db *store.DB, st store.Pull) PullResult {
 	var cfg *tenant.Config
-	err := p.DB.View(func(tx *store.Tx) (err error) {
+	err := db.View(func(tx *store.Tx) (err error) {
 		cfg, err = tenant.GetTx(tx, tenant.Key(st.Tenant))
 		return err
 	})
@@ -261,7 +283,7 @@ func (p *Puller) runQueued(ctx context.Context, st store.Pull) PullResult {
 		res.Err = errors.New("tenant has no connec.host")
 	}
 	if res.Err != nil {
-		_ = p.DB.Update(func(tx *store.Tx) error {
+		_ = db.Update(func(tx *store.Tx) error {
 			cur, err := tx.Pull(st.Tenant, st.GroupUID, st.Collection)
 			if err != nil {
 				return nil
@@ -271,7 +293,7 @@ func (p *Puller) runQueued(ctx context.Context, st store.Pull) PullResult {
 		})
 		return res
 	}
-	return p.pull(ctx, cfg, st.GroupUID, st.Collection, st.Full, false, nil)
+	return p.pull(ctx, db, cfg, st.GroupUID, st.Collection, st.Full, false, nil)
 }
 
 // PullRequest selects what PullNow pulls: every tenant with Connec!
@@ -284,7 +306,8 @@ type PullRequest struct {
 
 // PullNow pulls at once (the CLI's `connec pull`, the GUI's Pull now),
 // retrying failed requests within the run. A tenant stopped by a 401 is
-// tried again. progress, when set, is called after each page.
+// tried again. progress, when set, is called after each page. On etcd
+// each tenant's pulls wait for its claim while another replica works it.
 func (p *Puller) PullNow(ctx context.Context, req PullRequest, progress func(PullProgress)) ([]PullResult, error) {
 	type job struct {
 		cfg        *tenant.Config
@@ -365,7 +388,14 @@ func (p *Puller) PullNow(ctx context.Context, req PullRequest, progress func(Pul
 			out = append(out, PullResult{Tenant: string(j.cfg.Key), GroupUID: j.group, Collection: j.col, Err: ctx.Err()})
 			continue
 		}
-		out = append(out, p.pull(ctx, j.cfg, j.group, j.col, req.Full, true, progress))
+		db, release, err := p.claims.wait(ctx, p.DB, string(j.cfg.Key))
+		if err != nil {
+			out = append(out, PullResult{Tenant: string(j.cfg.Key), GroupUID: j.group, Collection: j.col,
+				Err: fmt.Errorf("another replica works tenant %s: %w", j.cfg.Key, err)})
+			continue
+		}
+		out = append(out, p.pull(ctx, db, j.cfg, j.group, j.col, req.Full, true, progress))
+		release()
 	}
 	return out, nil
 }

@@ -19,7 +19,8 @@ import (
 )
 
 // Worker delivers queued pushes. The zero value of each field picks its
-// default; Run, PushNow and Retry may be called from any goroutine.
+// default; Run, PushNow and Retry may be called from any goroutine. On an
+// etcd store each replica runs one, and they share the tenants (claims.go).
 type Worker struct {
 	DB          *store.DB
 	HTTPClient  *http.Client     // nil: http.DefaultClient; connec.timeout bounds each call
@@ -27,18 +28,20 @@ type Worker struct {
 	MaxAttempts int              // tries before an item is parked; default 8
 	BaseBackoff time.Duration    // wait after the first failure, doubled each time up to 1 h; default 5 s
 	Poll        time.Duration    // how often Run looks for due items; default 1 s
-	Concurrency int              // pushes in flight at once; default 4
+	Concurrency int              // pushes in flight at once, and on etcd tenants held at once; default 4
 	Logger      *slog.Logger
 
 	wake
-	once sync.Once
-	mu   sync.Mutex
-	busy map[uint64]*itemLock // one push per item at a time
+	once   sync.Once
+	mu     sync.Mutex
+	busy   map[uint64]*itemLock // one push per item at a time
+	claims tenantClaims         // etcd: the tenants this worker holds
 }
 
 func (w *Worker) init() {
 	w.once.Do(func() {
 		w.busy = map[uint64]*itemLock{}
+		w.claims.prefix = "outbox/"
 	})
 }
 
@@ -72,25 +75,42 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // ProcessDue pushes every item due now, Concurrency at a time, and returns
 // how many were delivered. Run calls it; tests call it with an injected
-// clock.
+// clock. On etcd it works the tenants it can claim, at most Concurrency
+// at once, and passes over those another replica holds.
 func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
 	w.init()
 	var delivered atomic.Int64
 	seen := map[uint64]bool{}
 	sem := make(chan struct{}, w.concurrency())
+	claims := newPass(&w.claims, w.DB, w.concurrency())
+	defer claims.end()
 	for ctx.Err() == nil {
+		skip, err := w.claims.elsewhere(w.DB)
+		if err != nil {
+			return int(delivered.Load()), fmt.Errorf("outbox: %w", err)
+		}
 		var due []store.OutboxItem
-		err := w.DB.View(func(tx *store.Tx) error {
+		err = w.DB.View(func(tx *store.Tx) error {
 			var err error
-			due, err = tx.OutboxDue(w.now(), 64)
+			due, err = tx.OutboxDueExcept(w.now(), 64, skip)
 			return err
 		})
 		if err != nil {
 			return int(delivered.Load()), fmt.Errorf("outbox: %w", err)
 		}
+		tenants := make([]string, len(due))
+		for i, it := range due {
+			tenants[i] = it.Tenant
+		}
+		held := claims.claim(tenants)
 		var wg sync.WaitGroup
-		fresh := 0
+		fresh, waiting := 0, 0
 		for _, it := range due {
+			db := held[it.Tenant]
+			if db == nil {
+				waiting++ // its tenant is claimed elsewhere, or this pass holds enough
+				continue
+			}
 			if seen[it.ID] || ctx.Err() != nil {
 				continue // an item saved again during this call waits for the next
 			}
@@ -100,13 +120,13 @@ func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
 			wg.Add(1)
 			go func(id uint64) {
 				defer func() { <-sem; wg.Done() }()
-				if ok, _ := w.push(ctx, id, false); ok {
+				if ok, _ := w.push(ctx, db, id, false); ok {
 					delivered.Add(1)
 				}
 			}(it.ID)
 		}
 		wg.Wait()
-		if len(due) < 64 || fresh == 0 {
+		if (len(due) < 64 && waiting == 0) || fresh == 0 {
 			break
 		}
 	}
@@ -131,11 +151,84 @@ func (w *Worker) Save(inv store.Invoice) (store.Invoice, error) {
 
 // PushNow pushes one queued or parked item at once, whatever its next
 // attempt time; it returns the push error, if any (also recorded on the
-// item). A delivered item is left alone.
+// item). A delivered item is left alone. On etcd, while another replica
+// works the item's tenant, the item is made due now so that that replica
+// pushes it next, and PushNow waits for the outcome (pushElsewhere).
 func (w *Worker) PushNow(ctx context.Context, itemID uint64) error {
 	w.init()
-	_, err := w.push(ctx, itemID, true)
+	var it store.OutboxItem
+	if err := w.DB.View(func(tx *store.Tx) (err error) { it, err = tx.OutboxItem(itemID); return err }); err != nil {
+		_, err = w.push(ctx, w.DB, itemID, true) // says why, as a push of it would
+		return err
+	}
+	db, release, err := w.claims.take(w.DB, it.Tenant)
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return w.pushElsewhere(ctx, it)
+	case err != nil:
+		return fmt.Errorf("push outbox item %d: %w", itemID, err)
+	}
+	defer release()
+	_, err = w.push(ctx, db, itemID, true)
 	return err
+}
+
+// pushElsewhereWait bounds how long PushNow waits for the replica that
+// works the item's tenant.
+const pushElsewhereWait = 30 * time.Second
+
+// pushElsewhere is PushNow of an item whose tenant another replica holds:
+// the item is queued due now, and PushNow waits until it is delivered or
+// has failed again (its holder pushed it), or until the claim is free
+// (then it pushes the item itself).
+func (w *Worker) pushElsewhere(ctx context.Context, it store.OutboxItem) error {
+	ctx, cancel := context.WithTimeout(ctx, pushElsewhereWait)
+	defer cancel()
+	now := w.now()
+	done := false
+	err := w.DB.Update(func(tx *store.Tx) error {
+		cur, err := tx.OutboxItem(it.ID)
+		if err != nil {
+			return err
+		}
+		if done = cur.Status == store.OutboxDone; done {
+			return nil
+		}
+		cur.Status, cur.NextAttemptAt, cur.UpdatedAt = store.OutboxQueued, now, now
+		_, err = tx.PutOutboxItem(cur)
+		return err
+	})
+	if err != nil || done {
+		return err
+	}
+	w.log().Info("push now: another replica works the tenant; it pushes the item next", "tenant", it.Tenant, "item", it.ID)
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("push outbox item %d: the replica working tenant %s has not pushed it yet: %w", it.ID, it.Tenant, ctx.Err())
+		case <-time.After(claimPoll):
+		}
+		var cur store.OutboxItem
+		if err := w.DB.View(func(tx *store.Tx) (err error) { cur, err = tx.OutboxItem(it.ID); return err }); err != nil {
+			return fmt.Errorf("outbox item %d: %w", it.ID, err)
+		}
+		switch {
+		case cur.Status == store.OutboxDone:
+			return nil
+		case !cur.UpdatedAt.Equal(now) && cur.LastError != "":
+			return errors.New(cur.LastError)
+		}
+		db, release, err := w.claims.take(w.DB, it.Tenant)
+		if errors.Is(err, store.ErrLocked) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("push outbox item %d: %w", it.ID, err)
+		}
+		_, err = w.push(ctx, db, it.ID, true)
+		release()
+		return err
+	}
 }
 
 // Retry queues a parked item again with fresh attempts and wakes Run.
@@ -210,11 +303,12 @@ type pushJob struct {
 	row  store.ConnectedObject // ID 0: not connected yet
 }
 
-// push delivers one item and records the outcome. It reports whether the
+// push delivers one item and records the outcome through db (on etcd the
+// store fenced by the claim of the item's tenant). It reports whether the
 // item was delivered.
-func (w *Worker) push(ctx context.Context, itemID uint64, force bool) (bool, error) {
+func (w *Worker) push(ctx context.Context, db *store.DB, itemID uint64, force bool) (bool, error) {
 	defer w.lock(itemID)()
-	job, skip, err := w.load(itemID, force)
+	job, skip, err := w.load(db, itemID, force)
 	if skip {
 		return false, err
 	}
@@ -225,7 +319,7 @@ func (w *Worker) push(ctx context.Context, itemID uint64, force bool) (bool, err
 	switch {
 	case err != nil:
 	case job.item.LocalKind == KindLinkBack:
-		linked, err = w.linkBack(ctx, job.item, job.cfg)
+		linked, err = w.linkBack(ctx, db, job.item, job.cfg)
 	default:
 		rec := InvoiceToConnec(job.inv, job.cfg, job.row.RemoteID)
 		ids, err = NewClient(job.cfg, w.HTTPClient).Push(ctx, job.item.GroupUID, job.item.Entity, job.row.RemoteID, rec)
@@ -234,15 +328,15 @@ func (w *Worker) push(ctx context.Context, itemID uint64, force bool) (bool, err
 		return false, err // shutting down: not the item's fault, no attempt counted
 	}
 	if err != nil {
-		if rerr := w.recordFailure(job, err); rerr != nil {
+		if rerr := w.recordFailure(db, job, err); rerr != nil {
 			return false, errors.Join(err, rerr)
 		}
 		return false, err
 	}
 	if job.item.LocalKind == KindLinkBack {
-		return true, w.recordLinked(job, linked)
+		return true, w.recordLinked(db, job, linked)
 	}
-	if err := w.recordSuccess(job, ids.Connec()); err != nil {
+	if err := w.recordSuccess(db, job, ids.Connec()); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -250,9 +344,9 @@ func (w *Worker) push(ctx context.Context, itemID uint64, force bool) (bool, err
 
 // recordLinked marks a KindLinkBack item delivered (the links themselves
 // were recorded as they went).
-func (w *Worker) recordLinked(job pushJob, linked int) error {
+func (w *Worker) recordLinked(db *store.DB, job pushJob, linked int) error {
 	now := w.now()
-	return w.DB.Update(func(tx *store.Tx) error {
+	return db.Update(func(tx *store.Tx) error {
 		it, err := tx.OutboxItem(job.item.ID)
 		if err != nil {
 			return fmt.Errorf("outbox item %d: %w", job.item.ID, err)
@@ -280,9 +374,9 @@ func (w *Worker) recordLinked(job pushJob, linked int) error {
 // parked at once.
 var errPermanent = errors.New("cannot be pushed")
 
-func (w *Worker) load(itemID uint64, force bool) (pushJob, bool, error) {
+func (w *Worker) load(db *store.DB, itemID uint64, force bool) (pushJob, bool, error) {
 	var job pushJob
-	err := w.DB.View(func(tx *store.Tx) error {
+	err := db.View(func(tx *store.Tx) error {
 		var err error
 		if job.item, err = tx.OutboxItem(itemID); err != nil {
 			return fmt.Errorf("outbox item %d: %w", itemID, err)
@@ -328,9 +422,9 @@ func (w *Worker) load(itemID uint64, force bool) (pushJob, bool, error) {
 	return job, false, nil
 }
 
-func (w *Worker) recordSuccess(job pushJob, connecID string) error {
+func (w *Worker) recordSuccess(db *store.DB, job pushJob, connecID string) error {
 	now := w.now()
-	return w.DB.Update(func(tx *store.Tx) error {
+	return db.Update(func(tx *store.Tx) error {
 		it, err := tx.OutboxItem(job.item.ID)
 		if err != nil {
 			return fmt.Errorf("outbox item %d: %w", job.item.ID, err)
@@ -371,12 +465,12 @@ func (w *Worker) recordSuccess(job pushJob, connecID string) error {
 	})
 }
 
-func (w *Worker) recordFailure(job pushJob, pushErr error) error {
+func (w *Worker) recordFailure(db *store.DB, job pushJob, pushErr error) error {
 	now := w.now()
 	msg := pushErr.Error()
 	var ce *tenant.CallError
 	permanent := errors.Is(pushErr, errPermanent) || (errors.As(pushErr, &ce) && !ce.Retryable())
-	return w.DB.Update(func(tx *store.Tx) error {
+	return db.Update(func(tx *store.Tx) error {
 		it, err := tx.OutboxItem(job.item.ID)
 		if err != nil {
 			return fmt.Errorf("outbox item %d: %w", job.item.ID, err)

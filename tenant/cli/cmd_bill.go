@@ -167,6 +167,6 @@ func cmdDemoData(ctx context.Context, g globals, args []string, stdout, stderr i
 		return exitf(stderr, "demo-data: %v", err)
 	}
 	fmt.Fprintf(stdout, "demo data written to %s: %d tenants, %d groups, %d users, %d memberships, %d invoices, %d identity-map rows, %d bills, %d events\n",
-		g.db, sum.Tenants, sum.Groups, sum.Users, sum.Memberships, sum.Invoices, sum.IdmapRows, sum.Bills, sum.Events)
+		g.where(), sum.Tenants, sum.Groups, sum.Users, sum.Memberships, sum.Invoices, sum.IdmapRows, sum.Bills, sum.Events)
 	return 0
 }

@@ -143,7 +143,7 @@ func cmdRekey(ctx context.Context, g globals, args []string, stdout, stderr io.W
 		return exitf(stderr, "rekey: %v", err)
 	}
 	fmt.Fprintf(stdout, "the secrets of %s are sealed under the new key %s, kept in %s; the old key stays where it was, for backups made before (remove it once they are gone)\n",
-		g.db, res.KeyID, res.Where)
+		g.where(), res.KeyID, res.Where)
 	return 0
 }
 

@@ -163,3 +163,17 @@ func TestBillRunOnEtcdRefusedWhileAnotherRuns(t *testing.T) {
 		t.Fatalf("bill run while another runs: code %d, %q", code, errOut)
 	}
 }
+
+// A verb that names where it wrote names the cluster on etcd, not the
+// default data file it never touched.
+func TestDemoDataOnEtcdNamesTheCluster(t *testing.T) {
+	url := etcdtest.URL(t)
+	dbFlag := filepath.Join(t.TempDir(), "never.db")
+	code, out, errOut := cli(t, "", "--store", url, "--db", dbFlag, "demo-data")
+	if code != 0 || !strings.Contains(out, "demo data written to "+url+":") {
+		t.Fatalf("demo-data on etcd: code %d, %q %q", code, out, errOut)
+	}
+	if _, err := os.Stat(dbFlag); !os.IsNotExist(err) {
+		t.Fatalf("demo-data on etcd created the data file %s: %v", dbFlag, err)
+	}
+}

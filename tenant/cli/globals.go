@@ -57,8 +57,12 @@ type globals struct {
 // keys, always (a store.Options without Keys is for tests only).
 func (g *globals) storeOptions() store.Options { return store.Options{Keys: g.keys} }
 
-// where names the store for messages: the --store URL, else the --db file.
+// where names the data for messages: the server that answers for it
+// (--server), else the --store URL, else the --db file.
 func (g *globals) where() string {
+	if g.server != "" {
+		return g.server
+	}
 	if g.storeURL != "" {
 		return g.storeURL
 	}

@@ -11,6 +11,7 @@
 //	outbox.go      the durable push queue: enqueue on save, backoff, retry by hand
 //	push.go        the Worker that delivers the outbox
 //	wake.go        what the Worker and the Puller share as owners of a Run loop
+//	claims.go      on etcd, the tenants each replica's Worker and Puller claim
 //	client.go      the HTTP client of one tenant's Connec!
 //	parse.go       notifications: decode and check the body, nothing written
 //	jsonscan.go    the body's JSON scanner, and invoices read without reflection

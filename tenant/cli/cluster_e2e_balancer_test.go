@@ -19,7 +19,6 @@ import (
 // attempt got, and which writes were acknowledged.
 type balancer struct {
 	replicas []string // HOST:PORT of each replica's listener
-	public   string
 	client   *http.Client
 	start    time.Time // when the load began
 	next     atomic.Uint64

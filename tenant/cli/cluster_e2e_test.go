@@ -57,72 +57,8 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 	c := &e2eCluster{t: t, bin: bin, public: "http://" + cluster.FreeAddr(t),
 		store: etcd.URL("tenantdesk"), keyFile: filepath.Join(t.TempDir(), "keys", "tenantdesk.key"), logs: e2eLogs(t)}
 
-	// The marketplace: its hub signs the logins, its account API takes the
-	// bills (holding each POST until the test lets it go), and its Connec!
-	// answers pulls with nothing and takes every link-back of the records
-	// the load creates (SPEC §7: each linked back once, in batches).
-	signer, _, err := ssotest.SharedSigners()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := hubtest.New(signer)
-	t.Cleanup(hub.Close)
-	accounts := apitest.NewAccountAPI(t, nil)
-	var linked atomic.Int64
-	connecAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodGet {
-			_, _ = io.WriteString(w, `{"invoices":[]}`)
-			return
-		}
-		var batch struct{ Ops []json.RawMessage }
-		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		linked.Add(int64(len(batch.Ops)))
-		results := strings.Repeat(`{"status":200,"body":{}},`, len(batch.Ops))
-		_, _ = io.WriteString(w, `{"results":[`+strings.TrimSuffix(results, ",")+`]}`)
-	}))
-	t.Cleanup(connecAPI.Close)
-	// Two marketplaces: acme's Connec! sends the notifications of the load;
-	// globex cancels customer accounts (its groups bill nothing).
-	const key, apiID, apiKey = "acme", "app-acme", "acme-e2e-secret-0123456789"
-	const globex, globexID, globexKey = "globex", "app-globex", "globex-e2e-secret-0123456789"
-	var globexGroups []string
-	for i := range 20 {
-		g := fmt.Sprintf("glx-%02d", i)
-		globexGroups = append(globexGroups, g)
-		hub.AddGroup(hubtest.Group{UID: g, Name: "Globex customer " + g, AppID: globexID})
-		hub.AddUser(hubtest.User{UID: "usr-" + g, Email: g + "@example.com", Name: "Admin", Surname: g, Country: "AU",
-			Groups: map[string]string{g: "Admin"}})
-	}
-	hub.AddApp(apiID, apiKey)
-	hub.AddApp(globexID, globexKey)
-	accounts.SetCredentials(apiID, apiKey)
-	accounts.SetCredentials(globexID, globexKey)
-	hub.AddGroup(hubtest.Group{UID: "cld-1", Name: "Acme Co", AppID: apiID})
-	hub.AddUser(hubtest.User{UID: "usr-1", Email: "ann@example.com", Name: "Ann", Surname: "Lee", Country: "AU",
-		Groups: map[string]string{"cld-1": "Admin"}})
-	doc := func(environment string) string {
-		market := func(key, id, secret string, price int) map[string]any {
-			return map[string]any{
-				"marketplace": key, "environment": environment,
-				"app":     map[string]any{"host": c.public},
-				"api":     map[string]any{"id": id, "key": secret, "host": accounts.URL(), "base": "/api/v1/"},
-				"sso":     map[string]any{"idm": c.public, "idp": hub.URL(), "x509_certificate": hub.CertPEM()},
-				"connec":  map[string]any{"host": connecAPI.URL, "base_path": "/api/v2", "timeout": 300},
-				"billing": map[string]any{"price_cents": price, "currency": "AUD"},
-			}
-		}
-		b, err := json.Marshal(map[string]any{"marketplaces": []any{
-			market(key, apiID, apiKey, 4900), market(globex, globexID, globexKey, 0)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	if code, out, errOut := c.cli(doc("production"), "tenant", "import", "-"); code != 0 {
+	m := newMarketplace(t, c.public)
+	if code, out, errOut := c.cli(m.document("production"), "tenant", "import", "-"); code != 0 {
 		t.Fatalf("tenant import on the cluster: exit %d\n%s%s", code, out, errOut)
 	}
 	for range 3 {
@@ -134,13 +70,13 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 		t.Fatalf("cluster status lists %d replicas, want 3: %+v", len(status.Replicas), status.Replicas)
 	}
 
-	hub.SignIn("usr-1")
-	login := c.loginAcrossReplicas(key)
+	m.hub.SignIn("usr-1")
+	login := c.loginAcrossReplicas(acme)
 	// Globex's customer accounts, each signed in once by its admin (the
 	// login made on one replica and consumed on the next), for the load to
 	// cancel.
-	signInErrs := make(chan error, len(globexGroups))
-	for i, g := range globexGroups {
+	signInErrs := make(chan error, len(m.globexGroups))
+	for i, g := range m.globexGroups {
 		go func() {
 			jar, _ := cookiejar.New(nil)
 			addrs := c.addrs()
@@ -148,104 +84,21 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 			signInErrs <- err
 		}()
 	}
-	for range globexGroups {
+	for range m.globexGroups {
 		if err := <-signInErrs; err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	// The load, with a replica and then the etcd leader SIGKILLed.
-	lb := &balancer{replicas: c.addrs(), client: &http.Client{Timeout: 10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, public: c.public}
-	notify := func(number string) (*http.Request, error) {
-		body := fmt.Sprintf(`{"invoices":[{"id":[{"id":%q,"provider":"connec","realm":"org-1"}],"group_id":"cld-1",`+
-			`"resource_type":"invoices","transaction_number":%q,"title":"Load","status":"AUTHORISED","type":"CUSTOMER",`+
-			`"updated_at":"2026-12-01T00:00:00Z","amount":{"total_amount":11.0,"tax_amount":1.0,"currency":"AUD"}}]}`,
-			"c-"+number, number)
-		req, err := http.NewRequest(http.MethodPost, tenant.RouteConnecReceive.URL(c.public, key), strings.NewReader(body))
-		if err == nil {
-			req.SetBasicAuth(apiID, apiKey)
-			req.Header.Set("Content-Type", "application/json")
-		}
-		return req, err
-	}
 	const writers = 16
-	lb.start = time.Now()
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				if !lb.write(stop, fmt.Sprintf("INV-%02d-%06d", w, n), notify) {
-					return
-				}
-			}
-		}()
-	}
-	// Beside them, globex cancels one customer account every 300 ms (the
-	// group webhook, SPEC §6), through the same balancer.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for _, g := range globexGroups {
-			if !lb.write(stop, g, func(string) (*http.Request, error) {
-				req, err := http.NewRequest(http.MethodDelete, strings.Replace(tenant.RouteGroup.URL(c.public, globex), ":id", g, 1), nil)
-				if err == nil {
-					req.SetBasicAuth(globexID, globexKey)
-				}
-				return req, err
-			}) {
-				return
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(300 * time.Millisecond):
-			}
-		}
-	}()
-	time.Sleep(3 * time.Second)
-	// The replica killed is the one running the background work (the
-	// outbox's link-backs of the records the load creates, pulls, purges),
-	// so that another must take it over.
-	holder, _, ok := c.backgroundSince(time.Time{}, 10*time.Second)
-	if !ok {
-		t.Fatal("no replica says it runs the background work")
-	}
-	victim := c.replicas[slices.Index(c.addrs(), holder)]
-	replicaKilled := time.Now()
-	victim.kill()
-	time.Sleep(4 * time.Second)
-	c.clusterStatus(&status)
-	var leader *cluster.Member
-	for _, m := range status.Members {
-		if m.Leader {
-			leader = etcd.Member(m.Name)
-		}
-	}
-	if leader == nil {
-		t.Fatalf("cluster status names no leader: %+v", status.Members)
-	}
-	leaderKilled := time.Now()
-	if err := leader.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	// Load on until writes have run again for 4 s, or 25 s have passed.
-	for time.Since(leaderKilled) < 25*time.Second {
-		if r, ok := lb.resumedAfter(leaderKilled); ok && time.Since(leaderKilled) > r+4*time.Second {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
-	loadEnded := time.Now()
+	lb := &balancer{replicas: c.addrs(), client: &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	k := c.loadAndKill(m, etcd, lb, writers)
 
 	// The killed replica comes back on its address: the balancer's three
 	// replicas run again.
-	c.startReplica(victim.addr)
+	c.startReplica(k.victim.addr)
 
 	// Every write answered 2xx is in the store, as the CLI reads it: each
 	// notified invoice, each cancelled group.
@@ -280,25 +133,25 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 
 	// A tenant changed through the CLI is in force on every replica: the
 	// metadata each one serves names the new environment.
-	propagation := c.propagate(key, apiID, apiKey, func() {
-		if code, out, errOut := c.cli(doc("e2e-renamed"), "tenant", "import", "-"); code != 0 {
+	propagation := c.propagate(acme, acmeID, acmeKey, func() {
+		if code, out, errOut := c.cli(m.document("e2e-renamed"), "tenant", "import", "-"); code != 0 {
 			t.Fatalf("tenant import of the change: exit %d\n%s%s", code, out, errOut)
 		}
 	})
 
 	// Two billing runs at once on the cluster: one bills, the other exits 1.
-	runs := c.twoBillingRuns(accounts, time.Now().UTC().Format("2006-01"))
+	runs := c.twoBillingRuns(m.accounts, time.Now().UTC().Format("2006-01"))
 
 	// Another replica (or the killed one, back) takes the background work
 	// over once the dead holder's lease has run out.
 	takeover := "not within 40 s of the kill"
-	if addr, at, ok := c.backgroundSince(replicaKilled, 40*time.Second-time.Since(replicaKilled)); ok {
-		takeover = fmt.Sprintf("by %s, %s after the kill", addr, at.Sub(replicaKilled).Round(100*time.Millisecond))
+	if addr, at, ok := c.backgroundSince(k.replicaKilled, 40*time.Second-time.Since(k.replicaKilled)); ok {
+		takeover = fmt.Sprintf("by %s, %s after the kill", addr, at.Sub(k.replicaKilled).Round(100*time.Millisecond))
 	} else {
 		t.Errorf("no replica took the background work over after its holder was SIGKILLed")
 	}
 
-	s := lb.stats(replicaKilled, leaderKilled, loadEnded)
+	s := lb.stats(k.replicaKilled, k.leaderKilled, k.ended)
 	t.Logf(`end-to-end on 3 replicas, 3 etcd members (SPEC §14):
   login: initialize on %s, consume on %s, session on %s: %s
   load: %d writers, %s; replica %s SIGKILLed at +%s, etcd leader %s SIGKILLed at +%s
@@ -309,19 +162,19 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
   two bill runs at once: %s
   background work (outbox, pulls, purges) of the killed replica taken over %s; %d link-backs sent to Connec!`,
 		c.addrs()[0], c.addrs()[1], c.addrs()[2], login,
-		writers, s.duration.Round(time.Millisecond), victim.addr, replicaKilled.Sub(s.start).Round(time.Millisecond),
-		leader.Name, leaderKilled.Sub(s.start).Round(time.Millisecond),
+		writers, s.duration.Round(time.Millisecond), k.victim.addr, k.replicaKilled.Sub(s.start).Round(time.Millisecond),
+		k.leader, k.leaderKilled.Sub(s.start).Round(time.Millisecond),
 		s.sent, s.ok, float64(s.ok)/s.duration.Seconds(), s.p50.Round(time.Millisecond), s.p99.Round(time.Millisecond), s.unavailable, s.other5xx, s.client4xx, s.clientErrors,
 		len(acked), len(acked)-cancels, cancels, len(acked)-len(lost), len(stored),
 		s.longestStall.Round(time.Millisecond), fmtResume(s.resumeReplica), fmtResume(s.resumeLeader),
 		propagation.delay.Round(time.Millisecond), propagation.importTook.Round(time.Millisecond), runs,
-		takeover, linked.Load())
+		takeover, m.linked.Load())
 
 	if len(lost) > 0 {
 		t.Errorf("%d writes answered 2xx are not in the store, e.g. %v", len(lost), lost[:min(5, len(lost))])
 	}
 	if s.client4xx > 0 {
-		t.Errorf("%d notifications refused with 4xx, e.g. %s", s.client4xx, lb.first4xx)
+		t.Errorf("%d writes refused with 4xx, e.g. %s", s.client4xx, lb.first4xx)
 	}
 	if s.ok == 0 || s.resumeReplica < 0 || s.resumeReplica > 15*time.Second {
 		t.Errorf("writes did not resume within 15 s of the replica's SIGKILL (%s)", fmtResume(s.resumeReplica))
@@ -332,6 +185,197 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 	if propagation.delay > 2*time.Second {
 		t.Errorf("the tenant change took %s to be in force on every replica, want ≤ 2 s", propagation.delay)
 	}
+}
+
+// The marketplaces of the test: acme's Connec! sends the notifications of
+// the load; globex cancels customer accounts (its groups bill nothing).
+const (
+	acme, acmeID, acmeKey       = "acme", "app-acme", "acme-e2e-secret-0123456789"
+	globex, globexID, globexKey = "globex", "app-globex", "globex-e2e-secret-0123456789"
+)
+
+// marketplace is what the tenants' side runs: the hub signs the logins,
+// the account API takes the bills (holding each POST while the test says
+// so), and Connec! answers pulls with nothing and takes every link-back of
+// the records the load creates (SPEC §7: each linked back once, in
+// batches).
+type marketplace struct {
+	public   string
+	hub      *hubtest.Hub
+	accounts *apitest.AccountAPI
+	connec   *httptest.Server
+	linked   atomic.Int64 // link-backs received
+	// m.globexGroups are globex's customer accounts, each with its own admin
+	// usr-<group> at the hub.
+	globexGroups []string
+}
+
+func newMarketplace(t *testing.T, public string) *marketplace {
+	signer, _, err := ssotest.SharedSigners()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &marketplace{public: public, hub: hubtest.New(signer), accounts: apitest.NewAccountAPI(t, nil)}
+	t.Cleanup(m.hub.Close)
+	m.connec = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, `{"invoices":[]}`)
+			return
+		}
+		var batch struct{ Ops []json.RawMessage }
+		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		m.linked.Add(int64(len(batch.Ops)))
+		results := strings.Repeat(`{"status":200,"body":{}},`, len(batch.Ops))
+		_, _ = io.WriteString(w, `{"results":[`+strings.TrimSuffix(results, ",")+`]}`)
+	}))
+	t.Cleanup(m.connec.Close)
+	for _, app := range [][2]string{{acmeID, acmeKey}, {globexID, globexKey}} {
+		m.hub.AddApp(app[0], app[1])
+		m.accounts.SetCredentials(app[0], app[1])
+	}
+	m.hub.AddGroup(hubtest.Group{UID: "cld-1", Name: "Acme Co", AppID: acmeID})
+	m.hub.AddUser(hubtest.User{UID: "usr-1", Email: "ann@example.com", Name: "Ann", Surname: "Lee", Country: "AU",
+		Groups: map[string]string{"cld-1": "Admin"}})
+	for i := range 20 {
+		g := fmt.Sprintf("glx-%02d", i)
+		m.globexGroups = append(m.globexGroups, g)
+		m.hub.AddGroup(hubtest.Group{UID: g, Name: "Globex customer " + g, AppID: globexID})
+		m.hub.AddUser(hubtest.User{UID: "usr-" + g, Email: g + "@example.com", Name: "Admin", Surname: g, Country: "AU",
+			Groups: map[string]string{g: "Admin"}})
+	}
+	return m
+}
+
+// document is the developer platform's marketplaces document of both
+// tenants, with environment as their environment.
+func (m *marketplace) document(environment string) string {
+	market := func(key, id, secret string, price int) map[string]any {
+		return map[string]any{
+			"marketplace": key, "environment": environment,
+			"app":     map[string]any{"host": m.public},
+			"api":     map[string]any{"id": id, "key": secret, "host": m.accounts.URL(), "base": "/api/v1/"},
+			"sso":     map[string]any{"idm": m.public, "idp": m.hub.URL(), "x509_certificate": m.hub.CertPEM()},
+			"connec":  map[string]any{"host": m.connec.URL, "base_path": "/api/v2", "timeout": 300},
+			"billing": map[string]any{"price_cents": price, "currency": "AUD"},
+		}
+	}
+	b, err := json.Marshal(map[string]any{"marketplaces": []any{
+		market(acme, acmeID, acmeKey, 4900), market(globex, globexID, globexKey, 0)}})
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// notification is acme's Connec! notification of one invoice, numbered number.
+func notification(public, number string) (*http.Request, error) {
+	body := fmt.Sprintf(`{"invoices":[{"id":[{"id":%q,"provider":"connec","realm":"org-1"}],"group_id":"cld-1",`+
+		`"resource_type":"invoices","transaction_number":%q,"title":"Load","status":"AUTHORISED","type":"CUSTOMER",`+
+		`"updated_at":"2026-12-01T00:00:00Z","amount":{"total_amount":11.0,"tax_amount":1.0,"currency":"AUD"}}]}`,
+		"c-"+number, number)
+	req, err := http.NewRequest(http.MethodPost, tenant.RouteConnecReceive.URL(public, acme), strings.NewReader(body))
+	if err == nil {
+		req.SetBasicAuth(acmeID, acmeKey)
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, err
+}
+
+// cancellation is globex's group webhook cancelling group (SPEC §6).
+func cancellation(public, group string) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodDelete, strings.Replace(tenant.RouteGroup.URL(public, globex), ":id", group, 1), nil)
+	if err == nil {
+		req.SetBasicAuth(globexID, globexKey)
+	}
+	return req, err
+}
+
+// kills is what loadAndKill did: the replica and the etcd member it
+// SIGKILLed, when, and when the load ended.
+type kills struct {
+	victim                             *e2eReplica
+	leader                             string
+	replicaKilled, leaderKilled, ended time.Time
+}
+
+// loadAndKill runs the load through lb: writers goroutines of acme's
+// notifications and one of globex's cancellations. After 3 s it SIGKILLs
+// the replica running the background work (the outbox's link-backs of the
+// records the load creates, pulls, purges), so that another must take it
+// over; 4 s later the etcd leader. The load goes on until writes have run
+// again for 4 s after the second kill, or for 25 s.
+func (c *e2eCluster) loadAndKill(m *marketplace, etcd *cluster.Cluster, lb *balancer, writers int) kills {
+	c.t.Helper()
+	lb.start = time.Now()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	// The writers stop however this ends (a Fatal too).
+	stopLoad := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopLoad()
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				if !lb.write(stop, fmt.Sprintf("INV-%02d-%06d", w, n), func(n string) (*http.Request, error) { return notification(c.public, n) }) {
+					return
+				}
+			}
+		}()
+	}
+	// Beside them, globex cancels one customer account every 300 ms (the
+	// group webhook, SPEC §6), through the same balancer.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, g := range m.globexGroups {
+			if !lb.write(stop, g, func(g string) (*http.Request, error) { return cancellation(c.public, g) }) {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
+	time.Sleep(3 * time.Second)
+	holder, _, ok := c.backgroundSince(time.Time{}, 10*time.Second)
+	if !ok {
+		c.t.Fatal("no replica says it runs the background work")
+	}
+	victim := c.replicas[slices.Index(c.addrs(), holder)]
+	replicaKilled := time.Now()
+	victim.kill()
+	time.Sleep(4 * time.Second)
+	var status clusterStatus
+	c.clusterStatus(&status)
+	var leader *cluster.Member
+	for _, mem := range status.Members {
+		if mem.Leader {
+			leader = etcd.Member(mem.Name)
+		}
+	}
+	if leader == nil {
+		c.t.Fatalf("cluster status names no leader: %+v", status.Members)
+	}
+	leaderKilled := time.Now()
+	if err := leader.Kill(); err != nil {
+		c.t.Fatal(err)
+	}
+	// Load on until writes have run again for 4 s, or 25 s have passed.
+	for time.Since(leaderKilled) < 25*time.Second {
+		if r, ok := lb.resumedAfter(leaderKilled); ok && time.Since(leaderKilled) > r+4*time.Second {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopLoad()
+	return kills{victim: victim, leader: leader.Name, replicaKilled: replicaKilled, leaderKilled: leaderKilled, ended: time.Now()}
 }
 
 // e2eCluster is the replicas of the test and what the CLI needs to reach

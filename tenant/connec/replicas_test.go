@@ -409,3 +409,62 @@ func TestPullsSpreadOverReplicasOnce(t *testing.T) {
 		t.Errorf("one puller pulled every tenant (%v): the work did not spread", byPuller)
 	}
 }
+
+// A replica that stops (serve shutting down: its Run ends, its handle
+// closes) releases its tenants at once: another replica's worker takes
+// them over well within the claims' 15 s lease and delivers the rest.
+func TestOutboxTakenOverWhenAReplicaStops(t *testing.T) {
+	const tenants, invoices = 2, 10
+	e := newClusterEnv(t, tenants, invoices)
+	e.emu.SetLatency(30 * time.Millisecond)
+	first := e.worker(1, 2)
+	ctx, stop := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = first.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(e.items()[store.OutboxDone]) < 2; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	<-stopped
+	first.DB.Close()
+	before := len(e.items()[store.OutboxDone])
+	if before >= tenants*invoices {
+		t.Fatalf("the first worker delivered all %d before it stopped", before)
+	}
+
+	start := time.Now()
+	second := e.worker(2, 2)
+	n, err := second.ProcessDue(context.Background())
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := e.items()[store.OutboxDone]
+	t.Logf("first worker delivered %d before it stopped; the second took over at once and delivered %d in %s", before, n, took)
+	if len(done) != tenants*invoices {
+		t.Fatalf("%d of %d delivered after the takeover", len(done), tenants*invoices)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the takeover took %s: the stopped replica's claims were not released", took)
+	}
+	for _, it := range done {
+		if it.Attempts != 1 {
+			t.Errorf("item %d: %d attempts, want 1", it.ID, it.Attempts)
+		}
+	}
+	// A push in flight when the first stopped was abandoned unanswered and
+	// sent again by the second: at most Concurrency of them reach Connec! twice.
+	twice := 0
+	for num, c := range e.created(tenants) {
+		if c > 2 || c < 1 {
+			t.Errorf("invoice %s created %d times", num, c)
+		}
+		if c == 2 {
+			twice++
+		}
+	}
+	t.Logf("invoices Connec! got twice (in flight at the stop): %d", twice)
+	if twice > 2 {
+		t.Errorf("%d invoices created twice, want at most the 2 in flight at the stop", twice)
+	}
+}

@@ -688,10 +688,23 @@ func (t *etcdTx) commit() error {
 		if !resp.Succeeded {
 			return errRetry
 		}
-		t.s.seen(resp.Header.Revision)
+		if t.movesGeneration() {
+			t.s.seen(resp.Header.Revision)
+		}
 		return nil
 	}
-	return t.s.commitJournaled(cmps, ops)
+	return t.s.commitJournaled(cmps, ops, t.movesGeneration())
+}
+
+// movesGeneration reports whether the transaction writes a bucket whose
+// changes move the generation (watch.go).
+func (t *etcdTx) movesGeneration() bool {
+	for _, b := range generationBuckets {
+		if t.buckets != nil && t.buckets[b.id] != nil && len(t.buckets[b.id].dirty) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // compares are the conditions of the commit: every key read unchanged,
@@ -776,10 +789,10 @@ func (t *etcdTx) coarseCompares(max int) []clientv3.Cmp {
 // twice is harmless. The records, and then the chunks, are sent
 // etcdPipeline at a time: each key is written once, so no chunk depends
 // on another, and etcd commits concurrent requests in one log write.
-func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op) error {
+func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op, movesGeneration bool) error {
 	dir := fmt.Sprintf("%s%s%016x-%08x/", s.prefix, etcdJournalDir, time.Now().UnixNano(), os.Getpid())
 	records := chunkOps(ops, len(ops), etcdChunkBytes)
-	err := s.pipeline(len(records), func(ctx context.Context, i int) (int64, error) {
+	_, err := s.pipeline(len(records), func(ctx context.Context, i int) (int64, error) {
 		resp, err := s.cli.Put(ctx, fmt.Sprintf("%schunk-%08d", dir, i), string(encodeOps(records[i])))
 		if err != nil {
 			return 0, err
@@ -802,8 +815,12 @@ func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op) erro
 		s.dropJournal(dir)
 		return errRetry
 	}
-	if err := s.applyChunks(ops); err != nil {
+	rev, err := s.applyChunks(ops)
+	if err != nil {
 		return fmt.Errorf("etcd journal apply (Open finishes it): %w", err)
+	}
+	if movesGeneration {
+		s.seen(rev)
 	}
 	s.dropJournal(dir)
 	return nil
@@ -819,8 +836,8 @@ const etcdChunkBytes = 1 << 20
 const etcdPipeline = 8
 
 // applyChunks writes ops in txns of etcd's most operations, etcdPipeline
-// at a time, and moves the generation past them.
-func (s *etcdStore) applyChunks(ops []clientv3.Op) error {
+// at a time, and returns the newest revision they made.
+func (s *etcdStore) applyChunks(ops []clientv3.Op) (int64, error) {
 	chunks := chunkOps(ops, etcdMaxOps, etcdChunkBytes)
 	return s.pipeline(len(chunks), func(ctx context.Context, i int) (int64, error) {
 		resp, err := s.cli.Txn(ctx).Then(chunks[i]...).Commit()
@@ -832,13 +849,14 @@ func (s *etcdStore) applyChunks(ops []clientv3.Op) error {
 }
 
 // pipeline runs send(0…n-1), etcdPipeline at a time, and returns the
-// first error; after one, nothing more is sent. Each revision a send
-// returns moves the generation.
-func (s *etcdStore) pipeline(n int, send func(ctx context.Context, i int) (int64, error)) error {
+// newest revision they returned, or the first error; after one, nothing
+// more is sent.
+func (s *etcdStore) pipeline(n int, send func(ctx context.Context, i int) (int64, error)) (int64, error) {
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		newest int64
+		first  error
 	)
 	slots := make(chan struct{}, etcdPipeline)
 	for i := range n {
@@ -856,19 +874,16 @@ func (s *etcdStore) pipeline(n int, send func(ctx context.Context, i int) (int64
 			defer cancel()
 			s.requests.Add(1)
 			rev, err := send(ctx, i)
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-				return
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
 			}
-			s.seen(rev)
+			newest = max(newest, rev)
 		}()
 	}
 	wg.Wait()
-	return first
+	return newest, first
 }
 
 func (s *etcdStore) dropJournal(dir string) {
@@ -985,9 +1000,11 @@ func (s *etcdStore) recoverJournals() error {
 			}
 			ops = append(ops, rec...)
 		}
-		if err := s.applyChunks(ops); err != nil {
+		rev, err := s.applyChunks(ops)
+		if err != nil {
 			return fmt.Errorf("journal %s: %w", dir, err)
 		}
+		s.seen(rev) // what it wrote is not known: every cache reads again
 		s.dropJournal(dir)
 	}
 	return nil

@@ -42,7 +42,7 @@ func TestEtcdJournalFinishedByOpen(t *testing.T) {
 	if _, err := s.cli.Put(t.Context(), dir+"commit", "3"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.applyChunks(chunks[0]); err != nil {
+	if _, err := s.applyChunks(chunks[0]); err != nil {
 		t.Fatal(err)
 	}
 	count := func(db *DB) int {

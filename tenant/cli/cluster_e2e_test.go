@@ -133,7 +133,7 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 
 	// A tenant changed through the CLI is in force on every replica: the
 	// metadata each one serves names the new environment.
-	propagation := c.propagate(acme, acmeID, acmeKey, func() {
+	propagation := c.propagate(acme, acmeID, acmeKey, "production", "e2e-renamed", func() {
 		if code, out, errOut := c.cli(m.document("e2e-renamed"), "tenant", "import", "-"); code != 0 {
 			t.Fatalf("tenant import of the change: exit %d\n%s%s", code, out, errOut)
 		}
@@ -653,35 +653,56 @@ func (c *e2eCluster) loginAcrossReplicas(key tenant.Key) string {
 // propagation is how long a change took to be served by every replica.
 type propagation struct{ delay, importTook time.Duration }
 
-// propagate runs change (a CLI verb) and polls every replica's metadata
-// until each serves the new environment, for up to 10 s.
-func (c *e2eCluster) propagate(key tenant.Key, apiID, apiKey string, change func()) propagation {
+// propagate reads every replica's metadata of tenant key, which must
+// name environment from (so that each has the tenant in hand), runs change
+// (a CLI verb), and polls every replica at once until each serves
+// environment to, for up to 10 s. The delay is the slowest replica's,
+// from change's end.
+func (c *e2eCluster) propagate(key tenant.Key, apiID, apiKey, from, to string, change func()) propagation {
 	c.t.Helper()
+	environment := func(addr string) string {
+		req, _ := http.NewRequest(http.MethodGet, tenant.RouteMetadata.URL(c.public, key), nil)
+		req.SetBasicAuth(apiID, apiKey)
+		resp, err := c.via(addr, nil).Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		var md struct{ Environment string }
+		if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+			return resp.Status
+		}
+		return md.Environment
+	}
+	for _, addr := range c.addrs() {
+		if env := environment(addr); env != from {
+			c.t.Fatalf("replica %s serves environment %q before the change, want %q", addr, env, from)
+		}
+	}
 	began := time.Now()
 	change()
 	changed := time.Now()
-	var slowest time.Duration
+	delays := make(chan time.Duration, len(c.replicas))
 	for _, addr := range c.addrs() {
-		client := c.via(addr, nil)
-		for {
-			req, _ := http.NewRequest(http.MethodGet, tenant.RouteMetadata.URL(c.public, key), nil)
-			req.SetBasicAuth(apiID, apiKey)
-			resp, err := client.Do(req)
-			var md struct{ Environment string }
-			if err == nil {
-				_ = json.NewDecoder(resp.Body).Decode(&md)
-				resp.Body.Close()
+		go func() {
+			for {
+				env := environment(addr)
+				if env == to {
+					delays <- time.Since(changed)
+					return
+				}
+				if time.Since(changed) > 10*time.Second {
+					c.t.Errorf("replica %s still serves environment %q 10 s after the change", addr, env)
+					delays <- time.Since(changed)
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
-			if md.Environment == "e2e-renamed" {
-				slowest = max(slowest, time.Since(changed))
-				break
-			}
-			if time.Since(changed) > 10*time.Second {
-				c.t.Errorf("replica %s still serves environment %q 10 s after the change", addr, md.Environment)
-				return propagation{delay: time.Since(changed), importTook: changed.Sub(began)}
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		}()
+	}
+	var slowest time.Duration
+	for range c.replicas {
+		slowest = max(slowest, <-delays)
 	}
 	return propagation{delay: slowest, importTook: changed.Sub(began)}
 }

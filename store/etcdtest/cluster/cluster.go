@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,7 +51,7 @@ func Start(t testing.TB, n int) *Cluster {
 		c.Members = append(c.Members, m)
 		initial = append(initial, m.Name+"=http://"+m.Peer)
 	}
-	dir := t.TempDir()
+	dir := dataDir(t)
 	for _, m := range c.Members {
 		m.cmd = exec.Command(bin, "--name", m.Name, "--data-dir", filepath.Join(dir, m.Name),
 			"--listen-client-urls", "http://"+m.Client, "--advertise-client-urls", "http://"+m.Client,
@@ -86,6 +87,31 @@ func Start(t testing.TB, n int) *Cluster {
 		}
 	}
 	return c
+}
+
+// dirPrefix names the members' directories: their write-ahead logs are
+// preallocated (64 MB a segment, two a member), and a test binary killed
+// by its -timeout runs no cleanup, so the next Start removes what such a
+// binary left (its pid is in the name).
+const dirPrefix = "tenantdesk-etcd-cluster-"
+
+// dataDir is a new directory for the members, removed when t ends, after
+// the members (cleanups run last-in first-out).
+func dataDir(t testing.TB) string {
+	t.Helper()
+	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, d := range stale {
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(d), dirPrefix), "-", 2)[0])
+		if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = os.RemoveAll(d)
+		}
+	}
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", dirPrefix, os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }
 
 // URL is the store URL of the cluster under prefix: etcd://HOST:PORT,…/prefix.

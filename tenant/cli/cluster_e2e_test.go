@@ -145,7 +145,7 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 	// Another replica (or the killed one, back) takes the background work
 	// over once the dead holder's lease has run out.
 	takeover := "not within 40 s of the kill"
-	if addr, at, ok := c.backgroundSince(k.replicaKilled, 40*time.Second-time.Since(k.replicaKilled)); ok {
+	if addr, at, ok := c.backgroundSince(k.replicaKilled, 40*time.Second-time.Since(k.replicaKilled), false); ok {
 		takeover = fmt.Sprintf("by %s, %s after the kill", addr, at.Sub(k.replicaKilled).Round(100*time.Millisecond))
 	} else {
 		t.Errorf("no replica took the background work over after its holder was SIGKILLed")
@@ -344,7 +344,7 @@ func (c *e2eCluster) loadAndKill(m *marketplace, etcd *cluster.Cluster, lb *bala
 		}
 	}()
 	time.Sleep(3 * time.Second)
-	holder, _, ok := c.backgroundSince(time.Time{}, 10*time.Second)
+	holder, _, ok := c.backgroundSince(time.Time{}, 10*time.Second, true)
 	if !ok {
 		c.t.Fatal("no replica says it runs the background work")
 	}
@@ -523,21 +523,28 @@ func (c *e2eCluster) logOf(addr string) string {
 }
 
 // backgroundSince waits up to within for a replica to log, after after,
-// that it runs the background work (it holds store.LockBackground), and
-// says which one and when.
-func (c *e2eCluster) backgroundSince(after time.Time, within time.Duration) (string, time.Time, bool) {
+// that it takes the background work (store.LockBackground), and says which
+// replica and when: the first to take it after after, or with latest the
+// last to have taken it (the holder now).
+func (c *e2eCluster) backgroundSince(after time.Time, within time.Duration, latest bool) (string, time.Time, bool) {
 	for deadline := time.Now().Add(within); ; time.Sleep(200 * time.Millisecond) {
-		for _, addr := range c.addrs() {
-			log, _ := os.ReadFile(c.logOf(addr))
+		var addr string
+		var at time.Time
+		for _, a := range c.addrs() {
+			log, _ := os.ReadFile(c.logOf(a))
 			for _, line := range strings.Split(string(log), "\n") {
 				if !strings.Contains(line, `msg="this replica runs the background work"`) {
 					continue
 				}
 				stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
-				if at, err := time.Parse(time.RFC3339Nano, stamp); err == nil && at.After(after) {
-					return addr, at, true
+				t, err := time.Parse(time.RFC3339Nano, stamp)
+				if err == nil && t.After(after) && (at.IsZero() || latest == t.After(at)) {
+					addr, at = a, t
 				}
 			}
+		}
+		if !at.IsZero() {
+			return addr, at, true
 		}
 		if time.Now().After(deadline) {
 			return "", time.Time{}, false

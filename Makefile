@@ -47,7 +47,11 @@ deps-etcd:
 # the store with the leader SIGKILLed (store/e2e_etcd_test.go), then the
 # built binary as three serve replicas under a webhook load, one replica
 # and the leader SIGKILLed (tenant/cli/cluster_e2e_test.go). About 1 min.
+# Their files build only under the etcde2e tag: vet and staticcheck them here.
+E2E_PKGS := ./store/ ./store/etcdtest/... ./tenant/cli/
 test-etcd-e2e: deps-etcd
+	$(GO) vet -tags 'ci etcde2e' $(E2E_PKGS)
+	$(GO) tool staticcheck -tags 'ci etcde2e' $(E2E_PKGS)
 	$(GO) test -tags 'ci etcde2e' -count=1 -run '^TestE2E' -v ./store/
 	$(GO) test -tags 'ci etcde2e' -count=1 -run '^TestE2E' -v ./tenant/cli/
 

@@ -156,7 +156,7 @@ type loadStats struct {
 	// long after each kill a request sent after it was first answered 2xx
 	// (-1: never).
 	longestStall, resumeReplica, resumeLeader time.Duration
-	p50, p99                                  time.Duration // of the 2xx answers
+	p50, p99, slowest                         time.Duration // of the 2xx answers
 }
 
 func (b *balancer) stats(replicaKilled, leaderKilled, end time.Time) loadStats {
@@ -179,7 +179,7 @@ func (b *balancer) stats(replicaKilled, leaderKilled, end time.Time) loadStats {
 	}
 	if len(took) > 0 {
 		slices.Sort(took)
-		s.p50, s.p99 = took[len(took)/2], took[len(took)*99/100]
+		s.p50, s.p99, s.slowest = took[len(took)/2], took[len(took)*99/100], took[len(took)-1]
 	}
 	s.resumeReplica, s.resumeLeader = -1, -1
 	if d, ok := resumeAfter(b.oks, replicaKilled); ok {

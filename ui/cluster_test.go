@@ -143,6 +143,12 @@ func TestClusterScreenThroughAReplicasAdminAddress(t *testing.T) {
 		}
 	})
 
+	// Settings names the store rather than a data file of 0 B.
+	onUI(m.settings.shown)
+	eventually(t, "settings naming the store", func() bool {
+		return m.settings.data.Title == "Data store" && m.settings.path.Text == url && strings.Contains(m.settings.size.Text, "Cluster screen")
+	})
+
 	// The peer stops: the next poll drops it, with no tap on Refresh.
 	stopPeer()
 	<-peerGone

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant/admin"
 	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
@@ -29,6 +30,7 @@ type settingsScreen struct {
 	state           *widget.Label
 	start, stop     *widget.Button
 	path, size      *widget.Label
+	data            *widget.Card // the data file's, or the etcd store's
 	theme           *widget.RadioGroup
 	root            fyne.CanvasObject
 	loads           loadSeq
@@ -111,12 +113,12 @@ func newSettingsScreen(m *mainWindow) *settingsScreen {
 		container.NewVBox(listenerForm, s.state, container.NewHBox(s.start, s.stop)))
 	devpl := widget.NewCard("Developer platform", "Where `tenant sync` and Sync from developer platform fetch the marketplaces document.", devplForm)
 	saveBar := container.NewBorder(nil, nil, nil, s.save, s.saveStatus)
-	data := widget.NewCard("Data file", "One bbolt file holds tenants, users, the identity map, invoices, bills, activity and these settings.",
+	s.data = widget.NewCard("Data file", "One bbolt file holds tenants, users, the identity map, invoices, bills, activity and these settings.",
 		container.NewVBox(widget.NewForm(widget.NewFormItem("Location", s.path), widget.NewFormItem("Size", s.size)), container.NewHBox(copyPath)))
 	look := widget.NewCard("Appearance", "", widget.NewForm(widget.NewFormItem("Theme", s.theme)))
 	title := widget.NewLabelWithStyle("Settings", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	s.root = container.NewBorder(container.NewPadded(title), container.NewPadded(saveBar), nil, nil,
-		container.NewVScroll(container.NewPadded(container.NewVBox(listener, devpl, data, look))))
+		container.NewVScroll(container.NewPadded(container.NewVBox(listener, devpl, s.data, look))))
 	return s
 }
 
@@ -307,6 +309,12 @@ func (s *settingsScreen) shown() {
 	s.loadSettings()
 	background(func() (admin.DataFile, error) { return s.m.svc.DataFile(), nil }, func(f admin.DataFile, _ error) {
 		s.path.SetText(f.Path)
+		if store.IsURL(f.Path) { // no file to measure: each member's database size is on the Cluster screen
+			s.data.SetTitle("Data store")
+			s.data.SetSubTitle("An etcd cluster holds tenants, users, the identity map, invoices, bills, activity and these settings for every replica.")
+			s.size.SetText("see each etcd member's database on the Cluster screen")
+			return
+		}
 		s.size.SetText(fmt.Sprintf("%s (%d bytes)", humanBytes(f.Size), f.Size))
 	})
 }

@@ -14,11 +14,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -142,8 +142,21 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 	// Two billing runs at once on the cluster: one bills, the other exits 1.
 	runs := c.twoBillingRuns(m.accounts, time.Now().UTC().Format("2006-01"))
 
-	// Another replica (or the killed one, back) takes the background work
-	// over once the dead holder's lease has run out.
+	// Every invoice the load created is linked back to Connec! (SPEC §7),
+	// those of the killed replica's claim on acme's outbox too, once its
+	// lease has run out (SPEC §14).
+	var created []string
+	for _, inv := range export.Invoices {
+		created = append(created, "c-"+inv.Number)
+	}
+	links := m.linkedBack(created, 45*time.Second-time.Since(k.replicaKilled), k.replicaKilled)
+	linkedAfter := time.Since(k.replicaKilled)
+	if links.missing > 0 {
+		t.Errorf("%d of the %d invoices created are not linked back to Connec! %s after the kill", links.missing, len(created), linkedAfter.Round(time.Second))
+	}
+
+	// Another replica (or the killed one, back) takes the purges and the
+	// re-sync over once the dead holder's lease has run out.
 	takeover := "not within 40 s of the kill"
 	if addr, at, ok := c.backgroundSince(k.replicaKilled, 40*time.Second-time.Since(k.replicaKilled), false); ok {
 		takeover = fmt.Sprintf("by %s, %s after the kill", addr, at.Sub(k.replicaKilled).Round(100*time.Millisecond))
@@ -160,7 +173,8 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
   longest stall (no 2xx) %s; resumed after the replica kill in %s, after the leader kill in %s
   tenant change in force on every replica %s after the import exited (slowest replica; the import took %s)
   two bill runs at once: %s
-  background work (outbox, pulls, purges) of the killed replica taken over %s; %d link-backs sent to Connec!`,
+  link-backs to Connec!: %d sent for %d invoices created, %d not linked %s after the replica's kill; %d linked twice (%d of them first before the kill, again after)
+  background work (purges, re-sync) of the killed replica taken over %s`,
 		c.addrs()[0], c.addrs()[1], c.addrs()[2], login,
 		writers, s.duration.Round(time.Millisecond), k.victim.addr, k.replicaKilled.Sub(s.start).Round(time.Millisecond),
 		k.leader, k.leaderKilled.Sub(s.start).Round(time.Millisecond),
@@ -168,7 +182,7 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 		len(acked), len(acked)-cancels, cancels, len(acked)-len(lost), len(stored),
 		s.longestStall.Round(time.Millisecond), fmtResume(s.resumeReplica), fmtResume(s.resumeLeader),
 		propagation.delay.Round(time.Millisecond), propagation.importTook.Round(time.Millisecond), runs,
-		takeover, m.linked.Load())
+		links.sent, len(created), links.missing, linkedAfter.Round(100*time.Millisecond), links.twice, links.across, takeover)
 
 	if len(lost) > 0 {
 		t.Errorf("%d writes answered 2xx are not in the store, e.g. %v", len(lost), lost[:min(5, len(lost))])
@@ -204,7 +218,10 @@ type marketplace struct {
 	hub      *hubtest.Hub
 	accounts *apitest.AccountAPI
 	connec   *httptest.Server
-	linked   atomic.Int64 // link-backs received
+
+	mu       sync.Mutex
+	links    int                    // link-backs received
+	linkedTo map[string][]time.Time // when each Connec! id was linked back
 	// m.globexGroups are globex's customer accounts, each with its own admin
 	// usr-<group> at the hub.
 	globexGroups []string
@@ -215,7 +232,7 @@ func newMarketplace(t *testing.T, public string) *marketplace {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &marketplace{public: public, hub: hubtest.New(signer), accounts: apitest.NewAccountAPI(t, nil)}
+	m := &marketplace{public: public, hub: hubtest.New(signer), accounts: apitest.NewAccountAPI(t, nil), linkedTo: map[string][]time.Time{}}
 	t.Cleanup(m.hub.Close)
 	m.connec = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -223,12 +240,18 @@ func newMarketplace(t *testing.T, public string) *marketplace {
 			_, _ = io.WriteString(w, `{"invoices":[]}`)
 			return
 		}
-		var batch struct{ Ops []json.RawMessage }
+		var batch struct{ Ops []struct{ URL string } }
 		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		m.linked.Add(int64(len(batch.Ops)))
+		m.mu.Lock()
+		m.links += len(batch.Ops)
+		for _, op := range batch.Ops {
+			id := path.Base(op.URL)
+			m.linkedTo[id] = append(m.linkedTo[id], time.Now())
+		}
+		m.mu.Unlock()
 		results := strings.Repeat(`{"status":200,"body":{}},`, len(batch.Ops))
 		_, _ = io.WriteString(w, `{"results":[`+strings.TrimSuffix(results, ",")+`]}`)
 	}))
@@ -248,6 +271,39 @@ func newMarketplace(t *testing.T, public string) *marketplace {
 			Groups: map[string]string{g: "Admin"}})
 	}
 	return m
+}
+
+// linkBacks is what Connec! received of the link-backs of some records.
+type linkBacks struct {
+	sent, missing int
+	// twice counts the records linked back more than once, across counts
+	// those of them first linked before a moment and again after it.
+	twice, across int
+}
+
+// linkedBack waits up to within until each of the Connec! ids has been
+// linked back, and says what came; across is the replica's kill.
+func (m *marketplace) linkedBack(ids []string, within time.Duration, across time.Time) linkBacks {
+	for deadline := time.Now().Add(within); ; time.Sleep(200 * time.Millisecond) {
+		m.mu.Lock()
+		l := linkBacks{sent: m.links}
+		for _, id := range ids {
+			at := m.linkedTo[id]
+			switch {
+			case len(at) == 0:
+				l.missing++
+			case len(at) > 1:
+				l.twice++
+				if at[0].Before(across) && at[len(at)-1].After(across) {
+					l.across++
+				}
+			}
+		}
+		m.mu.Unlock()
+		if l.missing == 0 || time.Now().After(deadline) {
+			return l
+		}
+	}
 }
 
 // document is the developer platform's marketplaces document of both

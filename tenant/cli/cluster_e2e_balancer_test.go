@@ -33,8 +33,12 @@ type balancer struct {
 	first4xx                                             string
 }
 
-// span is one attempt, from its request to its answer.
-type span struct{ start, end time.Time }
+// span is one attempt, from its request to its answer, and the replica
+// that answered.
+type span struct {
+	start, end time.Time
+	addr       string
+}
 
 // write sends the write named number (newReq builds its request) until a
 // replica answers 2xx, and records it as acknowledged then. It gives up
@@ -70,7 +74,7 @@ func (b *balancer) write(stop <-chan struct{}, number string, newReq func(string
 		case err != nil:
 			b.clientErrors++
 		case resp.StatusCode/100 == 2:
-			b.oks = append(b.oks, span{start, end})
+			b.oks = append(b.oks, span{start, end, addr})
 			b.acked = append(b.acked, number)
 		case resp.StatusCode == http.StatusServiceUnavailable:
 			b.unavailable++
@@ -120,6 +124,19 @@ func (b *balancer) markDown(addr string) {
 		b.down = map[string]time.Time{}
 	}
 	b.down[addr] = time.Now().Add(failTimeout)
+}
+
+// answeredBy counts the 2xx answers of the replica on addr.
+func (b *balancer) answeredBy(addr string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, o := range b.oks {
+		if o.addr == addr {
+			n++
+		}
+	}
+	return n
 }
 
 // acknowledged lists the writes answered 2xx.

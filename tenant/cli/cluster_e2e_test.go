@@ -169,7 +169,7 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
   login: initialize on %s, consume on %s, session on %s: %s
   load: %d writers, %s; replica %s SIGKILLed at +%s, etcd leader %s SIGKILLed at +%s
   requests sent %d: 2xx %d (%.0f/s; p50 %s, p99 %s, slowest %s), 503 %d, other 5xx %d, 4xx %d, client errors %d (each retried on the next replica)
-  writes acknowledged %d (%d notifications, %d group cancellations), found afterwards %d (stored in all %d, with those given up at the end)
+  writes acknowledged %d (%d notifications, %d group cancellations; %d answered by the replica then killed), found afterwards %d (stored in all %d, with those given up at the end)
   longest stall (no 2xx) %s; resumed after the replica kill in %s, after the leader kill in %s
   tenant change in force on every replica %s after the import exited (slowest replica; the import took %s)
   two bill runs at once: %s
@@ -179,7 +179,7 @@ func TestE2EReplicasOnEtcd(t *testing.T) {
 		writers, s.duration.Round(time.Millisecond), k.victim.addr, k.replicaKilled.Sub(s.start).Round(time.Millisecond),
 		k.leader, k.leaderKilled.Sub(s.start).Round(time.Millisecond),
 		s.sent, s.ok, float64(s.ok)/s.duration.Seconds(), s.p50.Round(time.Millisecond), s.p99.Round(time.Millisecond), s.slowest.Round(time.Millisecond), s.unavailable, s.other5xx, s.client4xx, s.clientErrors,
-		len(acked), len(acked)-cancels, cancels, len(acked)-len(lost), len(stored),
+		len(acked), len(acked)-cancels, cancels, lb.answeredBy(k.victim.addr), len(acked)-len(lost), len(stored),
 		s.longestStall.Round(time.Millisecond), fmtResume(s.resumeReplica), fmtResume(s.resumeLeader),
 		propagation.delay.Round(time.Millisecond), propagation.importTook.Round(time.Millisecond), runs,
 		links.sent, len(created), links.missing, linkedAfter.Round(100*time.Millisecond), links.twice, links.across, takeover)

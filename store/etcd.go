@@ -131,6 +131,8 @@ type etcdStore struct {
 	countID string
 	slots   *countSlots
 
+	reads readBatcher // reads of concurrent transactions, sent together (etcdbatch.go)
+
 	// requests and runs count the round trips to the cluster and the
 	// transaction functions run (a conflict runs one again), for
 	// benchmarks of what a request costs (DB.EtcdStats).
@@ -459,11 +461,8 @@ func (t *etcdTx) getLatest(key string, opts ...clientv3.OpOption) *clientv3.GetR
 	if t.err != nil {
 		return nil
 	}
-	ctx, cancel := t.s.ctx()
-	defer cancel()
-	t.s.requests.Add(1)
 	t.trips++
-	resp, err := t.s.cli.Get(ctx, key, opts...)
+	resp, err := t.s.read(key, opts...)
 	if err != nil {
 		t.fail(err)
 		return nil

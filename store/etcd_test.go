@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -335,5 +336,57 @@ func TestEtcdPrefixScanIgnoresTheNeighbours(t *testing.T) {
 	})
 	if err != nil || runs != 1 {
 		t.Fatalf("%d runs (%v): the neighbour's write re-ran the scan", runs, err)
+	}
+}
+
+// Reads of concurrent transactions go out together (etcdbatch.go), each
+// still at its own transaction's revision: 20 views that read once, then
+// again together after another writer's change, see the value of their
+// first read's revision, and a view begun after the change sees the new.
+func TestEtcdBatchedReadsKeepEachRevision(t *testing.T) {
+	url := etcdtest.URL(t)
+	db, err := OpenURL(url, TLSFiles{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	put := func(v string) {
+		if err := db.Update(func(tx *Tx) error { return tx.bucket(bucketSettings).Put([]byte("b"), []byte(v)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("old")
+	const views = 20
+	var started, reread sync.WaitGroup
+	started.Add(views)
+	reread.Add(1)
+	seen := make([]string, views)
+	var done sync.WaitGroup
+	for i := range views {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			_ = db.View(func(tx *Tx) error {
+				tx.bucket(bucketSettings).Get([]byte("a")) // fixes the view's revision
+				started.Done()
+				reread.Wait()
+				seen[i] = string(tx.bucket(bucketSettings).Get([]byte("b")))
+				return nil
+			})
+		}()
+	}
+	started.Wait()
+	put("new")
+	reread.Done()
+	done.Wait()
+	for i, v := range seen {
+		if v != "old" {
+			t.Errorf("view %d read %q after another writer's change, want its revision's \"old\"", i, v)
+		}
+	}
+	var now []byte
+	_ = db.View(func(tx *Tx) error { now = append(now, tx.bucket(bucketSettings).Get([]byte("b"))...); return nil })
+	if string(now) != "new" {
+		t.Errorf("a view begun after the change read %q", now)
 	}
 }

@@ -120,7 +120,9 @@ func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
 			wg.Add(1)
 			go func(id uint64) {
 				defer func() { <-sem; wg.Done() }()
-				if ok, _ := w.push(ctx, db, id, false); ok {
+				pctx, done := finishing(ctx, pushGrace)
+				defer done()
+				if ok, _ := w.push(pctx, db, id, false); ok {
 					delivered.Add(1)
 				}
 			}(it.ID)
@@ -131,6 +133,26 @@ func (w *Worker) ProcessDue(ctx context.Context) (int, error) {
 		}
 	}
 	return int(delivered.Load()), nil
+}
+
+// pushGrace is how long a push under way may go on once the worker is
+// told to stop (serve's SIGTERM, a rolling restart). A push cut off midway
+// may still have reached Connec!, and whoever works the tenant next would
+// send it again, a duplicate; so stopping waits for it, within a bound.
+const pushGrace = 10 * time.Second
+
+// finishing is ctx for work that, once started, should finish: it ends
+// grace after ctx ends, or when done is called.
+func finishing(ctx context.Context, grace time.Duration) (_ context.Context, done context.CancelFunc) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		select {
+		case <-time.After(grace):
+			cancel()
+		case <-fctx.Done():
+		}
+	})
+	return fctx, func() { stop(); cancel() }
 }
 
 func (w *Worker) concurrency() int {

@@ -718,3 +718,58 @@ func TestManyQueuedPushesAreEachDeliveredOnce(t *testing.T) {
 		t.Fatalf("second call delivered %d", got)
 	}
 }
+
+// A worker told to stop while a push is under way lets it finish and
+// records it: cut off, the push might have reached Connec! all the same,
+// and the next worker of the tenant would send it again (a duplicate).
+func TestStoppingLetsAPushUnderWayFinish(t *testing.T) {
+	e := newOutboxEnv(t)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	answer := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(answer) // before the fake closes, which waits for its handler
+	e.fake.fail = func(n int) int {
+		if n == 0 {
+			close(arrived)
+			<-release
+		}
+		return 0
+	}
+	w := &Worker{DB: e.db, HTTPClient: e.fake.srv.Client(), Poll: time.Hour, Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error)
+	go func() { stopped <- w.Run(ctx) }()
+	inv, err := w.Save(sampleInvoice())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no push reached Connec!")
+	}
+	cancel()
+	select {
+	case <-stopped:
+		t.Fatal("Run stopped with a push under way")
+	case <-time.After(100 * time.Millisecond):
+	}
+	answer()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop once the push was answered")
+	}
+	row, err := e.connected(inv.ID)
+	if err != nil || row.RemoteID == "" {
+		t.Fatalf("the push Connec! answered is not recorded: %+v %v", row, err)
+	}
+	for _, it := range e.items() {
+		if it.Status != store.OutboxDone {
+			t.Errorf("item %d is %s after its push was answered, want done (it would be sent again)", it.ID, it.Status)
+		}
+	}
+	if n := len(e.fake.sent()); n != 1 {
+		t.Errorf("Connec! got %d requests, want 1", n)
+	}
+}

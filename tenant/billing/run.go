@@ -15,7 +15,7 @@ import (
 
 // ErrRunInProgress is returned by Run while another run is going in this
 // process.
-var ErrRunInProgress = errors.New("a billing run is already in progress")
+var ErrRunInProgress = errors.New("another billing run is in progress")
 
 // ErrIncomplete is wrapped by Run's error when some bills failed.
 var ErrIncomplete = errors.New("not every bill was submitted")

@@ -115,7 +115,7 @@ var errStop = fmt.Errorf("stop")
 // scanPrefix calls fn for each key of b that starts with p, in key order.
 // k and v are only valid during the call.
 func scanPrefix(b kvBucket, p []byte, fn func(k, v []byte) error) error {
-	c := b.prefixCursor(p)
+	c := b.Cursor().within(p)
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 		if err := fn(k, v); err != nil {
 			if err == errStop {

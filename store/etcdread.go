@@ -20,7 +20,7 @@ import (
 //
 // What was read is what the commit compares (etcdTx.compares): each key
 // read by Get at its mod revision, each span as a range unchanged since.
-// A cursor bounded to a prefix (kvBucket.prefixCursor) reads, and so
+// A cursor bounded to a prefix (kvCursor.within) reads, and so
 // compares, nothing past the prefix (until the transaction reads ahead):
 // two requests scanning neighbouring prefixes do not conflict.
 

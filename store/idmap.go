@@ -124,7 +124,7 @@ func checkConnected(c *ConnectedObject) error {
 
 // uniqueOwner returns the id of the row holding the index prefix p, or 0.
 func uniqueOwner(b kvBucket, p []byte) uint64 {
-	k, _ := b.prefixCursor(p).Seek(p)
+	k, _ := b.Cursor().within(p).Seek(p)
 	if k == nil || !bytes.HasPrefix(k, p) || len(k) != len(p)+8 {
 		return 0
 	}

@@ -113,10 +113,6 @@ func (b kvBucket) Cursor() kvCursor {
 	return kvCursor{bolt: b.bolt.Cursor(), spend: b.spend}
 }
 
-// prefixCursor is a cursor for a walk that stops at the first key without
-// prefix p (see boundedCursor).
-func (b kvBucket) prefixCursor(p []byte) kvCursor { return b.boundedCursor(prefixEnd(p)) }
-
 // boundedCursor is a cursor for a walk that stops before end ("": none):
 // on etcd it reads (and so conflicts on) nothing from end on, and ends
 // there as if the bucket did.
@@ -180,6 +176,18 @@ type kvCursor struct {
 	bolt  *bbolt.Cursor
 	etcd  *etcdCursor
 	spend *txSpend
+}
+
+// within bounds a walk that stops at the first key without prefix p: on
+// etcd the cursor reads (and so conflicts on) nothing past the prefix, and
+// ends there as if the bucket did. A method of the cursor rather than a
+// constructor of its own, so that the caller inlines Cursor and bbolt's
+// cursor stays off the heap.
+func (c kvCursor) within(p []byte) kvCursor {
+	if c.etcd != nil {
+		c.etcd.bound = prefixEnd(p)
+	}
+	return c
 }
 
 func (c kvCursor) First() (k, v []byte) {

@@ -300,8 +300,9 @@ func (db *DB) Healthy() error {
 // the last committed write transaction, and the number of files swapped
 // in under this DB (a restored or compacted file counts its transactions
 // anew, so its id alone could equal the one before the swap). On etcd it
-// moves with every change to the tenants or to meta, by any process, and
-// only then (watch.go): what is cached by generation is the tenants.
+// moves with every change to the tenants, the settings or meta, by any
+// process, and only then (watch.go): what is cached by generation is the
+// tenants and the settings.
 func (db *DB) Generation() uint64 {
 	if db.etcd != nil {
 		return db.etcd.generation()

@@ -8,9 +8,10 @@ import (
 )
 
 // Changes made by other replicas reach this one through a watch: every
-// change to a tenant or to meta (the vault's keys, which open the tenants'
-// sealed secrets) moves the generation, and what is cached by generation
-// (the listener's tenants) is read anew on the next request. A watch
+// change to a tenant, to the settings or to meta (the vault's keys, which
+// open the tenants' sealed secrets) moves the generation, and what is
+// cached by generation (the listener's tenants, the listener's settings:
+// admin.Service.followSettings) is read anew. A watch
 // delivers in milliseconds, well inside the 2 s in which a change must be
 // in force on every replica (SPEC §14).
 //
@@ -21,7 +22,7 @@ import (
 // (etcdTx.commit).
 
 // generationBuckets are the buckets whose changes move the generation.
-var generationBuckets = []*bucketDef{bucketTenants, bucketMeta}
+var generationBuckets = []*bucketDef{bucketTenants, bucketSettings, bucketMeta}
 
 // seen moves the generation up to rev.
 func (s *etcdStore) seen(rev int64) {

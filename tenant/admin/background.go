@@ -34,7 +34,8 @@ type backgroundPart struct {
 // the others go on, as the listener does.
 //
 // On etcd (SPEC §14) every replica runs the outbox and the pulls, which
-// share the tenants by per-tenant claims (tenant/connec claims.go); the
+// share the tenants by per-tenant claims (tenant/connec claims.go), and
+// follows the settings others save (followSettings); the
 // re-sync and the purges run on the one replica that holds
 // store.LockBackground, and another takes them over within the lock's
 // lease when it dies.
@@ -51,6 +52,7 @@ func (s *Service) RunBackground(ctx context.Context) {
 		s.runParts(ctx, append(everywhere, onOne...))
 		return
 	}
+	everywhere = append(everywhere, backgroundPart{"settings of other replicas", s.followSettings})
 	s.runParts(ctx, append(everywhere, backgroundPart{"purges and re-sync", func(ctx context.Context) error {
 		s.runOnOne(ctx, onOne)
 		return nil
@@ -126,6 +128,38 @@ func (s *Service) runPurges(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+	}
+}
+
+// settingsPoll is how often a replica looks whether the store moved on:
+// a setting saved anywhere is in force here within about a second, inside
+// SPEC §14's 2 s. Looking costs nothing until the watch (store/watch.go)
+// has seen a change.
+const settingsPoll = 500 * time.Millisecond
+
+// followSettings brings this replica's listener in line with settings
+// saved by another process on the cluster (the CLI on the cluster, another
+// replica's Settings screen), as SaveSettings does for this process's own:
+// a changed public URL or trusted proxies restart the listener here. The
+// re-sync reads its settings on its own (runDevPlatformSync).
+func (s *Service) followSettings(ctx context.Context) error {
+	t := time.NewTicker(settingsPoll)
+	defer t.Stop()
+	last := s.db.Generation()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		gen := s.db.Generation()
+		if gen == last {
+			continue
+		}
+		last = gen
+		if err := s.applyListenerSettings(); err != nil {
+			s.log.Error("settings saved elsewhere: apply to the listener", "err", err)
 		}
 	}
 }

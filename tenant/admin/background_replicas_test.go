@@ -15,6 +15,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/connec"
 	"github.com/tenantdesk/tenantdesk/tenant/connec/connectest"
+	"github.com/tenantdesk/tenantdesk/tenant/settings"
 )
 
 // tagged notes which Service's outbox pushed to which group.
@@ -132,5 +133,56 @@ func TestRunBackgroundOnReplicas(t *testing.T) {
 	t.Logf("pushes per Service: %v", byService)
 	if len(byService) != 2 {
 		t.Errorf("pushes per Service %v: want both replicas' outboxes to work", byService)
+	}
+}
+
+// A setting saved on the cluster by another process (here a CLI's own
+// handle) is in force on every replica within 2 s (SPEC §14): both
+// replicas' listeners serve the new public URL, each without a restart of
+// its process.
+func TestSettingSavedElsewhereInForceOnEveryReplica(t *testing.T) {
+	url := etcdtest.URL(t)
+	open := func() *store.DB {
+		db, err := store.OpenURL(url, store.TLSFiles{}, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	var replicas []*Service
+	for range 2 {
+		s := New(open(), Options{Settings: settings.Overrides{Flags: map[settings.Key]string{settings.Addr: "127.0.0.1:0"}}})
+		if err := s.StartListener(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.StopListener(context.Background()) })
+		wg.Add(1)
+		go func() { defer wg.Done(); s.RunBackground(ctx) }()
+		replicas = append(replicas, s)
+	}
+	const next = "https://lb.example.com"
+	saved := time.Now()
+	if err := settings.Apply(open(), []settings.Change{{Key: settings.PublicURL, Value: next}}, saved); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range replicas {
+		st := s.ListenerStatus()
+		for (st.PublicURL != next || st.State != ListenerRunning) && time.Since(saved) < 2*time.Second {
+			time.Sleep(10 * time.Millisecond)
+			st = s.ListenerStatus()
+		}
+		if st.PublicURL != next || st.State != ListenerRunning {
+			t.Fatalf("replica %d 2 s after the setting was saved: %s on %q, want running on %s", i+1, st.State, st.PublicURL, next)
+		}
+		resp, err := http.Get("http://" + st.Addr + "/healthz")
+		if err != nil {
+			t.Fatalf("replica %d after the change: %v", i+1, err)
+		}
+		resp.Body.Close()
+		t.Logf("replica %d serves %s %v after the save", i+1, next, time.Since(saved).Round(time.Millisecond))
 	}
 }

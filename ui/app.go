@@ -111,6 +111,26 @@ type screenEntry struct {
 	screen    screen
 }
 
+// reloadWhileShown calls reload on the UI goroutine every `every` while
+// screen is the one on show, until the window goes: the live screens'
+// refresh (Overview, Cluster).
+func (m *mainWindow) reloadWhileShown(screen screen, every time.Duration, reload func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+			uiDo(func() {
+				if m.current >= 0 && m.entries[m.current].screen == screen {
+					reload()
+				}
+			})
+		}
+	}
+}
+
 // mainWindow is the one window of the app: sidebar, current screen and
 // status bar.
 type mainWindow struct {

@@ -131,31 +131,16 @@ func newClusterScreen(m *mainWindow) *clusterScreen {
 	s.none = container.NewCenter(s.noneText)
 	s.body = container.NewStack(s.lists)
 	s.root = container.NewBorder(container.NewPadded(top), nil, nil, nil, s.body)
-	go s.poll()
+	go m.reloadWhileShown(s, clusterRefresh, func() {
+		if !s.loading { // a slow etcd: no second read while one runs
+			s.reload()
+		}
+	})
 	return s
 }
 
 func (s *clusterScreen) content() fyne.CanvasObject { return s.root }
 func (s *clusterScreen) shown()                     { s.reload() }
-
-// poll reloads every clusterRefresh while the screen is on show, until the
-// window goes.
-func (s *clusterScreen) poll() {
-	t := time.NewTicker(clusterRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.m.ctx.Done():
-			return
-		case <-t.C:
-			uiDo(func() {
-				if s.m.current >= 0 && s.m.entries[s.m.current].screen == s && !s.loading {
-					s.reload()
-				}
-			})
-		}
-	}
-}
 
 // reload reads the cluster off the UI goroutine and shows it.
 func (s *clusterScreen) reload() {

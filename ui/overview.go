@@ -64,31 +64,12 @@ func newOverviewScreen(m *mainWindow) *overviewScreen {
 	s.cards = container.NewVBox()
 	s.body = container.NewStack(container.NewVScroll(s.cards))
 	s.root = container.NewBorder(container.NewPadded(top), nil, nil, nil, s.body)
-	go s.poll()
+	go m.reloadWhileShown(s, overviewRefresh, s.reload)
 	return s
 }
 
 func (s *overviewScreen) content() fyne.CanvasObject { return s.root }
 func (s *overviewScreen) shown()                     { s.reload() }
-
-// poll reloads the Overview every overviewRefresh while it is on screen,
-// until the window goes.
-func (s *overviewScreen) poll() {
-	t := time.NewTicker(overviewRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.m.ctx.Done():
-			return
-		case <-t.C:
-			uiDo(func() {
-				if s.m.current >= 0 && s.m.entries[s.m.current].screen == s {
-					s.reload()
-				}
-			})
-		}
-	}
-}
 
 // reload reads the Overview off the UI goroutine and shows it.
 func (s *overviewScreen) reload() {

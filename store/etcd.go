@@ -830,8 +830,8 @@ func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op, move
 const etcdChunkBytes = 1 << 20
 
 // etcdPipeline is how many requests of a journaled commit are in flight
-// at once. On 2 cores shared with etcd, 8 and 16 measured the same, 4
-// slower.
+// at once. On 2 cores shared with etcd, a 10,000-invoice notification took
+// 1.8 s with 8, 1.9 s with 4 and 2.7 s with 16 (one run each).
 const etcdPipeline = 8
 
 // applyChunks writes ops in txns of etcd's most operations, etcdPipeline

@@ -166,6 +166,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Notification10k|RawPut10k' -benchtime 5x -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WebhookParallel|Metadata|Healthz' -benchmem ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'WebhookReplicas' -benchtime 2x ./tenant/server/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'CachedAuthReadReplica' -benchtime 20000x ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BadCredentialFlood' -benchtime 5000x ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'SealedVsPlaintext$$' -benchtime 20000x ./tenant/server/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'SealedVsPlaintextConsume' -benchtime 400x ./tenant/server/ | tee -a bench.txt

@@ -3,9 +3,9 @@ package server_test
 // SPEC §11's rows for N replicas on etcd (§14), each against one bbolt
 // serve in the same run:
 //
-//	BenchmarkWebhookReplicas      3 replicas on one etcd vs one bbolt serve, 50 clients (target ≥ 0.5×)
-//	BenchmarkMetadataReplica      a replica's cached metadata read vs the bbolt serve's (target ≥ 0.8×)
-//	BenchmarkNotification10kEtcd  10,000 invoices through a replica vs a raw bbolt put (target ≤ 10×)
+//	BenchmarkWebhookReplicas        3 replicas on one etcd vs one bbolt serve, 50 clients (target ≥ 0.5×)
+//	BenchmarkCachedAuthReadReplica  a replica's cached metadata read vs the bbolt serve's (target ≥ 0.8×)
+//	BenchmarkNotification10kEtcd    10,000 invoices through a replica vs a raw bbolt put (target ≤ 10×)
 //
 // The etcd member is embedded (store/etcdtest) and syncs its log as a
 // production member does; it shares the 2 cores with the replicas and the
@@ -126,12 +126,12 @@ func BenchmarkWebhookReplicas(b *testing.B) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// BenchmarkMetadataReplica: the whole listener handler's metadata read
+// BenchmarkCachedAuthReadReplica: the whole listener handler's metadata read
 // (tenant lookup, Basic auth, answer) on a replica on etcd, whose tenants
 // are cached until the store's watch reports a change, beside the same
 // on a bbolt file, in alternating batches (etcd/bolt is the median ratio;
 // the target is a rate ≥ 0.8 × bbolt's, so etcd/bolt ≤ 1.25).
-func BenchmarkMetadataReplica(b *testing.B) {
+func BenchmarkCachedAuthReadReplica(b *testing.B) {
 	acme := tenantCfg(b, "acme")
 	bolt := newEnv(b, acme, tenantCfg(b, "globex"))
 	m := etcdtest.Start(b)

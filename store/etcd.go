@@ -825,6 +825,12 @@ func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op, move
 	return nil
 }
 
+// opOverhead is what a write costs in a request besides its key and value
+// (a journal record's lengths and kind, at most 2 × 4 + 1 bytes below
+// 256 MiB; a txn's protobuf framing, less), so that a record of many small
+// writes stays inside etcd's limit too.
+const opOverhead = 9
+
 // etcdChunkBytes bounds the keys and values of one request of a journaled
 // commit (a journal record, an applied chunk): etcd takes 1.5 MiB.
 const etcdChunkBytes = 1 << 20
@@ -893,13 +899,13 @@ func (s *etcdStore) dropJournal(dir string) {
 }
 
 // chunkOps splits ops into pieces of at most maxOps writes and (but for a
-// single bigger write) maxBytes of keys and values; the pieces share ops'
-// array.
+// single bigger write) maxBytes of keys, values and opOverhead each; the
+// pieces share ops' array.
 func chunkOps(ops []clientv3.Op, maxOps, maxBytes int) [][]clientv3.Op {
 	var out [][]clientv3.Op
 	start, size := 0, 0
 	for i, op := range ops {
-		n := len(op.KeyBytes()) + len(op.ValueBytes())
+		n := len(op.KeyBytes()) + len(op.ValueBytes()) + opOverhead
 		if i-start == maxOps || (i > start && size+n > maxBytes) {
 			out, start, size = append(out, ops[start:i:i]), i, 0
 		}

@@ -115,3 +115,76 @@ func (tx *Tx) DayCounts(tenant string, from, to time.Time) ([]DayCount, error) {
 	}
 	return out, nil
 }
+
+// foldedShard is the shard that foldDayCounts adds a past day's shards up into.
+const foldedShard = "folded"
+
+// foldAfter is how old a day must be before its shards are folded: late
+// events of it (a flush of aggregated failures) are then long written.
+const foldAfter = 2 * 24 * time.Hour
+
+// foldDayCounts adds up, for every tenant, the shards of each count of the
+// day foldAfter before now into one key, so that what DayCounts reads of a
+// past day does not grow with the replicas and CLI processes that counted
+// in it (each writes shards of its own, etcdTx.countShard). The purge runs
+// it on one replica; a count written meanwhile is a conflict, which runs
+// the fold again.
+func (db *DB) foldDayCounts(now time.Time) error {
+	var tenants []Tenant
+	if err := db.View(func(tx *Tx) (err error) { tenants, err = tx.Tenants(); return err }); err != nil {
+		return err
+	}
+	day := now.Add(-foldAfter).UTC().Format(dayLayout)
+	for _, t := range tenants {
+		if strings.Contains(t.Key, sep) {
+			continue
+		}
+		err := db.UpdateLarge(func(tx *Tx) error {
+			b := tx.bucket(bucketDayCounts)
+			p := key(t.Key, day)
+			type count struct {
+				n      uint64
+				shards [][]byte
+			}
+			counts := map[string]*count{}
+			var order []string
+			err := scanPrefix(b, p, func(k, v []byte) error {
+				i := bytes.LastIndex(k, []byte(sep))
+				if i < len(p) || len(v) != 8 {
+					return nil
+				}
+				c := counts[string(k[:i])]
+				if c == nil {
+					c = &count{}
+					counts[string(k[:i])] = c
+					order = append(order, string(k[:i]))
+				}
+				c.n += binary.BigEndian.Uint64(v)
+				c.shards = append(c.shards, bytes.Clone(k))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, name := range order {
+				c := counts[name]
+				if len(c.shards) < 2 {
+					continue
+				}
+				for _, k := range c.shards {
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+				}
+				if err := b.Put(append([]byte(name+sep), foldedShard...), be64(c.n)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("fold the day counts of %s: %w", t.Key, err)
+		}
+	}
+	return nil
+}

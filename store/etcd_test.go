@@ -390,3 +390,56 @@ func TestEtcdBatchedReadsKeepEachRevision(t *testing.T) {
 		t.Errorf("a view begun after the change read %q", now)
 	}
 }
+
+// The purge folds a past day's count shards into one key: what three
+// replicas counted reads the same afterwards, from one key.
+func TestEtcdPurgeFoldsPastDayCounts(t *testing.T) {
+	url := etcdtest.URL(t)
+	var dbs []*DB
+	for range 3 {
+		db, err := OpenURL(url, TLSFiles{}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs = append(dbs, db)
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	past, today := now.Add(-foldAfter), now
+	if err := dbs[0].Update(func(tx *Tx) error { return tx.PutTenant(Tenant{Key: "acme", Config: []byte("{}")}) }); err != nil {
+		t.Fatal(err)
+	}
+	for i, db := range dbs {
+		for _, at := range []time.Time{past, today} {
+			if err := db.Update(func(tx *Tx) error {
+				_, err := tx.AppendEvent(Event{At: at, Tenant: "acme", Kind: EventWebhook, Outcome: "ok", Count: i + 1})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	shards := func(day time.Time) int {
+		var n int
+		_ = dbs[0].View(func(tx *Tx) error {
+			return scanPrefix(tx.bucket(bucketDayCounts), key("acme", day.Format(dayLayout)), func(_, _ []byte) error { n++; return nil })
+		})
+		return n
+	}
+	if n := shards(past); n != 3 {
+		t.Fatalf("%d shards of the past day before the purge, want one per replica", n)
+	}
+	if _, err := dbs[1].PurgeExpired(now); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := shards(past), shards(today); n != 1 || m != 3 {
+		t.Errorf("after the purge %d shards of the past day (want 1), %d of today (want 3, left alone)", n, m)
+	}
+	var days []DayCount
+	if err := dbs[2].View(func(tx *Tx) (err error) { days, err = tx.DayCounts("acme", past, today); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 2 || days[0].N != 6 || days[1].N != 6 {
+		t.Errorf("DayCounts after the fold = %+v, want 6 on each day", days)
+	}
+}

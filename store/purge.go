@@ -92,6 +92,9 @@ func (db *DB) PurgeExpired(now time.Time) (Purged, error) {
 				return res, fmt.Errorf("trim %s: %w", b, err)
 			}
 		}
+		if err := db.foldDayCounts(now); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

@@ -55,11 +55,21 @@ func (db *DB) TryClaim(name string) (*Lock, error) {
 		l.name, l.claim = name, true
 		return l, nil
 	}
-	lease, err := db.claimLease()
+	key, rev, lease, err := db.etcd.tryClaim(name)
 	if err != nil {
-		return nil, fmt.Errorf("claim %s: %w", name, err)
+		return nil, err
 	}
-	s := db.etcd
+	return &Lock{db: db, name: name, key: key, rev: rev, lease: lease.id, claim: true, lost: lease.lost}, nil
+}
+
+// tryClaim puts the claim key of name under the handle's lease if no one
+// holds it: its key and the revision that made it, which fences the
+// holder's writes (claimFence).
+func (s *etcdStore) tryClaim(name string) (string, int64, *claimLease, error) {
+	lease, err := s.claimLease()
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("claim %s: %w", name, err)
+	}
 	c, cancel := s.ctx()
 	defer cancel()
 	k := s.prefix + etcdClaimsDir + name
@@ -67,11 +77,24 @@ func (db *DB) TryClaim(name string) (*Lock, error) {
 		Then(clientv3.OpPut(k, ReplicaID(), clientv3.WithLease(lease.id))).Commit()
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("claim %s: %w", name, err)
+		return "", 0, nil, fmt.Errorf("claim %s: %w", name, err)
 	case !resp.Succeeded:
-		return nil, fmt.Errorf("claim %s: %w", name, ErrLocked)
+		return "", 0, nil, fmt.Errorf("claim %s: %w", name, ErrLocked)
 	}
-	return &Lock{db: db, name: name, key: k, rev: resp.Header.Revision, lease: lease.id, claim: true, lost: lease.lost}, nil
+	return k, resp.Header.Revision, lease, nil
+}
+
+// claimFence is the compare that holds while the claim key made at rev
+// is still there: the writes of a holder whose lease ran out fail.
+func claimFence(key string, rev int64) clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(key), "=", rev)
+}
+
+// unclaim deletes the claim key made at rev, if it is still that one.
+func (s *etcdStore) unclaim(key string, rev int64) {
+	c, cancel := s.ctx()
+	defer cancel()
+	_, _ = s.cli.Txn(c).If(claimFence(key, rev)).Then(clientv3.OpDelete(key)).Commit()
 }
 
 // Claimed lists the names under prefix claimed now, by any holder (this
@@ -105,13 +128,12 @@ func (db *DB) Claimed(prefix string) (map[string]bool, error) {
 
 // claimLease is the handle's shared lease, granted anew when there is
 // none or the last one was lost.
-func (db *DB) claimLease() (*claimLease, error) {
-	db.claimMu.Lock()
-	defer db.claimMu.Unlock()
-	if l := db.claims; l != nil && !l.gone() {
+func (s *etcdStore) claimLease() (*claimLease, error) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if l := s.claims; l != nil && !l.gone() {
 		return l, nil
 	}
-	s := db.etcd
 	c, cancel := s.ctx()
 	defer cancel()
 	g, err := s.cli.Grant(c, lockTTL)
@@ -131,24 +153,36 @@ func (db *DB) claimLease() (*claimLease, error) {
 		}
 		close(l.lost)
 	}()
-	db.claims = l
+	s.claims = l
 	return l, nil
+}
+
+// forgetClaimLease makes the next claim grant a new lease when l, found
+// gone by a request, is still the handle's (its keep-alive may not have
+// noticed yet).
+func (s *etcdStore) forgetClaimLease(l *claimLease) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if s.claims == l {
+		s.claims = nil
+		l.stop()
+	}
 }
 
 // endClaims revokes the handle's lease at Close: its claims go at once,
 // not when the lease would have run out.
-func (db *DB) endClaims() {
-	db.claimMu.Lock()
-	l := db.claims
-	db.claims = nil
-	db.claimMu.Unlock()
+func (s *etcdStore) endClaims() {
+	s.claimMu.Lock()
+	l := s.claims
+	s.claims = nil
+	s.claimMu.Unlock()
 	if l == nil {
 		return
 	}
 	l.stop()
-	c, cancel := db.etcd.ctx()
+	c, cancel := s.ctx()
 	defer cancel()
-	_, _ = db.etcd.cli.Revoke(c, l.id)
+	_, _ = s.cli.Revoke(c, l.id)
 	<-l.lost
 }
 
@@ -161,21 +195,19 @@ func (l *Lock) unclaim() {
 		l.db.locksMu.Unlock()
 		return
 	}
-	c, cancel := l.db.etcd.ctx()
-	defer cancel()
-	_, _ = l.db.etcd.cli.Txn(c).If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", l.rev)).
-		Then(clientv3.OpDelete(l.key)).Commit()
+	l.db.etcd.unclaim(l.key, l.rev)
 }
 
 // expireClaimsForTest ends the handle's lease as an expiry would, and
 // its keep-alive as the next refused renewal would (up to lockTTL/3 later).
 func (db *DB) expireClaimsForTest() {
-	db.claimMu.Lock()
-	l := db.claims
-	db.claimMu.Unlock()
-	c, cancel := db.etcd.ctx()
+	s := db.etcd
+	s.claimMu.Lock()
+	l := s.claims
+	s.claimMu.Unlock()
+	c, cancel := s.ctx()
 	defer cancel()
-	_, _ = db.etcd.cli.Revoke(c, l.id)
+	_, _ = s.cli.Revoke(c, l.id)
 	l.stop()
 	<-l.lost
 }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -32,13 +33,20 @@ import (
 // Limits of the engine shape the commit: etcd refuses a txn of more than
 // 128 operations or 1.5 MiB. A transaction that writes more is written as a
 // journal first (chunks under _journal/, then one guarded txn that marks it
-// committed), then applied in chunks of at most TxBudget writes; Open
-// finishes a journal that a dead process left committed.
+// committed), then applied in chunks of at most TxBudget writes. While
+// they are applied, a gate key under _applying/ refuses every other
+// commit (each one requires that no gate exists), so that no transaction
+// commits on what it read before the journal's writes and is then
+// overwritten by them. The writer owns its journal through a claim
+// (claim.go, under the handle's lease); when the owner dies, the first
+// process refused by the gate (or Open) claims the journal, applies it and
+// lifts the gate (recoverJournal).
 
 // Keys outside the buckets, under the store prefix.
 const (
 	etcdSeqDir      = "_seq/"      // bucket name → be64 highest id reserved
 	etcdJournalDir  = "_journal/"  // big transactions being applied
+	etcdApplyingDir = "_applying/" // journal name → the gate of a journal being applied
 	etcdReplicasDir = "_replicas/" // lease-backed presence of each serve replica
 	etcdLocksDir    = "_locks/"    // lease-backed locks (billing)
 	etcdClaimsDir   = "_claims/"   // lease-backed claims of work (outbox, pulls)
@@ -132,6 +140,9 @@ type etcdStore struct {
 	slots   *countSlots
 
 	reads readBatcher // reads of concurrent transactions, sent together (etcdbatch.go)
+
+	claimMu sync.Mutex  // guards claims
+	claims  *claimLease // the lease this handle's claims (and journals) share (claim.go)
 
 	// requests and runs count the round trips to the cluster and the
 	// transaction functions run (a conflict runs one again), for
@@ -291,15 +302,34 @@ func (s *etcdStore) init() error {
 }
 
 func (s *etcdStore) close() error {
+	s.endClaims()
 	s.stop()
 	s.watched.Wait()
 	return s.cli.Close()
 }
 
-// run runs fn as an etcd transaction, re-running it on conflict.
+// run runs fn as an etcd transaction, re-running it on conflict, and
+// after the journal whose gate refused it was applied (awaitJournal).
 func (s *etcdStore) run(fn func(*Tx) error, writable bool, budget *TxBudget, vault *keyring, fence *Lock) error {
+	var gated time.Time // since when commits are refused by a gate
+	waits := 0
 	for attempt := 0; ; attempt++ {
 		err := s.runOnce(fn, writable, budget, vault, fence)
+		var g *gatedError
+		if errors.As(err, &g) {
+			if gated.IsZero() {
+				gated = time.Now()
+			}
+			if time.Since(gated) > journalWaitMax {
+				return fmt.Errorf("%w: journal %s still being applied after %v", ErrConflict, g.journal, journalWaitMax)
+			}
+			if err := s.awaitJournal(g.journal, waits); err != nil {
+				return err
+			}
+			waits++
+			attempt-- // waiting for a gate is not a conflict
+			continue
+		}
 		if errors.Is(err, errRetry) && fence != nil {
 			if held, herr := fence.held(); herr == nil && !held {
 				return ErrLockLost
@@ -677,7 +707,7 @@ func (t *etcdTx) commit() error {
 		ctx, cancel := t.s.ctx()
 		defer cancel()
 		t.s.requests.Add(1)
-		resp, err := t.s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		resp, err := t.s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(t.s.gateGet()).Commit()
 		if err != nil && t.s.leaseGone(err) {
 			return errRetry
 		}
@@ -685,7 +715,7 @@ func (t *etcdTx) commit() error {
 			return fmt.Errorf("etcd commit: %w", err)
 		}
 		if !resp.Succeeded {
-			return errRetry
+			return t.s.refused(resp)
 		}
 		if t.movesGeneration() {
 			t.s.seen(resp.Header.Revision)
@@ -706,12 +736,13 @@ func (t *etcdTx) movesGeneration() bool {
 	return false
 }
 
-// compares are the conditions of the commit: every key read unchanged,
-// and no key changed or added in a range a cursor walked. When there are
-// more than etcd allows in one txn, one compare over the whole store
-// stands for them (coarser: any write anywhere since then is a conflict).
+// compares are the conditions of the commit: no journal being applied
+// (its gate), every key read unchanged, and no key changed or added in a
+// range a cursor walked. When there are more than etcd allows in one txn,
+// one compare over the whole store stands for them (coarser: any write
+// anywhere since then is a conflict).
 func (t *etcdTx) compares() []clientv3.Cmp {
-	var fence []clientv3.Cmp
+	fence := []clientv3.Cmp{t.s.gateCompare()}
 	if t.fence != nil {
 		fence = append(fence, t.fence.fenceCompare())
 	}
@@ -782,14 +813,20 @@ func (t *etcdTx) coarseCompares(max int) []clientv3.Cmp {
 // commitJournaled writes a transaction too big for one etcd txn: the
 // writes go to a journal in records no reader looks at, one guarded txn
 // marks the journal committed (so the transaction is decided, all or
-// nothing, at that point), then the writes are applied in chunks and the
-// journal is deleted. A process that dies after the mark leaves a journal
-// that the next Open applies: the writes are absolute, so applying them
-// twice is harmless. The records, and then the chunks, are sent
+// nothing, at that point), puts its gate and claims it for this handle,
+// then the writes are applied in chunks and the journal, its gate and its
+// claim are deleted together. The gate makes every other commit wait for
+// the whole journal (gateCompare). A process that dies after the mark
+// leaves its journal to the first process its gate refuses once its claim
+// has run out (recoverJournal): the writes are absolute, so applying them
+// twice is harmless, and the chunks are fenced by the claim, so that a
+// writer that lost its claim cannot apply any after the one that took it
+// over has lifted the gate. The records, and then the chunks, are sent
 // etcdPipeline at a time: each key is written once, so no chunk depends
 // on another, and etcd commits concurrent requests in one log write.
 func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op, movesGeneration bool) error {
-	dir := fmt.Sprintf("%s%s%016x-%08x/", s.prefix, etcdJournalDir, time.Now().UnixNano(), os.Getpid())
+	name := fmt.Sprintf("%016x-%08x", time.Now().UnixNano(), os.Getpid())
+	dir := s.prefix + etcdJournalDir + name + "/"
 	records := chunkOps(ops, len(ops), etcdChunkBytes)
 	_, err := s.pipeline(len(records), func(ctx context.Context, i int) (int64, error) {
 		resp, err := s.cli.Put(ctx, fmt.Sprintf("%schunk-%08d", dir, i), string(encodeOps(records[i])))
@@ -802,27 +839,110 @@ func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op, move
 		s.dropJournal(dir)
 		return fmt.Errorf("etcd journal: %w", err)
 	}
+	lease, err := s.claimLease()
+	if err != nil {
+		s.dropJournal(dir)
+		return fmt.Errorf("etcd journal: %w", err)
+	}
+	owner := s.journalOwner(name)
 	ctx, cancel := s.ctx()
 	s.requests.Add(1)
-	resp, err := s.cli.Txn(ctx).If(cmps...).Then(clientv3.OpPut(dir+"commit", fmt.Sprint(len(records)))).Commit()
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(
+		clientv3.OpPut(dir+"commit", fmt.Sprint(len(records))),
+		clientv3.OpPut(s.prefix+etcdApplyingDir+name, ""),
+		clientv3.OpPut(owner, ReplicaID(), clientv3.WithLease(lease.id)),
+	).Else(s.gateGet()).Commit()
 	cancel()
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) { // the claim lease ran out: nothing written
+		s.dropJournal(dir)
+		s.forgetClaimLease(lease)
+		return errRetry
+	}
 	if err != nil {
 		// The mark may have been written: leave the journal to recovery.
 		return fmt.Errorf("etcd journal commit: %w", err)
 	}
 	if !resp.Succeeded {
 		s.dropJournal(dir)
-		return errRetry
+		return s.refused(resp)
 	}
-	rev, err := s.applyChunks(ops)
+	if journalMarked != nil {
+		journalMarked(name)
+	}
+	claim := claimFence(owner, resp.Header.Revision)
+	rev, err := s.applyChunks(ops, claim)
 	if err != nil {
-		return fmt.Errorf("etcd journal apply (Open finishes it): %w", err)
+		s.unclaim(owner, resp.Header.Revision) // the next writer the gate refuses finishes it
+		return fmt.Errorf("etcd journal apply (the next writer finishes it): %w", err)
 	}
 	if movesGeneration {
 		s.seen(rev)
 	}
-	s.dropJournal(dir)
+	s.finishJournal(name, claim)
 	return nil
+}
+
+// journalMarked, when set (by tests only), is called between a journal's
+// mark and its apply.
+var journalMarked func(name string)
+
+// journalWaitMax bounds how long a transaction waits for gates: a writer
+// that dies mid-apply is taken over once its lease has run out (lockTTL).
+const journalWaitMax = time.Minute
+
+// gatedError is a commit refused because a journal is being applied.
+type gatedError struct{ journal string }
+
+func (e *gatedError) Error() string { return "etcd: journal " + e.journal + " is being applied" }
+
+// gateCompare holds while no journal is being applied: no key under
+// _applying/.
+func (s *etcdStore) gateCompare() clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(s.prefix+etcdApplyingDir), "=", 0).WithPrefix()
+}
+
+// gateGet is the Else of a guarded commit: a gate, if one refused it.
+func (s *etcdStore) gateGet() clientv3.Op {
+	return clientv3.OpGet(s.prefix+etcdApplyingDir, clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(1))
+}
+
+// refused is the error of a commit whose compares failed: a gatedError
+// when a journal is being applied, errRetry when something read changed.
+func (s *etcdStore) refused(resp *clientv3.TxnResponse) error {
+	if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
+		return &gatedError{journal: string(kvs[0].Key[len(s.prefix+etcdApplyingDir):])}
+	}
+	return errRetry
+}
+
+// journalOwner is the key of the claim on journal name: its writer's
+// while it applies it, then that of the process that recovers it.
+func (s *etcdStore) journalOwner(name string) string {
+	return s.prefix + etcdClaimsDir + "journal/" + name
+}
+
+// awaitJournal is what a transaction refused by the gate of journal name
+// does before it runs again: the journal's recovery when its owner is
+// gone, else a pause that grows from 1 ms to 50 ms with waits.
+func (s *etcdStore) awaitJournal(name string, waits int) error {
+	time.Sleep(min(time.Millisecond<<min(waits, 6), 50*time.Millisecond))
+	if waits%4 != 3 { // the owner's key is looked at every fourth wait
+		return nil
+	}
+	return s.recoverJournal(name)
+}
+
+// finishJournal deletes journal name, its gate and its claim at once, if
+// claim (the compare of the owner's claim) still holds.
+func (s *etcdStore) finishJournal(name string, claim clientv3.Cmp) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	s.requests.Add(1)
+	_, _ = s.cli.Txn(ctx).If(claim).Then(
+		clientv3.OpDelete(s.prefix+etcdJournalDir+name+"/", clientv3.WithPrefix()),
+		clientv3.OpDelete(s.prefix+etcdApplyingDir+name),
+		clientv3.OpDelete(s.journalOwner(name)),
+	).Commit()
 }
 
 // opOverhead is what a write costs in a request besides its key and value
@@ -841,13 +961,17 @@ const etcdChunkBytes = 1 << 20
 const etcdPipeline = 8
 
 // applyChunks writes ops in txns of etcd's most operations, etcdPipeline
-// at a time, and returns the newest revision they made.
-func (s *etcdStore) applyChunks(ops []clientv3.Op) (int64, error) {
+// at a time, each only while claim holds, and returns the newest revision
+// they made.
+func (s *etcdStore) applyChunks(ops []clientv3.Op, claim clientv3.Cmp) (int64, error) {
 	chunks := chunkOps(ops, etcdMaxOps, etcdChunkBytes)
 	return s.pipeline(len(chunks), func(ctx context.Context, i int) (int64, error) {
-		resp, err := s.cli.Txn(ctx).Then(chunks[i]...).Commit()
+		resp, err := s.cli.Txn(ctx).If(claim).Then(chunks[i]...).Commit()
 		if err != nil {
 			return 0, err
+		}
+		if !resp.Succeeded {
+			return 0, ErrLockLost
 		}
 		return resp.Header.Revision, nil
 	})
@@ -967,8 +1091,8 @@ func decodeOps(b []byte) ([]clientv3.Op, error) {
 // recovery deletes it: its writer is then surely gone.
 const journalAbandonAfter = 10 * time.Minute
 
-// recoverJournals applies every committed journal and deletes abandoned
-// unmarked ones.
+// recoverJournals applies every committed journal whose owner is gone
+// and deletes abandoned unmarked ones.
 func (s *etcdStore) recoverJournals() error {
 	ctx, cancel := s.ctx()
 	resp, err := s.cli.Get(ctx, s.prefix+etcdJournalDir, clientv3.WithPrefix(), clientv3.WithKeysOnly())
@@ -976,42 +1100,74 @@ func (s *etcdStore) recoverJournals() error {
 	if err != nil {
 		return err
 	}
-	dirs := map[string]bool{} // dir → committed
+	names := map[string]bool{} // journal name → committed
 	for _, kv := range resp.Kvs {
-		k := string(kv.Key)
-		i := strings.LastIndexByte(k, '/')
-		dirs[k[:i+1]] = dirs[k[:i+1]] || k[i+1:] == "commit"
+		k := string(kv.Key[len(s.prefix+etcdJournalDir):])
+		i := strings.IndexByte(k, '/')
+		names[k[:i]] = names[k[:i]] || k[i+1:] == "commit"
 	}
-	for dir, committed := range dirs {
-		if !committed {
-			var nanos int64
-			name := strings.TrimSuffix(strings.TrimPrefix(dir, s.prefix+etcdJournalDir), "/")
-			if _, err := fmt.Sscanf(name, "%016x", &nanos); err == nil && time.Since(time.Unix(0, nanos)) > journalAbandonAfter {
-				s.dropJournal(dir)
+	for name, committed := range names {
+		if committed {
+			if err := s.recoverJournal(name); err != nil {
+				return err
 			}
 			continue
 		}
-		ctx, cancel := s.ctx()
-		resp, err := s.cli.Get(ctx, dir+"chunk-", clientv3.WithPrefix())
-		cancel()
-		if err != nil {
-			return err
+		var nanos int64
+		if _, err := fmt.Sscanf(name, "%016x", &nanos); err == nil && time.Since(time.Unix(0, nanos)) > journalAbandonAfter {
+			s.dropJournal(s.prefix + etcdJournalDir + name + "/")
 		}
-		var ops []clientv3.Op
-		for _, kv := range resp.Kvs {
+	}
+	return nil
+}
+
+// recoverJournal applies journal name and lifts its gate if its owner is
+// gone, under a claim of its own, so that one process does it; it leaves
+// alone a journal whose owner (its writer, or another process recovering
+// it) holds its claim.
+func (s *etcdStore) recoverJournal(name string) error {
+	owner, claimRev, _, err := s.tryClaim("journal/" + name)
+	if errors.Is(err, ErrLocked) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	claim := claimFence(owner, claimRev)
+	dir := s.prefix + etcdJournalDir + name + "/"
+	ctx, cancel := s.ctx()
+	resp, err := s.cli.Get(ctx, dir, clientv3.WithPrefix())
+	cancel()
+	if err != nil {
+		s.unclaim(owner, claimRev)
+		return err
+	}
+	var ops []clientv3.Op
+	committed := false
+	for _, kv := range resp.Kvs {
+		switch k := string(kv.Key[len(dir):]); {
+		case k == "commit":
+			committed = true
+		case strings.HasPrefix(k, "chunk-"):
 			rec, err := decodeOps(kv.Value)
 			if err != nil {
+				s.unclaim(owner, claimRev)
 				return fmt.Errorf("journal %s: %w", dir, err)
 			}
 			ops = append(ops, rec...)
 		}
-		rev, err := s.applyChunks(ops)
+	}
+	if committed {
+		rev, err := s.applyChunks(ops, claim)
 		if err != nil {
+			s.unclaim(owner, claimRev)
 			return fmt.Errorf("journal %s: %w", dir, err)
 		}
 		s.seen(rev) // what it wrote is not known: every cache reads again
-		s.dropJournal(dir)
 	}
+	// Not committed: its owner finished it meanwhile, and a gate left
+	// without its journal is lifted all the same.
+	s.finishJournal(name, claim)
 	return nil
 }
 

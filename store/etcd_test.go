@@ -33,8 +33,13 @@ func TestEtcdJournalFinishedByOpen(t *testing.T) {
 	if len(chunks) != 3 {
 		t.Fatalf("%d chunks of 250 writes, want 3 of at most %d", len(chunks), DefaultTxBudget.Writes)
 	}
-	// What commitJournaled leaves when it dies after the mark and one chunk.
-	dir := fmt.Sprintf("%s%s%016x-%08x/", s.prefix, etcdJournalDir, time.Now().UnixNano(), 1)
+	// What commitJournaled leaves when it dies after the mark and one
+	// chunk: its claim went with its lease.
+	name := fmt.Sprintf("%016x-%08x", time.Now().UnixNano(), 1)
+	dir := s.prefix + etcdJournalDir + name + "/"
+	if _, err := s.cli.Put(t.Context(), s.prefix+etcdApplyingDir+name, ""); err != nil {
+		t.Fatal(err)
+	}
 	for i, c := range chunks {
 		if _, err := s.cli.Put(t.Context(), fmt.Sprintf("%schunk-%08d", dir, i), string(encodeOps(c))); err != nil {
 			t.Fatal(err)
@@ -43,7 +48,7 @@ func TestEtcdJournalFinishedByOpen(t *testing.T) {
 	if _, err := s.cli.Put(t.Context(), dir+"commit", "3"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.applyChunks(chunks[0]); err != nil {
+	if _, err := s.applyChunks(chunks[0], claimFence(s.journalOwner(name), 0)); err != nil {
 		t.Fatal(err)
 	}
 	count := func(db *DB) int {
@@ -68,9 +73,11 @@ func TestEtcdJournalFinishedByOpen(t *testing.T) {
 	if n := count(again); n != 250 {
 		t.Errorf("after Open %d settings, want all 250", n)
 	}
-	resp, err := s.cli.Get(t.Context(), s.prefix+etcdJournalDir, clientv3.WithPrefix(), clientv3.WithCountOnly())
-	if err != nil || resp.Count != 0 {
-		t.Errorf("journal keys left after recovery: %d (%v)", resp.Count, err)
+	for _, dir := range []string{etcdJournalDir, etcdApplyingDir} {
+		resp, err := s.cli.Get(t.Context(), s.prefix+dir, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil || resp.Count != 0 {
+			t.Errorf("%s keys left after recovery: %d (%v)", dir, resp.Count, err)
+		}
 	}
 }
 

@@ -61,8 +61,6 @@ type DB struct {
 	locks   map[string]*sync.Mutex // bbolt: the named locks (lock.go)
 	fence   *Lock                  // etcd: every commit requires this lock (Lock.Fenced)
 	claimed map[string]bool        // bbolt: the claims held (claim.go)
-	claimMu sync.Mutex             // guards claims
-	claims  *claimLease            // etcd: the lease this handle's claims share
 	vault   *keyring               // the open file's data keys; changed with bolt
 }
 
@@ -105,7 +103,6 @@ func Open(path string, opt Options) (*DB, error) {
 // have ended.
 func (db *DB) Close() error {
 	if db.etcd != nil {
-		db.endClaims()
 		return db.etcd.close()
 	}
 	db.gate.rw.Lock()

@@ -742,12 +742,12 @@ func (t *etcdTx) movesGeneration() bool {
 // one compare over the whole store stands for them (coarser: any write
 // anywhere since then is a conflict).
 func (t *etcdTx) compares() []clientv3.Cmp {
-	fence := []clientv3.Cmp{t.s.gateCompare()}
+	always := []clientv3.Cmp{t.s.gateCompare()}
 	if t.fence != nil {
-		fence = append(fence, t.fence.fenceCompare())
+		always = append(always, t.fence.fenceCompare())
 	}
 	if t.rev == 0 {
-		return fence
+		return always
 	}
 	seen := map[keyRange]bool{}
 	var cmps []clientv3.Cmp
@@ -761,10 +761,10 @@ func (t *etcdTx) compares() []clientv3.Cmp {
 		seen[r] = true
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(r.from).WithRange(r.to), "<", t.rev+1))
 	}
-	if len(cmps)+len(fence) > etcdMaxOps {
-		cmps = t.coarseCompares(etcdMaxOps - len(fence))
+	if len(cmps)+len(always) > etcdMaxOps {
+		cmps = t.coarseCompares(etcdMaxOps - len(always))
 	}
-	return append(cmps, fence...)
+	return append(cmps, always...)
 }
 
 // coarseCompares stand for more compares than one txn takes, at most max

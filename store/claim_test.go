@@ -13,15 +13,7 @@ import (
 // A handle closed (a replica stopping) releases its claims at once.
 func TestEtcdClaimTakeoverAndFencing(t *testing.T) {
 	url := etcdtest.URL(t)
-	open := func() *DB {
-		db, err := OpenURL(url, TLSFiles{}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	stalled, taker := open(), open()
+	stalled, taker := openEtcd(t, url), openEtcd(t, url)
 	acme, err := stalled.TryClaim("outbox/acme")
 	if err != nil {
 		t.Fatal(err)

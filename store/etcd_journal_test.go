@@ -19,16 +19,6 @@ import (
 
 const journalWrites = 150 // more than one etcd txn takes
 
-func openEtcd(t *testing.T, url string) *DB {
-	t.Helper()
-	db, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // pauseAfterMark stops the next journaled commit between its mark and its
 // apply: marked receives its name, and release lets it go on.
 func pauseAfterMark(t *testing.T) (marked <-chan string, release func()) {

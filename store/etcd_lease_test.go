@@ -18,16 +18,8 @@ func TestEtcdReplayEntryExpiresWithLease(t *testing.T) {
 	defer func(w time.Duration) { expiryBucket = w }(expiryBucket)
 	expiryBucket = time.Second
 	url := etcdtest.URL(t)
-	a, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := openEtcd(t, url)
+	b := openEtcd(t, url)
 	remember := func(db *DB, id string, ttl time.Duration) bool {
 		t.Helper()
 		now := time.Now()

@@ -14,15 +14,22 @@ import (
 	"github.com/tenantdesk/tenantdesk/store/etcdtest"
 )
 
-// A process killed after it marked a big transaction committed, before it
-// applied every chunk, leaves a journal: the next Open applies it whole.
-func TestEtcdJournalFinishedByOpen(t *testing.T) {
-	url := etcdtest.URL(t)
+// openEtcd opens a handle on the store at url, closed when the test ends.
+func openEtcd(t *testing.T, url string) *DB {
+	t.Helper()
 	db, err := OpenURL(url, TLSFiles{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// A process killed after it marked a big transaction committed, before it
+// applied every chunk, leaves a journal: the next Open applies it whole.
+func TestEtcdJournalFinishedByOpen(t *testing.T) {
+	url := etcdtest.URL(t)
+	db := openEtcd(t, url)
 	s := db.etcd
 	var ops []clientv3.Op
 	for i := range 250 {
@@ -65,11 +72,7 @@ func TestEtcdJournalFinishedByOpen(t *testing.T) {
 	if n := count(db); n != 100 {
 		t.Fatalf("before recovery %d settings, want the first chunk's 100", n)
 	}
-	again, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
+	again := openEtcd(t, url)
 	if n := count(again); n != 250 {
 		t.Errorf("after Open %d settings, want all 250", n)
 	}
@@ -115,16 +118,8 @@ func TestParseStoreURL(t *testing.T) {
 // while the next holder can; the expired one's write leaves nothing.
 func TestEtcdLockFencedAfterExpiry(t *testing.T) {
 	url := etcdtest.URL(t)
-	a, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := openEtcd(t, url)
+	b := openEtcd(t, url)
 	first, err := a.TryLock(LockBilling)
 	if err != nil {
 		t.Fatal(err)
@@ -158,11 +153,7 @@ func TestEtcdLockFencedAfterExpiry(t *testing.T) {
 
 // On etcd the activity log is trimmed by the purge, oldest first.
 func TestEtcdTrimLogKeepsTheNewest(t *testing.T) {
-	db, err := OpenURL(etcdtest.URL(t), TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openEtcd(t, etcdtest.URL(t))
 	var last uint64
 	for range 12 {
 		if err := db.Update(func(tx *Tx) error {
@@ -264,18 +255,10 @@ func TestEtcdReadAheadSeesWhatBboltSees(t *testing.T) {
 // which then sees the change.
 func TestEtcdReadAheadConflictReruns(t *testing.T) {
 	url := etcdtest.URL(t)
-	a, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := openEtcd(t, url)
+	b := openEtcd(t, url)
 	runs := 0
-	err = a.Update(func(tx *Tx) error {
+	err := a.Update(func(tx *Tx) error {
 		runs++
 		bk := tx.bucket(bucketSettings)
 		for i := range readAheadAfter + 5 { // past the point where Gets read spans
@@ -304,16 +287,8 @@ func TestEtcdReadAheadConflictReruns(t *testing.T) {
 // key read is a conflict when another writer changes it).
 func TestEtcdPrefixScanIgnoresTheNeighbours(t *testing.T) {
 	url := etcdtest.URL(t)
-	a, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := openEtcd(t, url)
+	b := openEtcd(t, url)
 	member := func(user string) Membership {
 		return Membership{Tenant: "acme", GroupUID: "cld-1", UserUID: user, Role: "Member"}
 	}
@@ -326,7 +301,7 @@ func TestEtcdPrefixScanIgnoresTheNeighbours(t *testing.T) {
 		t.Fatal(err)
 	}
 	runs := 0
-	err = a.Update(func(tx *Tx) error {
+	err := a.Update(func(tx *Tx) error {
 		runs++
 		ms, err := tx.UserMemberships("acme", "usr-1")
 		if err != nil || len(ms) != 1 {
@@ -352,11 +327,7 @@ func TestEtcdPrefixScanIgnoresTheNeighbours(t *testing.T) {
 // first read's revision, and a view begun after the change sees the new.
 func TestEtcdBatchedReadsKeepEachRevision(t *testing.T) {
 	url := etcdtest.URL(t)
-	db, err := OpenURL(url, TLSFiles{}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openEtcd(t, url)
 	put := func(v string) {
 		if err := db.Update(func(tx *Tx) error { return tx.bucket(bucketSettings).Put([]byte("b"), []byte(v)) }); err != nil {
 			t.Fatal(err)
@@ -404,11 +375,7 @@ func TestEtcdPurgeFoldsPastDayCounts(t *testing.T) {
 	url := etcdtest.URL(t)
 	var dbs []*DB
 	for range 3 {
-		db, err := OpenURL(url, TLSFiles{}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := openEtcd(t, url)
 		dbs = append(dbs, db)
 	}
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)

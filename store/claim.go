@@ -20,14 +20,15 @@ import (
 // one at its next claim, while its old claims' fenced writes fail with
 // ErrLockLost. On a bbolt file the holder is this process, as for locks.
 
-// claimLease is the lease the claims of one etcd handle share.
-type claimLease struct {
+// liveLease is a lease this process keeps alive: a lock's, or the one
+// the claims of an etcd handle share.
+type liveLease struct {
 	id   clientv3.LeaseID
 	stop context.CancelFunc
 	lost chan struct{} // closed when the lease is no longer kept alive
 }
 
-func (l *claimLease) gone() bool {
+func (l *liveLease) gone() bool {
 	select {
 	case <-l.lost:
 		return true
@@ -64,29 +65,40 @@ func (db *DB) TryClaim(name string) (*Lock, error) {
 
 // tryClaim puts the claim key of name under the handle's lease if no one
 // holds it: its key and the revision that made it, which fences the
-// holder's writes (claimFence).
-func (s *etcdStore) tryClaim(name string) (string, int64, *claimLease, error) {
+// holder's writes (keyFence).
+func (s *etcdStore) tryClaim(name string) (string, int64, *liveLease, error) {
 	lease, err := s.claimLease()
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("claim %s: %w", name, err)
 	}
-	c, cancel := s.ctx()
-	defer cancel()
 	k := s.prefix + etcdClaimsDir + name
-	resp, err := s.cli.Txn(c).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, ReplicaID(), clientv3.WithLease(lease.id))).Commit()
-	switch {
-	case err != nil:
+	rev, err := s.createUnder(k, lease.id)
+	if err != nil {
 		return "", 0, nil, fmt.Errorf("claim %s: %w", name, err)
-	case !resp.Succeeded:
-		return "", 0, nil, fmt.Errorf("claim %s: %w", name, ErrLocked)
 	}
-	return k, resp.Header.Revision, lease, nil
+	return k, rev, lease, nil
 }
 
-// claimFence is the compare that holds while the claim key made at rev
-// is still there: the writes of a holder whose lease ran out fail.
-func claimFence(key string, rev int64) clientv3.Cmp {
+// createUnder puts k, naming this process, under lease if k does not
+// exist, and returns the revision that made it; ErrLocked when k exists.
+// The holder of a lock or claim is the one that made its key.
+func (s *etcdStore) createUnder(k string, lease clientv3.LeaseID) (int64, error) {
+	c, cancel := s.ctx()
+	defer cancel()
+	resp, err := s.cli.Txn(c).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, ReplicaID(), clientv3.WithLease(lease))).Commit()
+	switch {
+	case err != nil:
+		return 0, err
+	case !resp.Succeeded:
+		return 0, ErrLocked
+	}
+	return resp.Header.Revision, nil
+}
+
+// keyFence is the compare that holds while the key made at rev is still
+// there: the writes of a holder whose lease ran out fail.
+func keyFence(key string, rev int64) clientv3.Cmp {
 	return clientv3.Compare(clientv3.CreateRevision(key), "=", rev)
 }
 
@@ -94,7 +106,7 @@ func claimFence(key string, rev int64) clientv3.Cmp {
 func (s *etcdStore) unclaim(key string, rev int64) {
 	c, cancel := s.ctx()
 	defer cancel()
-	_, _ = s.cli.Txn(c).If(claimFence(key, rev)).Then(clientv3.OpDelete(key)).Commit()
+	_, _ = s.cli.Txn(c).If(keyFence(key, rev)).Then(clientv3.OpDelete(key)).Commit()
 }
 
 // Claimed lists the names under prefix claimed now, by any holder (this
@@ -128,12 +140,24 @@ func (db *DB) Claimed(prefix string) (map[string]bool, error) {
 
 // claimLease is the handle's shared lease, granted anew when there is
 // none or the last one was lost.
-func (s *etcdStore) claimLease() (*claimLease, error) {
+func (s *etcdStore) claimLease() (*liveLease, error) {
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
 	if l := s.claims; l != nil && !l.gone() {
 		return l, nil
 	}
+	l, err := s.keepLease()
+	if err != nil {
+		return nil, err
+	}
+	s.claims = l
+	return l, nil
+}
+
+// keepLease grants a lease of lockTTL and keeps it alive until its stop
+// is called; lost is closed when it is no longer kept alive. Locks and
+// each handle's claims hang on one.
+func (s *etcdStore) keepLease() (*liveLease, error) {
 	c, cancel := s.ctx()
 	defer cancel()
 	g, err := s.cli.Grant(c, lockTTL)
@@ -147,20 +171,19 @@ func (s *etcdStore) claimLease() (*claimLease, error) {
 		_, _ = s.cli.Revoke(c, g.ID)
 		return nil, err
 	}
-	l := &claimLease{id: g.ID, stop: stop, lost: make(chan struct{})}
+	l := &liveLease{id: g.ID, stop: stop, lost: make(chan struct{})}
 	go func() {
 		for range alive { // drained until stop or the lease is gone
 		}
 		close(l.lost)
 	}()
-	s.claims = l
 	return l, nil
 }
 
 // forgetClaimLease makes the next claim grant a new lease when l, found
 // gone by a request, is still the handle's (its keep-alive may not have
 // noticed yet).
-func (s *etcdStore) forgetClaimLease(l *claimLease) {
+func (s *etcdStore) forgetClaimLease(l *liveLease) {
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
 	if s.claims == l {

@@ -141,8 +141,8 @@ type etcdStore struct {
 
 	reads readBatcher // reads of concurrent transactions, sent together (etcdbatch.go)
 
-	claimMu sync.Mutex  // guards claims
-	claims  *claimLease // the lease this handle's claims (and journals) share (claim.go)
+	claimMu sync.Mutex // guards claims
+	claims  *liveLease // the lease this handle's claims (and journals) share (claim.go)
 
 	// requests and runs count the round trips to the cluster and the
 	// transaction functions run (a conflict runs one again), for
@@ -869,7 +869,7 @@ func (s *etcdStore) commitJournaled(cmps []clientv3.Cmp, ops []clientv3.Op, move
 	if journalMarked != nil {
 		journalMarked(name)
 	}
-	claim := claimFence(owner, resp.Header.Revision)
+	claim := keyFence(owner, resp.Header.Revision)
 	rev, err := s.applyChunks(ops, claim)
 	if err != nil {
 		s.unclaim(owner, resp.Header.Revision) // the next writer the gate refuses finishes it
@@ -1133,7 +1133,7 @@ func (s *etcdStore) recoverJournal(name string) error {
 	if err != nil {
 		return err
 	}
-	claim := claimFence(owner, claimRev)
+	claim := keyFence(owner, claimRev)
 	dir := s.prefix + etcdJournalDir + name + "/"
 	ctx, cancel := s.ctx()
 	resp, err := s.cli.Get(ctx, dir, clientv3.WithPrefix())

@@ -55,7 +55,7 @@ func TestEtcdJournalFinishedByOpen(t *testing.T) {
 	if _, err := s.cli.Put(t.Context(), dir+"commit", "3"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.applyChunks(chunks[0], claimFence(s.journalOwner(name), 0)); err != nil {
+	if _, err := s.applyChunks(chunks[0], keyFence(s.journalOwner(name), 0)); err != nil {
 		t.Fatal(err)
 	}
 	count := func(db *DB) int {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -75,37 +74,20 @@ func (db *DB) TryLock(name string) (*Lock, error) {
 		return &Lock{db: db, name: name, local: mu, lost: make(chan struct{})}, nil
 	}
 	s := db.etcd
-	c, cancel := s.ctx()
-	defer cancel()
-	g, err := s.cli.Grant(c, lockTTL)
+	lease, err := s.keepLease()
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
 	k := s.prefix + etcdLocksDir + name
-	host, _ := os.Hostname()
-	resp, err := s.cli.Txn(c).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, fmt.Sprintf("%s:%d", host, os.Getpid()), clientv3.WithLease(g.ID))).Commit()
-	if err != nil || !resp.Succeeded {
-		_, _ = s.cli.Revoke(c, g.ID)
-		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		return nil, fmt.Errorf("lock %s: %w", name, ErrLocked)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	alive, err := s.cli.KeepAlive(ctx, g.ID)
+	rev, err := s.createUnder(k, lease.id)
 	if err != nil {
-		stop()
-		_, _ = s.cli.Revoke(c, g.ID)
+		lease.stop()
+		c, cancel := s.ctx()
+		_, _ = s.cli.Revoke(c, lease.id)
+		cancel()
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
-	l := &Lock{db: db, name: name, key: k, rev: resp.Header.Revision, lease: g.ID, stop: stop, lost: make(chan struct{})}
-	go func() {
-		for range alive { // drained until stop or the lease is gone
-		}
-		close(l.lost)
-	}()
-	return l, nil
+	return &Lock{db: db, name: name, key: k, rev: rev, lease: lease.id, stop: lease.stop, lost: lease.lost}, nil
 }
 
 // Unlock releases the lock (on etcd, revokes its lease).
@@ -143,9 +125,7 @@ func (l *Lock) Fenced() *DB {
 }
 
 // fenceCompare is the condition a fenced commit adds.
-func (l *Lock) fenceCompare() clientv3.Cmp {
-	return clientv3.Compare(clientv3.CreateRevision(l.key), "=", l.rev)
-}
+func (l *Lock) fenceCompare() clientv3.Cmp { return keyFence(l.key, l.rev) }
 
 // held reports whether the lock key is still the one this holder made.
 func (l *Lock) held() (bool, error) {

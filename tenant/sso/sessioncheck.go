@@ -129,7 +129,7 @@ func (s *Service) runCheck(cfg *tenant.Config, live liveSession) bool {
 	case !checkDue(cur, now):
 		return true // another check already renewed it
 	}
-	claim, mine, err := s.claimCheck(cur.ID, now)
+	claim, mine, err := s.claimCheck(cur, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return false
@@ -190,16 +190,21 @@ func (s *Service) readSession(id string) (store.Session, error) {
 	return sess, err
 }
 
-// claimCheck claims the due check of session id for this process, unless
+// claimCheck claims the due check of session cur for this process, unless
 // a live claim of another replica holds it (or a check settled it
 // meanwhile). It returns the session as it found or left it, and whether
-// the claim is this process's.
-func (s *Service) claimCheck(id string, now time.Time) (store.Session, bool, error) {
+// the claim is this process's. On a bbolt file this process is the only
+// one, and its single flight (checkSession) already makes the check one:
+// nothing to write.
+func (s *Service) claimCheck(cur store.Session, now time.Time) (store.Session, bool, error) {
+	if !s.db.Etcd() {
+		return cur, true, nil
+	}
 	token := rand.Text()
 	var sess store.Session
 	var mine bool
 	err := s.db.Update(func(tx *store.Tx) (err error) {
-		if sess, err = tx.Session(id); err != nil {
+		if sess, err = tx.Session(cur.ID); err != nil {
 			return err
 		}
 		mine = false

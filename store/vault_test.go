@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/etcdtest"
 )
 
 // The secrets testdata/schema-v2.db holds in plain text (gen_schema_v2.go).
@@ -288,5 +290,71 @@ func TestASealedValueIsBoundToItsRecord(t *testing.T) {
 	err = db.View(func(tx *store.Tx) error { _, err := tx.Tenant("globex"); return err })
 	if !errors.Is(err, store.ErrCorrupt) {
 		t.Fatalf("acme's sealed key read as globex's: %v", err)
+	}
+}
+
+// Secrets stay sealed on etcd (SPEC §15 on a cluster): after a data file
+// is copied to a member and a tenant with a secret is written there
+// directly, neither the member's database nor its write-ahead log holds
+// any form of a secret or the admin TLS key in PEM, and the store still
+// opens them with the master key.
+func TestSecretsSealedOnEtcd(t *testing.T) {
+	keys := store.NewMemoryKeys()
+	src, err := store.Open(sealedV2(t, keys), store.Options{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	member := etcdtest.Start(t)
+	dst, err := store.OpenURL("etcd://"+member.Endpoint, store.TLSFiles{}, store.Options{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := store.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	const fresh = "etcd-beta-api-key-91ab3c"
+	if err := dst.Update(func(tx *store.Tx) error {
+		return tx.PutTenant(store.Tenant{Key: "beta", Config: []byte(`{"key":"beta"}`), Secrets: map[string]string{"api.key": fresh}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err = dst.View(func(tx *store.Tx) error {
+		acme, err := tx.Tenant("acme")
+		if err != nil {
+			return err
+		}
+		beta, err := tx.Tenant("beta")
+		if err != nil {
+			return err
+		}
+		if acme.Secrets["api.key"] != v2APIKey || beta.Secrets["api.key"] != fresh {
+			t.Errorf("secrets read back on etcd: acme %v, beta %v", acme.Secrets, beta.Secrets)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var files int
+	err = filepath.WalkDir(member.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		assertNoSecrets(t, "etcd's "+filepath.Base(path), raw, v2APIKey, v2DevplSecret, fresh)
+		if bytes.Contains(raw, []byte("PRIVATE KEY")) {
+			t.Errorf("etcd's %s holds the admin TLS private key in PEM", path)
+		}
+		return nil
+	})
+	if err != nil || files < 2 {
+		t.Fatalf("read %d files of the member's directory: %v", files, err)
 	}
 }

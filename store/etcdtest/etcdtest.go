@@ -97,6 +97,7 @@ var smallSegments sync.Once
 // Member is one running embedded etcd member.
 type Member struct {
 	Endpoint string // HOST:PORT of its client listener
+	Dir      string // its data directory: its database and write-ahead log
 	e        *embed.Etcd
 	closed   sync.Once
 }
@@ -141,7 +142,7 @@ func start(dir string, noFsync bool) (*Member, error) {
 		e.Close()
 		return nil, fmt.Errorf("member not ready after 20 s")
 	}
-	return &Member{Endpoint: client, e: e}, nil
+	return &Member{Endpoint: client, Dir: dir, e: e}, nil
 }
 
 // freePort is a loopback address nothing listens on right now.

@@ -106,7 +106,7 @@ func (tx *Tx) EventsAfter(seq uint64, limit int) ([]Event, error) {
 	for i, c := range cs {
 		ks[i], vs[i] = c.Seek(be64(seq + 1))
 	}
-	return collect(cs, ks, vs, limit, true)
+	return collect(cs, ks, vs, limit, true, seq)
 }
 
 // RecentEvents returns up to limit events, newest first (limit <= 0: all).
@@ -120,22 +120,30 @@ func (tx *Tx) RecentEventsOf(tenant string, limit int) ([]Event, error) {
 	for i, c := range cs {
 		ks[i], vs[i] = c.Last()
 	}
-	return collect(cs, ks, vs, limit, false, tenant)
+	return collect(cs, ks, vs, limit, false, math.MaxUint64, tenant)
 }
 
-// collect walks both cursors in sequence order (up: ascending), keeping the
-// events of tenant ("" keeps all).
-func collect(cs eventCursors, ks, vs [2][]byte, limit int, up bool, tenant ...string) ([]Event, error) {
+// collect walks both cursors in sequence order (up: ascending), from the
+// sequence past (excluded), keeping the events of tenant ("" keeps all).
+// Each event must come after the one before and carry its key's sequence:
+// in a damaged file they may not, and a reader that pages by the last
+// sequence it got (the activity screen) would read the same page for ever.
+func collect(cs eventCursors, ks, vs [2][]byte, limit int, up bool, past uint64, tenant ...string) ([]Event, error) {
 	var out []Event
 	for limit <= 0 || len(out) < limit {
 		i := pick(ks, up)
 		if i < 0 {
 			break
 		}
+		seq := binary.BigEndian.Uint64(ks[i])
 		var e Event
 		if err := decodeValue(vs[i], &e); err != nil {
-			return out, fmt.Errorf("event %d: %w", binary.BigEndian.Uint64(ks[i]), err)
+			return out, fmt.Errorf("event %d: %w", seq, err)
 		}
+		if e.Seq != seq || (up && seq <= past) || (!up && seq >= past) {
+			return out, fmt.Errorf("%w: event log out of order at %d", ErrCorrupt, seq)
+		}
+		past = seq
 		if len(tenant) == 0 || tenant[0] == "" || e.Tenant == tenant[0] {
 			out = append(out, e)
 		}

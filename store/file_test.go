@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -233,4 +234,113 @@ func TestBitFlipsNeverCrash(t *testing.T) {
 		os.Remove(path)
 	}
 	t.Logf("%d of %d flipped files refused by Inspect", refused, flips)
+}
+
+// damaged writes a data file with fill, closes it, changes its bytes with
+// edit (which keeps their length) and opens it again.
+func damaged(t *testing.T, fill func(*store.Tx) error, edit func(t *testing.T, b []byte) []byte) *store.DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tenantdesk.db")
+	db, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update(t, db, fill)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, edit(t, b), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err = store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("open the damaged file: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// pagesEndInCorrupt pages through a damaged file as the GUI and the CLI
+// do, each page from the last one's end, and fails unless the walk stops
+// with ErrCorrupt (instead of serving the same page for ever).
+func pagesEndInCorrupt(t *testing.T, db *store.DB, what string, page func(tx *store.Tx) (more bool, err error)) {
+	t.Helper()
+	var err error
+	for range 10 {
+		more := false
+		err = db.View(func(tx *store.Tx) (err error) {
+			more, err = page(tx)
+			return err
+		})
+		if err == nil && !more {
+			t.Errorf("%s: the walk ended without an error", what)
+			return
+		}
+		if err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("%s: %v after 10 pages, want ErrCorrupt", what, err)
+	}
+}
+
+// An identity-map index with two keys out of order (a flipped bit, a
+// disk fault): a seek to one of them lands on the other.
+func TestIdmapPagesEndOnAnIndexOutOfOrder(t *testing.T) {
+	key := func(id uint64) []byte { return binary.BigEndian.AppendUint64([]byte("acme\x00items\x00"), id) }
+	db := damaged(t, func(tx *store.Tx) error {
+		for i := range 5 {
+			if _, err := tx.PutConnected(store.ConnectedObject{Tenant: "acme", Entity: "items", RemoteID: fmt.Sprint("r-", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(t *testing.T, b []byte) []byte {
+		if !bytes.Contains(b, key(3)) || !bytes.Contains(b, key(4)) {
+			t.Fatal("the index keys of rows 3 and 4 are not in the file")
+		}
+		hold := bytes.Repeat([]byte{0xff}, len(key(3)))
+		b = bytes.ReplaceAll(b, key(3), hold)
+		b = bytes.ReplaceAll(b, key(4), key(3))
+		return bytes.ReplaceAll(b, hold, key(4)) // the index page: rows 1, 2, 4, 3, 5
+	})
+	for _, limit := range []int{1, 2, 100} {
+		q := store.IdmapQuery{Tenant: "acme", Entity: "items", Limit: limit}
+		pagesEndInCorrupt(t, db, fmt.Sprintf("identity map, pages of %d", limit), func(tx *store.Tx) (bool, error) {
+			_, next, err := tx.QueryConnected(q)
+			q.After = next
+			return next != "", err
+		})
+	}
+}
+
+// An event whose record says another sequence than its key: the activity
+// screen reads on from the last sequence it got.
+func TestActivityPagesEndOnAnEventOutOfOrder(t *testing.T) {
+	db := damaged(t, func(tx *store.Tx) error {
+		for i := range 3 {
+			if _, err := tx.AppendEvent(store.Event{Kind: "webhook", Message: fmt.Sprint("event ", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(t *testing.T, b []byte) []byte {
+		if !bytes.Contains(b, []byte(`"seq":2,`)) {
+			t.Fatal("event 2's record is not in the file")
+		}
+		return bytes.ReplaceAll(b, []byte(`"seq":2,`), []byte(`"seq":1,`)) // event 2 says it is 1
+	})
+	var last uint64
+	pagesEndInCorrupt(t, db, "activity", func(tx *store.Tx) (bool, error) {
+		evs, err := tx.EventsAfter(last, 1)
+		if len(evs) > 0 {
+			last = evs[len(evs)-1].Seq
+		}
+		return len(evs) > 0, err
+	})
 }

@@ -492,7 +492,16 @@ func (t *etcdTx) getLatest(key string, opts ...clientv3.OpOption) *clientv3.GetR
 		return nil
 	}
 	t.trips++
-	resp, err := t.s.read(key, opts...)
+	// A view's first read reads the journals' gate with it: while a
+	// journal is being applied the view sees the store as it was before
+	// the journal's mark, not half of it (a writer's commit is refused by
+	// the gate instead). Nothing but chunks commits while the gate is up.
+	gated := t.rev == 0 && !t.writable
+	resp, gate, err := t.s.read(key, gated, opts...)
+	if err == nil && gated && len(gate.Kvs) > 0 {
+		t.rev = gate.Kvs[0].CreateRevision - 1
+		resp, _, err = t.s.read(key, false, append(opts, clientv3.WithRev(t.rev))...)
+	}
 	if err != nil {
 		t.fail(err)
 		return nil

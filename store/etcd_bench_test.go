@@ -98,3 +98,54 @@ func BenchmarkLargeWrite10kInvoices(b *testing.B) {
 	b.ReportMetric(float64(etcdT.Milliseconds()), "etcd-ms")
 	b.ReportMetric(float64(etcdT)/float64(boltT), "etcd/bolt")
 }
+
+// BenchmarkEtcdViewGate: what reading the journals' gate costs a view on
+// etcd (its first read is a txn with the gate's read instead of a Get).
+// The baseline in the same run is the same read in an Update that writes
+// nothing (no gate read, no commit); 1 reader, then 20 at once.
+func BenchmarkEtcdViewGate(b *testing.B) {
+	db, err := OpenURL(etcdtest.URL(b), TLSFiles{}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *Tx) error { return tx.PutSetting(Setting{Key: "public-url", Value: "https://td.example"}) }); err != nil {
+		b.Fatal(err)
+	}
+	read := func(tx *Tx) error {
+		_, err := tx.Settings()
+		return err
+	}
+	per := func(readers, n int, run func(func(*Tx) error) error) time.Duration {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range readers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= int64(n) {
+					if err := run(read); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start) / time.Duration(n)
+	}
+	for _, readers := range []int{1, 20} {
+		var view, update time.Duration
+		for range 3 { // alternate, so that noise falls on both
+			update += per(readers, 1000, db.Update)
+			view += per(readers, 1000, db.View)
+		}
+		b.ReportMetric(float64(view.Microseconds())/3, fmt.Sprintf("view-µs/%d", readers))
+		b.ReportMetric(float64(update.Microseconds())/3, fmt.Sprintf("baseline-µs/%d", readers))
+		b.ReportMetric(float64(view)/float64(update), fmt.Sprintf("x-baseline/%d", readers))
+	}
+	for b.Loop() {
+		_ = db.View(read)
+	}
+}

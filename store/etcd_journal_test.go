@@ -190,3 +190,39 @@ func TestEtcdJournalOfADeadWriterRecoveredByTheNextWriter(t *testing.T) {
 		t.Errorf("after the dead writer's late apply k-000 = %q, want journal+other", v)
 	}
 }
+
+// A view that starts while a journal is being applied, with part of its
+// chunks already written, sees the store as it was before the journal's
+// mark, and a view after the apply sees all of it: never half.
+func TestEtcdViewSeesAJournalWholeOrNotAtAll(t *testing.T) {
+	url := etcdtest.URL(t)
+	writer, reader := openEtcd(t, url), openEtcd(t, url)
+	if err := writer.Update(func(tx *Tx) error { return tx.PutSetting(Setting{Key: "k-000", Value: "old"}) }); err != nil {
+		t.Fatal(err)
+	}
+	marked, release := pauseAfterMark(t)
+	done := writeJournaled(writer, "journal")
+	name := waitMarked(t, marked)
+	// The journal's first writes land, as if its first chunk had.
+	s := writer.etcd
+	resp, err := s.cli.Get(t.Context(), s.prefix+etcdJournalDir+name+"/chunk-00000000")
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("the journal's first record: %v, %v", resp, err)
+	}
+	ops, err := decodeOps(resp.Kvs[0].Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.cli.Txn(t.Context()).Then(ops[:2]...).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	m := settingsOf(t, reader)
+	if len(m) != 1 || m["k-000"].Value != "old" {
+		t.Errorf("a view during the apply saw %d settings, k-000 = %q; want the 1 from before the journal, old", len(m), m["k-000"].Value)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("journaled commit: %v", err)
+	}
+	checkJournalDone(t, reader, "journal", "journal")
+}

@@ -26,15 +26,20 @@ type readBatcher struct {
 type batchedRead struct {
 	op   clientv3.Op
 	resp *clientv3.GetResponse
-	err  error
-	lead bool          // set instead of the answer: send the next batch
-	done chan struct{} // closed when resp/err or lead is set
+	// gated asks for the journals' gate too, read at the same revision as
+	// op (a view's first read): gate is what that read found.
+	gated bool
+	gate  *clientv3.GetResponse
+	err   error
+	lead  bool          // set instead of the answer: send the next batch
+	done  chan struct{} // closed when resp/err or lead is set
 }
 
 // read is Get of key with opts, sent with the other reads of this process
-// that arrive while one is in flight.
-func (s *etcdStore) read(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
-	r := &batchedRead{op: clientv3.OpGet(key, opts...), done: make(chan struct{})}
+// that arrive while one is in flight; with gated, also the journals' gate
+// at the same revision.
+func (s *etcdStore) read(key string, gated bool, opts ...clientv3.OpOption) (resp, gate *clientv3.GetResponse, err error) {
+	r := &batchedRead{op: clientv3.OpGet(key, opts...), gated: gated, done: make(chan struct{})}
 	q := &s.reads
 	q.mu.Lock()
 	if q.busy {
@@ -42,15 +47,16 @@ func (s *etcdStore) read(key string, opts ...clientv3.OpOption) (*clientv3.GetRe
 		q.mu.Unlock()
 		<-r.done
 		if !r.lead {
-			return r.resp, r.err
+			return r.resp, r.gate, r.err
 		}
 		q.mu.Lock()
 	}
 	q.busy = true
 	batch := []*batchedRead{r}
 	if r.lead {
-		// r is the first of the queue: take it and those behind it.
-		n := min(len(q.queue), etcdMaxOps)
+		// r is the first of the queue: take it and those behind it (two
+		// operations each at most).
+		n := min(len(q.queue), etcdMaxOps/2)
 		batch = append([]*batchedRead(nil), q.queue[:n]...)
 		q.queue = q.queue[n:]
 	}
@@ -65,7 +71,7 @@ func (s *etcdStore) read(key string, opts ...clientv3.OpOption) (*clientv3.GetRe
 		q.busy = false
 	}
 	q.mu.Unlock()
-	return r.resp, r.err
+	return r.resp, r.gate, r.err
 }
 
 // sendReads sends batch (one read: a Get; more: one txn) and answers each
@@ -83,31 +89,54 @@ func (s *etcdStore) sendReads(batch []*batchedRead) {
 		batch[0].get(ctx, s)
 		return
 	}
-	ops := make([]clientv3.Op, len(batch))
-	for i, r := range batch {
-		ops[i] = r.op
-	}
-	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
-	if err != nil {
+	if err := s.readTogether(ctx, batch); err != nil {
 		// One read may have failed them all (a revision compacted away):
 		// each goes again alone, and fails alone.
 		for _, r := range batch {
 			s.requests.Add(1)
 			r.get(ctx, s)
 		}
-		return
 	}
-	for i, r := range batch {
+}
+
+// readTogether sends the reads of batch as one txn and answers each.
+func (s *etcdStore) readTogether(ctx context.Context, batch []*batchedRead) error {
+	var ops []clientv3.Op
+	for _, r := range batch {
+		ops = append(ops, r.op)
+		if r.gated {
+			ops = append(ops, s.gateGet())
+		}
+	}
+	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return err
+	}
+	answer := func(i int) *clientv3.GetResponse {
 		gr := (*clientv3.GetResponse)(resp.Responses[i].GetResponseRange())
 		if gr.Header == nil || gr.Header.Revision == 0 {
 			gr.Header = resp.Header
 		}
-		r.resp = gr
+		return gr
 	}
+	i := 0
+	for _, r := range batch {
+		r.resp = answer(i)
+		i++
+		if r.gated {
+			r.gate = answer(i)
+			i++
+		}
+	}
+	return nil
 }
 
-// get sends r alone.
+// get sends r alone: a Get, or a txn with the gate's read.
 func (r *batchedRead) get(ctx context.Context, s *etcdStore) {
+	if r.gated {
+		r.err = s.readTogether(ctx, []*batchedRead{r})
+		return
+	}
 	resp, err := s.cli.Do(ctx, r.op)
 	r.resp, r.err = resp.Get(), err
 }

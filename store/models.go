@@ -253,6 +253,11 @@ type OutboxItem struct {
 	LastError     string    `json:"last_error,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// CreateSentAt is when the first create (POST) of the item whose
+	// outcome was never recorded went out: Connec! may hold the record.
+	// Zero once an answer is recorded; the next attempt looks for that
+	// record in Connec! before it creates again (tenant/connec/push.go).
+	CreateSentAt time.Time `json:"create_sent_at,omitzero"`
 }
 
 // Event kinds of the activity log.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -323,6 +324,10 @@ type pushJob struct {
 	cfg  *tenant.Config
 	inv  store.Invoice
 	row  store.ConnectedObject // ID 0: not connected yet
+	// posted: this attempt sent a create (its answer decides the mark);
+	// found: the record of an earlier create whose answer was lost was
+	// found in Connec! (lostCreate) and this attempt updates it.
+	posted, found bool
 }
 
 // push delivers one item and records the outcome through db (on etcd the
@@ -343,8 +348,7 @@ func (w *Worker) push(ctx context.Context, db *store.DB, itemID uint64, force bo
 	case job.item.LocalKind == KindLinkBack:
 		linked, err = w.linkBack(ctx, db, job.item, job.cfg)
 	default:
-		rec := InvoiceToConnec(job.inv, job.cfg, job.row.RemoteID)
-		ids, err = NewClient(job.cfg, w.HTTPClient).Push(ctx, job.item.GroupUID, job.item.Entity, job.row.RemoteID, rec)
+		ids, err = w.pushInvoice(ctx, db, &job)
 	}
 	if err != nil && ctx.Err() != nil {
 		return false, err // shutting down: not the item's fault, no attempt counted
@@ -362,6 +366,120 @@ func (w *Worker) push(ctx context.Context, db *store.DB, itemID uint64, force bo
 		return false, err
 	}
 	return true, nil
+}
+
+// pushInvoice sends the invoice of job: a PUT once it has a Connec! id; a
+// create otherwise, made safe against a lost answer. A create whose answer
+// never came back (the process died, the connection broke, a replica lost
+// its claim) may still have made the record, so before the first create of
+// an item its time is recorded (markCreateSent, one more write), and an
+// attempt that finds that mark looks for the record in Connec! first
+// (lostCreate): found, the invoice is sent as a PUT to it, never created
+// twice. The mark goes once an answer is recorded (a 2xx, or a 4xx to the
+// create: nothing was made).
+func (w *Worker) pushInvoice(ctx context.Context, db *store.DB, job *pushJob) (IDSet, error) {
+	client := NewClient(job.cfg, w.HTTPClient)
+	if job.row.RemoteID == "" && !job.item.CreateSentAt.IsZero() {
+		id, err := w.lostCreate(ctx, client, job)
+		if err != nil {
+			return nil, err
+		}
+		job.row.RemoteID, job.found = id, id != ""
+	}
+	if job.row.RemoteID == "" && job.item.CreateSentAt.IsZero() {
+		if err := w.markCreateSent(db, job); err != nil {
+			return nil, err
+		}
+	}
+	job.posted = job.row.RemoteID == ""
+	rec := InvoiceToConnec(job.inv, job.cfg, job.row.RemoteID)
+	return client.Push(ctx, job.item.GroupUID, job.item.Entity, job.row.RemoteID, rec)
+}
+
+// markCreateSent records on the item, through db (fenced by the tenant's
+// claim on etcd), that a create is about to go out. If the invoice got its
+// Connec! id meanwhile (a notification echoing an earlier push), job.row
+// takes it and nothing is written: the push is an update.
+func (w *Worker) markCreateSent(db *store.DB, job *pushJob) error {
+	now := w.now()
+	err := db.Update(func(tx *store.Tx) error {
+		row, err := tx.ConnectedByLocal(job.item.Tenant, store.KindInvoice, job.item.LocalID)
+		switch {
+		case err == nil && row.RemoteID != "":
+			job.row = row
+			return nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("identity map: %w", err)
+		}
+		it, err := tx.OutboxItem(job.item.ID)
+		if err != nil {
+			return fmt.Errorf("outbox item %d: %w", job.item.ID, err)
+		}
+		it.CreateSentAt = now
+		if _, err := tx.PutOutboxItem(it); err != nil {
+			return fmt.Errorf("outbox item %d: %w", it.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the create in flight: %w", err)
+	}
+	if job.row.RemoteID == "" {
+		job.item.CreateSentAt = now
+	}
+	return nil
+}
+
+// lostCreate looks in Connec! for the record that the item's earlier
+// create may have made: the group's invoices updated since the mark (less
+// PullOverlap, for clock skew; a record's updated_at only grows), every
+// page. With external ids the record is the one carrying our triplet for
+// the invoice. Without them there is no id of ours to find, so it is the
+// one invoice created since the mark with the invoice's number, currency
+// and total; none or several such: "" (the create goes out again, as a
+// duplicate is less harm than taking over another app's record). It
+// returns the record's Connec! id, or "" when there is none.
+func (w *Worker) lostCreate(ctx context.Context, client *Client, job *pushJob) (string, error) {
+	since := job.item.CreateSentAt.Add(-PullOverlap).UTC()
+	query := fmt.Sprintf("$top=%d&$filter=%s", PageSize, url.QueryEscape("updated_at gt '"+since.Format(time.RFC3339)+"'"))
+	ours := OurRef(job.cfg, job.item.GroupUID, job.item.LocalID)
+	byTriplet := job.cfg.ExternalIDs() && ours.Provider != ""
+	var alike []string
+	for {
+		page, err := client.GetPage(ctx, job.item.GroupUID, job.item.Entity, query)
+		if err != nil {
+			return "", fmt.Errorf("look for the record of a create whose answer was lost: %w", err)
+		}
+		for _, raw := range page.Records {
+			h, err := DecodeHeader(raw)
+			if err != nil || h.IDs.Connec() == "" {
+				continue // not a record we could have made
+			}
+			if byTriplet {
+				if h.IDs.Find(ours.Provider, ours.Realm) == ours.ID {
+					return h.IDs.Connec(), nil
+				}
+				continue
+			}
+			inv, err := InvoiceFromConnec(job.item.Tenant, job.item.GroupUID, raw)
+			if err == nil && job.inv.Number != "" && inv.Number == job.inv.Number && inv.Currency == job.inv.Currency &&
+				inv.TotalCents == job.inv.TotalCents && !inv.CreatedAt.Before(since) {
+				alike = append(alike, h.IDs.Connec())
+			}
+		}
+		if page.Next == "" || len(page.Records) == 0 {
+			break
+		}
+		query = page.Next
+	}
+	if len(alike) == 1 {
+		return alike[0], nil
+	}
+	if len(alike) > 1 {
+		w.log().Warn("outbox: several invoices in Connec! may be the one a lost create made; creating it again",
+			"tenant", job.item.Tenant, "item", job.item.ID, "candidates", len(alike))
+	}
+	return "", nil
 }
 
 // recordLinked marks a KindLinkBack item delivered (the links themselves
@@ -473,12 +591,15 @@ func (w *Worker) recordSuccess(db *store.DB, job pushJob, connecID string) error
 			it.Status = store.OutboxDone
 			it.Attempts++
 		}
-		it.LastError, it.UpdatedAt = "", now
+		it.LastError, it.UpdatedAt, it.CreateSentAt = "", now, time.Time{}
 		if _, err := tx.PutOutboxItem(it); err != nil {
 			return fmt.Errorf("outbox item %d: %w", it.ID, err)
 		}
 		verb := "created"
-		if job.row.RemoteID != "" {
+		switch {
+		case job.found:
+			verb = "found (the answer to its create had been lost, so it was not created again) and updated"
+		case job.row.RemoteID != "":
 			verb = "updated"
 		}
 		_, err = tx.AppendEvent(store.Event{At: now, Tenant: it.Tenant, Kind: store.EventOutbox, Outcome: "ok",
@@ -499,6 +620,9 @@ func (w *Worker) recordFailure(db *store.DB, job pushJob, pushErr error) error {
 		}
 		it.Attempts++
 		it.LastError, it.UpdatedAt = msg, now
+		if refused := (*tenant.CallError)(nil); job.posted && errors.As(pushErr, &refused) && refused.Status/100 == 4 {
+			it.CreateSentAt = time.Time{} // the create was refused: Connec! made nothing
+		}
 		parked := permanent || it.Attempts >= w.maxAttempts()
 		if parked {
 			it.Status = store.OutboxFailed

@@ -17,18 +17,22 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/tenant"
+	"github.com/tenantdesk/tenantdesk/tenant/connec/connectest"
 )
 
 // fakeConnec is a tenant's Connec! API for outbox tests: it checks Basic
 // auth, answers like Connec! (201 with the record and its id triplets),
-// and counts what it receives.
+// and counts what it receives. A GET of the collection (the look-up after
+// a create whose answer was lost) lists every record it holds; it is
+// counted apart, in lookups, and never fails.
 type fakeConnec struct {
 	srv *httptest.Server
 	id  string
 	key string
 
 	mu       sync.Mutex
-	requests []fakeConnecRequest
+	requests []fakeConnecRequest        // the pushes: POSTs and PUTs
+	lookups  int                        // GETs
 	records  map[string]json.RawMessage // connec uuid → last body
 	// fail, when set, is asked for each request (n from 0); a non-zero
 	// status is answered with a Connec! error list.
@@ -60,6 +64,16 @@ func (f *fakeConnec) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewDecoder(r.Body).Decode(&body)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/") // api v2 group invoices [id]
+	if r.Method == http.MethodGet && len(parts) == 4 {
+		f.lookups++
+		list := []any{}
+		for uuid, body := range f.records {
+			list = append(list, f.render(uuid, parts[2], body))
+		}
+		json.NewEncoder(w).Encode(map[string]any{"invoices": list, "pagination": map[string]any{"skip": 0, "top": 100, "total": len(list)}})
+		return
+	}
 	n := len(f.requests)
 	f.requests = append(f.requests, fakeConnecRequest{Method: r.Method, Path: r.URL.Path, ExternalIDs: r.Header.Get("CONNEC-EXTERNAL-IDS"), Body: body})
 	if f.fail != nil {
@@ -69,7 +83,6 @@ func (f *fakeConnec) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/") // api v2 group invoices [id]
 	var uuid string
 	switch {
 	case r.Method == http.MethodPost && len(parts) == 4:
@@ -89,8 +102,14 @@ func (f *fakeConnec) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.records[uuid] = body["invoices"]
+	json.NewEncoder(w).Encode(map[string]any{"invoices": f.render(uuid, parts[2], body["invoices"])})
+}
+
+// render is a record as Connec! serves it: the body pushed, with the
+// Connec! triplet and ours (the body's) as its id.
+func (f *fakeConnec) render(uuid, group string, body json.RawMessage) map[string]any {
 	var rec map[string]any
-	json.Unmarshal(body["invoices"], &rec)
+	json.Unmarshal(body, &rec)
 	if rec == nil {
 		rec = map[string]any{}
 	}
@@ -99,8 +118,14 @@ func (f *fakeConnec) serve(w http.ResponseWriter, r *http.Request) {
 		m := ours[0].(map[string]any)
 		ids = append(ids, map[string]string{"id": m["id"].(string), "provider": m["provider"].(string), "realm": m["realm"].(string)})
 	}
-	rec["id"], rec["group_id"], rec["resource_type"] = ids, parts[2], "invoices"
-	json.NewEncoder(w).Encode(map[string]any{"invoices": rec})
+	rec["id"], rec["group_id"], rec["resource_type"] = ids, group, "invoices"
+	return rec
+}
+
+func (e *outboxEnv) lookups() int {
+	e.fake.mu.Lock()
+	defer e.fake.mu.Unlock()
+	return e.fake.lookups
 }
 
 func (f *fakeConnec) sent() []fakeConnecRequest {
@@ -417,6 +442,11 @@ func TestPushRetriesWithBackoffUntilConnecRecovers(t *testing.T) {
 	if posts := len(e.fake.sent()); posts != 4 {
 		t.Fatalf("%d requests, want 4", posts)
 	}
+	// A 500 does not say that nothing was made: each retry first looked
+	// for the record the failed create may have made.
+	if n := e.lookups(); n != 3 {
+		t.Fatalf("%d look-ups before the retries, want 3", n)
+	}
 }
 
 func TestBackoffDoublesUpToAnHour(t *testing.T) {
@@ -526,6 +556,9 @@ func TestQueuedPushesSurviveARestart(t *testing.T) {
 	}
 	if sent := e.fake.sent(); len(sent) != 2 || sent[1].Method != "POST" {
 		t.Fatalf("requests %+v", sent)
+	}
+	if n := e.lookups(); n != 1 {
+		t.Fatalf("%d look-ups after the 502, want 1", n)
 	}
 }
 
@@ -675,6 +708,9 @@ func TestPushInvoiceNowAndFailedList(t *testing.T) {
 	if failed, _ := FailedPushes(e.db); len(failed) != 0 {
 		t.Fatalf("still failed: %+v", failed)
 	}
+	if n := e.lookups(); n != 0 {
+		t.Fatalf("%d look-ups after a 400: a refused create made nothing to look for", n)
+	}
 	if len(w.busy) != 0 {
 		t.Fatalf("%d item locks left behind", len(w.busy))
 	}
@@ -771,5 +807,192 @@ func TestStoppingLetsAPushUnderWayFinish(t *testing.T) {
 	}
 	if n := len(e.fake.sent()); n != 1 {
 		t.Errorf("Connec! got %d requests, want 1", n)
+	}
+}
+
+// lostCreateEnv is a data file whose tenant's Connec! is the emulator, for
+// creates whose answer is lost.
+type lostCreateEnv struct {
+	dataFile
+	emu *connectest.Server
+}
+
+func newLostCreateEnv(t *testing.T, externalIDs bool) *lostCreateEnv {
+	e := &lostCreateEnv{dataFile: newDataFile(t), emu: connectest.New("app-acme", "s3cret")}
+	t.Cleanup(e.emu.Close)
+	e.open()
+	t.Cleanup(func() { e.db.Close() })
+	e.cfg = &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
+		API:    tenant.API{ID: "app-acme", Key: "s3cret", Host: "https://hub.example.test"},
+		Connec: tenant.Connec{Host: e.emu.URL, ExternalIDs: &externalIDs}}
+	e.putTenant()
+	if err := e.db.Update(func(tx *store.Tx) error {
+		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *lostCreateEnv) worker() *Worker {
+	return &Worker{DB: e.db, Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)}
+}
+
+// restart is the process starting again on its data file.
+func (e *lostCreateEnv) restart() {
+	if err := e.db.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.open()
+}
+
+func (e *lostCreateEnv) item() store.OutboxItem {
+	e.t.Helper()
+	var items []store.OutboxItem
+	if err := e.db.View(func(tx *store.Tx) error {
+		for _, s := range []string{store.OutboxQueued, store.OutboxFailed, store.OutboxDone} {
+			its, err := tx.OutboxByStatus(s)
+			if err != nil {
+				return err
+			}
+			items = append(items, its...)
+		}
+		return nil
+	}); err != nil || len(items) != 1 {
+		e.t.Fatalf("outbox %+v, %v; want one item", items, err)
+	}
+	return items[0]
+}
+
+// posts counts the creates Connec! was sent and those it answered.
+func (e *lostCreateEnv) posts() (sent, answered int) {
+	for _, r := range e.emu.Requests() {
+		if r.Method == http.MethodPost {
+			sent++
+			if r.Status == http.StatusCreated {
+				answered++
+			}
+		}
+	}
+	return sent, answered
+}
+
+func isPost(r *http.Request) bool { return r.Method == http.MethodPost }
+
+// A create whose answer never came back is not created again: the
+// attempt after it (here the process started again on its data file)
+// finds the record in Connec! and records its id, whether it is found by
+// our triplet or, without external ids, by number and total among the
+// invoices created since. A create that never reached Connec! is sent
+// again, and Connec! holds the invoice once either way.
+func TestCreateWhoseAnswerWasLostIsNotCreatedTwice(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		externalIDs bool
+		lose        func(e *lostCreateEnv, w *Worker, id uint64)
+		// posts: creates sent in all; found: the record of the first was found.
+		posts int
+		found bool
+	}{
+		{"answer cut, external ids", true, cutAnswer, 1, true},
+		{"answer cut, no external ids", false, cutAnswer, 1, true},
+		{"worker stopped before it recorded the answer", true, stopMidPush, 1, true},
+		{"request cut before Connec! got it", true, func(e *lostCreateEnv, w *Worker, id uint64) {
+			e.emu.CutRequest(isPost, 1)
+			if err := w.PushNow(context.Background(), id); err == nil {
+				t.Fatal("a create cut before Connec! got it succeeded")
+			}
+		}, 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newLostCreateEnv(t, tc.externalIDs)
+			inv, err := saveInvoice(e.db, sampleInvoice(), e.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.lose(e, e.worker(), e.item().ID)
+			if it := e.item(); it.Status != store.OutboxQueued || it.CreateSentAt.IsZero() {
+				t.Fatalf("after the lost create: %+v; want it queued with its create in flight", it)
+			}
+			e.restart()
+			e.clock.Advance(time.Minute) // past the backoff
+			if n, err := e.worker().ProcessDue(context.Background()); n != 1 || err != nil {
+				t.Fatalf("the next attempt delivered %d (%v), want 1", n, err)
+			}
+
+			recs := e.emu.Records("cld-1", "invoices")
+			if len(recs) != 1 {
+				t.Fatalf("Connec! holds %d invoices, want the one", len(recs))
+			}
+			if sent, _ := e.posts(); sent != tc.posts {
+				t.Errorf("%d creates sent, want %d", sent, tc.posts)
+			}
+			ours := 0
+			for _, ref := range recs[0].External {
+				if ref == (connectest.Ref{ID: inv.ID, Provider: "app-acme", Realm: "cld-1"}) {
+					ours++
+				}
+			}
+			if want := map[bool]int{true: 1}[tc.externalIDs]; ours != want {
+				t.Errorf("the record carries our triplet %d times, want %d", ours, want)
+			}
+			var row store.ConnectedObject
+			var events []store.Event
+			if err := e.db.View(func(tx *store.Tx) (err error) {
+				if row, err = tx.ConnectedByLocal("acme", store.KindInvoice, inv.ID); err != nil {
+					return err
+				}
+				events, err = tx.RecentEvents(1)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if row.RemoteID != recs[0].ConnecID {
+				t.Errorf("identity map has Connec! id %q, Connec! holds %q", row.RemoteID, recs[0].ConnecID)
+			}
+			if it := e.item(); it.Status != store.OutboxDone || !it.CreateSentAt.IsZero() || it.LastError != "" {
+				t.Errorf("item %+v; want it done, nothing in flight", it)
+			}
+			if found := len(events) == 1 && strings.Contains(events[0].Message, "not created again"); found != tc.found {
+				t.Errorf("last event %+v; found the lost create's record: %v, want %v", events, found, tc.found)
+			}
+		})
+	}
+}
+
+// cutAnswer: Connec! makes the record, the connection breaks before its answer.
+func cutAnswer(e *lostCreateEnv, w *Worker, id uint64) {
+	e.emu.CutAnswer(isPost, 1)
+	if err := w.PushNow(context.Background(), id); err == nil {
+		e.t.Fatal("a create whose answer was cut succeeded")
+	}
+	if sent, answered := e.posts(); sent != 1 || answered != 0 || len(e.emu.Records("cld-1", "invoices")) != 1 {
+		e.t.Fatalf("%d creates sent, %d answered; want 1 made, none answered", sent, answered)
+	}
+}
+
+// stopMidPush: the worker is stopped (its context ends) while Connec!
+// makes the record, so it records nothing but the create in flight.
+func stopMidPush(e *lostCreateEnv, w *Worker, id uint64) {
+	arrived, release := e.emu.Hold(isPost)
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.PushNow(ctx, id) }()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		e.t.Fatal("the create never reached Connec!")
+	}
+	cancel()
+	if err := <-done; err == nil {
+		e.t.Fatal("a push stopped midway succeeded")
+	}
+	release()
+	for deadline := time.Now().Add(10 * time.Second); len(e.emu.Records("cld-1", "invoices")) == 0; {
+		if time.Now().After(deadline) {
+			e.t.Fatal("Connec! never made the record")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

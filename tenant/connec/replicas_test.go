@@ -2,6 +2,7 @@ package connec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -467,4 +468,74 @@ func TestOutboxTakenOverWhenAReplicaStops(t *testing.T) {
 	if twice > 2 {
 		t.Errorf("%d invoices created twice, want at most the 2 in flight at the stop", twice)
 	}
+}
+
+// A replica dies (here: hangs for good) after its create reached Connec!
+// and before it recorded the answer; once its claim's lease runs out,
+// another replica takes the tenant over. It finds the record the dead
+// one's create made, records its Connec! id and creates nothing: Connec!
+// holds the invoice once. When the hung replica wakes, its outcome is
+// refused (fenced).
+func TestCreateLostWithItsReplicaIsNotSentAgain(t *testing.T) {
+	e := newClusterEnv(t, 1, 1)
+	answered := make(chan struct{})
+	wake := make(chan struct{})
+	dying := e.worker(1, 1)
+	dying.HTTPClient = &http.Client{Transport: hangAfter{rt: dying.HTTPClient.Transport, answered: answered, wake: wake}}
+	hung := make(chan int)
+	go func() {
+		n, _ := dying.ProcessDue(context.Background())
+		hung <- n
+	}()
+	select {
+	case <-answered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the create never reached Connec!")
+	}
+	e.expireClaim("outbox/t1")
+
+	taker := e.worker(2, 1)
+	if n, err := taker.ProcessDue(context.Background()); err != nil || n != 1 {
+		t.Fatalf("the taker delivered %d (%v), want 1", n, err)
+	}
+	close(wake)
+	if n := <-hung; n != 0 {
+		t.Errorf("the hung replica recorded %d deliveries after losing its claim, want 0", n)
+	}
+	recs := e.emu.Records("cld-t1", "invoices")
+	if len(recs) != 1 || len(e.delivered["t1"]) != 1 || e.delivered["t1"][0] != 1 {
+		t.Fatalf("Connec! holds %d invoices, created by workers %v; want 1, by the replica that died", len(recs), e.delivered["t1"])
+	}
+	done := e.items()[store.OutboxDone]
+	if len(done) != 1 || !done[0].CreateSentAt.IsZero() {
+		t.Fatalf("delivered %+v; want the item done, nothing in flight", done)
+	}
+	var row store.ConnectedObject
+	if err := e.db.View(func(tx *store.Tx) (err error) {
+		row, err = tx.ConnectedByLocal("t1", store.KindInvoice, done[0].LocalID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if row.RemoteID != recs[0].ConnecID {
+		t.Errorf("identity map has Connec! id %q, Connec! holds %q", row.RemoteID, recs[0].ConnecID)
+	}
+}
+
+// hangAfter lets a create through to Connec!, then hangs until wake is
+// closed and answers with an error: its caller never sees the answer.
+type hangAfter struct {
+	rt             http.RoundTripper
+	answered, wake chan struct{}
+}
+
+func (h hangAfter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := h.rt.RoundTrip(req)
+	if req.Method != http.MethodPost || err != nil {
+		return resp, err
+	}
+	resp.Body.Close()
+	close(h.answered)
+	<-h.wake
+	return nil, errors.New("the replica died before it read the answer")
 }

@@ -13,7 +13,9 @@
 //     [triplets]}} records the app's triplets (a link back), and POST
 //     {host}/batch runs a list of such ops;
 //   - HTTP Basic api.id:api.key, 401 with Connec!'s errors array otherwise;
-//   - failures and latency are injected per request.
+//   - failures and latency are injected per request, and so are cut
+//     connections: a request served whose answer never comes back
+//     (CutAnswer), or one cut before it is served (CutRequest).
 //
 // A link back leaves updated_at alone: it records an id mapping, not a
 // change of the record [INFERRED; the sources do not say].
@@ -77,6 +79,7 @@ type Server struct {
 	requests []Request
 	latency  time.Duration
 	failures []failure
+	cuts     []cut
 	holds    []hold
 	links    int // link ops applied
 }
@@ -85,6 +88,14 @@ type hold struct {
 	match   func(r *http.Request) bool
 	arrived chan struct{} // closed when the held request arrives
 	release chan struct{} // closed to let it go on
+}
+
+// cut closes the connection of matching requests instead of answering,
+// times times; serve says whether the request is served first.
+type cut struct {
+	match func(r *http.Request) bool
+	serve bool
+	times int
 }
 
 type failure struct {
@@ -124,6 +135,39 @@ func (s *Server) Fail(match func(*http.Request) bool, status, times int) {
 	s.mu.Lock()
 	s.failures = append(s.failures, failure{match: match, status: status, times: times})
 	s.mu.Unlock()
+}
+
+// CutAnswer serves requests that match, times times, but closes the
+// connection instead of answering: the work is done (a POST creates its
+// record) and the answer is lost, as when the network breaks or the
+// caller dies. The request is listed with Status 0.
+func (s *Server) CutAnswer(match func(*http.Request) bool, times int) {
+	s.mu.Lock()
+	s.cuts = append(s.cuts, cut{match: match, serve: true, times: times})
+	s.mu.Unlock()
+}
+
+// CutRequest closes the connection of requests that match, times times,
+// before they are served: nothing is done. The request is listed with
+// Status 0.
+func (s *Server) CutRequest(match func(*http.Request) bool, times int) {
+	s.mu.Lock()
+	s.cuts = append(s.cuts, cut{match: match, times: times})
+	s.mu.Unlock()
+}
+
+// cutOf takes one use of the first cut that r matches, if any.
+func (s *Server) cutOf(r *http.Request) *cut {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.cuts {
+		if c := &s.cuts[i]; c.times > 0 && c.match(r) {
+			c.times--
+			taken := *c
+			return &taken
+		}
+	}
+	return nil
 }
 
 // Hold keeps the first request that matches waiting, before it is
@@ -232,7 +276,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(10 * time.Second):
 		}
 	}
-	status := s.answer(w, r, body)
+	var status int
+	if c := s.cutOf(r); c != nil {
+		if c.serve {
+			s.answer(httptest.NewRecorder(), r, body)
+		}
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+	} else {
+		status = s.answer(w, r, body)
+	}
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Status: status,
 		ExternalIDs: r.Header.Get("CONNEC-EXTERNAL-IDS") == "true", Body: body})

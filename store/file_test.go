@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
 	"github.com/tenantdesk/tenantdesk/store/storetest"
@@ -343,4 +344,45 @@ func TestActivityPagesEndOnAnEventOutOfOrder(t *testing.T) {
 		}
 		return len(evs) > 0, err
 	})
+}
+
+// Sessions whose keys are out of order: the purge's batches, each from
+// the first key the one before did not look at, must end (with
+// ErrCorrupt), not start over at the same keys for ever. The purge runs
+// on a timer in `serve` and the GUI.
+func TestPurgeEndsOnSessionsOutOfOrder(t *testing.T) {
+	n := store.PurgeBatch + 10
+	id := func(i int) []byte { return fmt.Appendf(nil, "s%05d", i) }
+	db := damaged(t, func(tx *store.Tx) error {
+		for i := range n {
+			if err := tx.PutSession(store.Session{ID: string(id(i)), Tenant: "acme", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(t *testing.T, b []byte) []byte {
+		// The first session and the first of the second batch change
+		// places: the second batch would start at the first key again.
+		first, second := id(0), id(store.PurgeBatch)
+		if !bytes.Contains(b, first) || !bytes.Contains(b, second) {
+			t.Fatal("the session keys are not in the file")
+		}
+		hold := bytes.Repeat([]byte{0xff}, len(first))
+		b = bytes.ReplaceAll(b, first, hold)
+		b = bytes.ReplaceAll(b, second, first)
+		return bytes.ReplaceAll(b, hold, second)
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.PurgeExpired(time.Now())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("purge of sessions out of order: %v, want ErrCorrupt", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the purge of sessions out of order still runs after 20 s")
+	}
 }

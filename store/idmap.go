@@ -406,20 +406,10 @@ func (tx *Tx) start(plan idmapPlan, after string) (kvCursor, []byte, error) {
 	if bytes.Equal(k, from) {
 		k, _ = c.Next()
 	}
-	if err := ascending(plan, from, k); err != nil {
+	if err := ascending(plan.bucket, from, k); err != nil {
 		return kvCursor{}, nil, err
 	}
 	return c, k, nil
-}
-
-// ascending fails unless k comes after prev, as keys in an index do. In a
-// damaged file they may not, and a page that starts no further than the
-// last one ended would make a walk through the pages serve them for ever.
-func ascending(plan idmapPlan, prev, k []byte) error {
-	if prev != nil && k != nil && bytes.Compare(k, prev) <= 0 {
-		return fmt.Errorf("%w: identity-map index %s out of order at %q", ErrCorrupt, plan.bucket, k)
-	}
-	return nil
 }
 
 // match reports whether the index key k belongs to the plan's rows; ok is
@@ -456,7 +446,7 @@ func (tx *Tx) QueryConnected(q IdmapQuery) ([]ConnectedObject, string, error) {
 	var rows []ConnectedObject
 	var prev, last []byte // the key before k; the key of the last row in rows
 	for ; ; k, _ = c.Next() {
-		if err := ascending(plan, prev, k); err != nil {
+		if err := ascending(plan.bucket, prev, k); err != nil {
 			return nil, "", err
 		}
 		prev = k

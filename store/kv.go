@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"fmt"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -235,4 +237,14 @@ func (c kvCursor) Delete() error {
 		}
 	}
 	return c.bolt.Delete()
+}
+
+// ascending fails unless k comes after prev, as keys in a bucket do. In a
+// damaged file they may not, and a walk in pages, each from where the last
+// one ended, could then come back to the same keys for ever.
+func ascending(b *bucketDef, prev, k []byte) error {
+	if prev != nil && k != nil && bytes.Compare(k, prev) <= 0 {
+		return fmt.Errorf("%w: %s out of order at %q", ErrCorrupt, b, k)
+	}
+	return nil
 }

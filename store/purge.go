@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 )
@@ -106,14 +107,18 @@ func (tx *Tx) purgeFrom(i int, from []byte, limit int, now time.Time) (next []by
 	e := expiring[i]
 	b := tx.bucket(e.bucket)
 	c := b.Cursor()
-	var k, v []byte
+	var k, v, prev []byte
 	if from == nil {
 		k, v = c.First()
-	} else {
-		k, v = c.Seek(from)
+	} else if k, v = c.Seek(from); !bytes.Equal(k, from) {
+		prev = from // then what the seek found must come after it
 	}
 	var stale [][]byte
 	for seen := 0; k != nil; k, v = c.Next() {
+		if err := ascending(e.bucket, prev, k); err != nil {
+			return nil, 0, err
+		}
+		prev = k
 		if seen == limit {
 			next = clone(k)
 			break

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/store"
+	"github.com/tenantdesk/tenantdesk/store/etcdtest"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/connec/connectest"
 )
@@ -994,5 +995,106 @@ func stopMidPush(e *lostCreateEnv, w *Worker, id uint64) {
 			e.t.Fatal("Connec! never made the record")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// BenchmarkPushCreateVsUpdate is the cost of the create in flight mark: a
+// push of a new invoice (the mark's write, the POST, the outcome's write)
+// beside the push of a changed one (the PUT and the outcome's write), in
+// the same run, through the emulator on loopback, on a durable data file
+// and on a durable etcd member of its own (it syncs its log). Saving the
+// invoice is not timed.
+func BenchmarkPushCreateVsUpdate(b *testing.B) {
+	backends := []struct {
+		name string
+		open func(b *testing.B) *store.DB
+	}{
+		{"bbolt", func(b *testing.B) *store.DB {
+			db, err := store.Open(filepath.Join(b.TempDir(), "tenantdesk.db"), store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return db
+		}},
+		{"etcd", func(b *testing.B) *store.DB {
+			db, err := store.OpenURL("etcd://"+etcdtest.Start(b).Endpoint+"/bench", store.TLSFiles{}, store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return db
+		}},
+	}
+	for _, be := range backends {
+		for _, kind := range []string{"create", "update"} {
+			b.Run(be.name+"/"+kind, func(b *testing.B) {
+				emu := connectest.New("app-acme", "s3cret")
+				defer emu.Close()
+				db := be.open(b)
+				defer db.Close()
+				cfg := &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
+					API:    tenant.API{ID: "app-acme", Key: "s3cret", Host: "https://hub.example.test"},
+					Connec: tenant.Connec{Host: emu.URL}}
+				doc, err := cfg.MarshalStored()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := db.Update(func(tx *store.Tx) error {
+					if err := tx.PutTenant(store.Tenant{Key: "acme", Config: doc}); err != nil {
+						return err
+					}
+					return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
+				}); err != nil {
+					b.Fatal(err)
+				}
+				w := &Worker{DB: db, Logger: slog.New(slog.DiscardHandler)}
+				w.init()
+				inv := sampleInvoice()
+				save := func() uint64 {
+					saved, err := saveInvoice(db, inv, time.Now())
+					if err != nil {
+						b.Fatal(err)
+					}
+					var it store.OutboxItem
+					if err := db.View(func(tx *store.Tx) (err error) {
+						it, err = liveItem(tx, "acme", store.KindInvoice, saved.ID)
+						return err
+					}); err != nil || it.ID == 0 {
+						b.Fatalf("no queued push: %v", err)
+					}
+					if kind == "update" {
+						inv = saved // saved again: a PUT
+					}
+					return it.ID
+				}
+				if kind == "update" {
+					if _, err := w.push(context.Background(), db, save(), true); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				for i := range b.N {
+					b.StopTimer()
+					inv.Title = fmt.Sprintf("November hosting, take %d", i)
+					id := save()
+					b.StartTimer()
+					if ok, err := w.push(context.Background(), db, id, true); !ok || err != nil {
+						b.Fatalf("push %d: %v", i, err)
+					}
+				}
+				b.StopTimer()
+				posts, puts := 0, 0
+				for _, r := range emu.Requests() {
+					switch r.Method {
+					case http.MethodPost:
+						posts++
+					case http.MethodPut:
+						puts++
+					}
+				}
+				if want := map[string]int{"create": b.N, "update": 1}[kind]; posts != want {
+					b.Fatalf("%d creates for %d pushes of kind %s", posts, b.N, kind)
+				}
+			})
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/store/etcdtest"
 	"github.com/tenantdesk/tenantdesk/tenant"
 	"github.com/tenantdesk/tenantdesk/tenant/connec/connectest"
+	"github.com/tenantdesk/tenantdesk/tenant/money"
 )
 
 // fakeConnec is a tenant's Connec! API for outbox tests: it checks Basic
@@ -884,8 +885,10 @@ func isPost(r *http.Request) bool { return r.Method == http.MethodPost }
 // attempt after it (here the process started again on its data file)
 // finds the record in Connec! and records its id, whether it is found by
 // our triplet or, without external ids, by number and total among the
-// invoices created since. A create that never reached Connec! is sent
-// again, and Connec! holds the invoice once either way.
+// invoices created since; it sends the invoice to it as an update, so an
+// invoice saved again meanwhile reaches Connec! as saved. A create that
+// never reached Connec! is sent again, and Connec! holds the invoice once
+// either way.
 func TestCreateWhoseAnswerWasLostIsNotCreatedTwice(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -894,16 +897,19 @@ func TestCreateWhoseAnswerWasLostIsNotCreatedTwice(t *testing.T) {
 		// posts: creates sent in all; found: the record of the first was found.
 		posts int
 		found bool
+		// revise: the invoice is saved again before the next attempt.
+		revise bool
 	}{
-		{"answer cut, external ids", true, cutAnswer, 1, true},
-		{"answer cut, no external ids", false, cutAnswer, 1, true},
-		{"worker stopped before it recorded the answer", true, stopMidPush, 1, true},
+		{"answer cut, external ids", true, cutAnswer, 1, true, false},
+		{"answer cut, no external ids", false, cutAnswer, 1, true, false},
+		{"answer cut, then the invoice saved again", true, cutAnswer, 1, true, true},
+		{"worker stopped before it recorded the answer", true, stopMidPush, 1, true, false},
 		{"request cut before Connec! got it", true, func(e *lostCreateEnv, w *Worker, id uint64) {
 			e.emu.CutRequest(isPost, 1)
 			if err := w.PushNow(context.Background(), id); err == nil {
 				t.Fatal("a create cut before Connec! got it succeeded")
 			}
-		}, 2, false},
+		}, 2, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newLostCreateEnv(t, tc.externalIDs)
@@ -917,6 +923,12 @@ func TestCreateWhoseAnswerWasLostIsNotCreatedTwice(t *testing.T) {
 			}
 			e.restart()
 			e.clock.Advance(time.Minute) // past the backoff
+			if tc.revise {
+				inv.Title = "November hosting (revised after the lost create)"
+				if inv, err = saveInvoice(e.db, inv, e.clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if n, err := e.worker().ProcessDue(context.Background()); n != 1 || err != nil {
 				t.Fatalf("the next attempt delivered %d (%v), want 1", n, err)
 			}
@@ -927,6 +939,9 @@ func TestCreateWhoseAnswerWasLostIsNotCreatedTwice(t *testing.T) {
 			}
 			if sent, _ := e.posts(); sent != tc.posts {
 				t.Errorf("%d creates sent, want %d", sent, tc.posts)
+			}
+			if got := recs[0].Fields["title"]; got != inv.Title {
+				t.Errorf("Connec! holds the invoice titled %q, want %q", got, inv.Title)
 			}
 			ours := 0
 			for _, ref := range recs[0].External {
@@ -1096,5 +1111,44 @@ func BenchmarkPushCreateVsUpdate(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// Without external ids the record of a lost create is known only by its
+// fields: an invoice with the same number and total that Connec! held
+// before the create went out (another app's, changed since) is never
+// taken for it; the create goes out again.
+func TestLostCreateWithoutExternalIDsTakesNoOlderInvoice(t *testing.T) {
+	e := newLostCreateEnv(t, false)
+	e.clock.t = time.Now().UTC() // the emulator's clock: created_at is compared with the mark
+	inv, err := saveInvoice(e.db, sampleInvoice(), e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := &connectest.Record{ConnecID: "c-older", Fields: map[string]any{
+		"transaction_number": inv.Number, "title": "Another app's", "currency": inv.Currency,
+		"amount": map[string]any{"total_amount": money.Amount(inv.TotalCents, inv.Currency), "currency": inv.Currency},
+	}, CreatedAt: e.clock.Now().Add(-time.Hour), UpdatedAt: e.clock.Now()}
+	e.emu.Add("cld-1", "invoices", older)
+	e.emu.CutRequest(isPost, 1)
+	if err := e.worker().PushNow(context.Background(), e.item().ID); err == nil {
+		t.Fatal("a create cut before Connec! got it succeeded")
+	}
+	e.clock.Advance(time.Minute)
+	if n, err := e.worker().ProcessDue(context.Background()); n != 1 || err != nil {
+		t.Fatalf("the next attempt delivered %d (%v), want 1", n, err)
+	}
+	row, err := func() (row store.ConnectedObject, err error) {
+		err = e.db.View(func(tx *store.Tx) error {
+			row, err = tx.ConnectedByLocal("acme", store.KindInvoice, inv.ID)
+			return err
+		})
+		return row, err
+	}()
+	if err != nil || row.RemoteID == "" || row.RemoteID == older.ConnecID {
+		t.Fatalf("identity row %+v (%v); want the invoice created anew, not %s", row, err, older.ConnecID)
+	}
+	if n := len(e.emu.Records("cld-1", "invoices")); n != 2 {
+		t.Errorf("Connec! holds %d invoices, want the older one and ours", n)
 	}
 }

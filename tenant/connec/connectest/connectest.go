@@ -11,7 +11,8 @@
 //     CONNEC-EXTERNAL-IDS: true, as a plain uuid otherwise;
 //   - PUT {base}/{group}/{collection}/{id} with {"<collection>": {"id":
 //     [triplets]}} records the app's triplets (a link back), and POST
-//     {host}/batch runs a list of such ops;
+//     {host}/batch runs a list of such ops; other fields of a PUT body
+//     are merged into the record (an update), which sets its updated_at;
 //   - HTTP Basic api.id:api.key, 401 with Connec!'s errors array otherwise;
 //   - failures and latency are injected per request, and so are cut
 //     connections: a request served whose answer never comes back
@@ -456,11 +457,10 @@ func (s *Server) create(group, collection string, body []byte, ext bool) (int, a
 	return http.StatusCreated, map[string]any{collection: s.encode(rec, collection, ext)}
 }
 
-// put records the triplets of a PUT body; it answers status and the record.
+// put records the triplets of a PUT body and merges its other fields
+// (opts aside); it answers status and the record.
 func (s *Server) put(group, collection, id string, body []byte, ext bool) (int, any) {
-	var env map[string]struct {
-		ID json.RawMessage `json:"id"`
-	}
+	var env map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(body, &env); err != nil {
 		return http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"status": "400", "title": "Invalid JSON"}}}
 	}
@@ -469,14 +469,31 @@ func (s *Server) put(group, collection, id string, body []byte, ext bool) (int, 
 		return http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"status": "400", "title": "Unknown Resource"}}}
 	}
 	var refs []Ref
-	if len(obj.ID) > 0 {
-		if err := json.Unmarshal(obj.ID, &refs); err != nil {
+	if raw := obj["id"]; len(raw) > 0 {
+		if err := json.Unmarshal(raw, &refs); err != nil {
 			return http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"status": "400", "title": "id must be an array of triplets"}}}
 		}
+	}
+	fields := map[string]any{}
+	for k, raw := range obj {
+		if k == "id" || k == "opts" {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return http.StatusBadRequest, map[string]any{"errors": []map[string]any{{"status": "400", "title": "Invalid field " + k}}}
+		}
+		fields[k] = v
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec := s.byID[group+"\x00"+collection+"\x00"+id]; rec != nil {
+		if len(fields) > 0 {
+			for k, v := range fields {
+				rec.Fields[k] = v
+			}
+			rec.UpdatedAt = time.Now().UTC().Truncate(time.Second)
+		}
 		for _, ref := range refs {
 			if ref.Provider == "connec" {
 				continue

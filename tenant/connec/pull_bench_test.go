@@ -30,9 +30,7 @@ func BenchmarkPull10kInvoices(b *testing.B) {
 	for i := 1; i <= n; i++ {
 		emu.Add("cld-1", "invoices", connectest.Invoice(fmt.Sprintf("c-%05d", i), i, at.Add(time.Duration(i)*time.Second)))
 	}
-	cfg := &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
-		API:    tenant.API{ID: "app-acme", Key: "s3cret", Host: "https://hub.example.test"},
-		Connec: tenant.Connec{Host: emu.URL}}
+	cfg := acmeOn(emu)
 	body := notificationOf(b, emu, cfg)
 	pages := (n + PageSize - 1) / PageSize
 
@@ -41,18 +39,7 @@ func BenchmarkPull10kInvoices(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		doc, err := cfg.MarshalStored()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := db.Update(func(tx *store.Tx) error {
-			if err := tx.PutTenant(store.Tenant{Key: "acme", Config: doc}); err != nil {
-				return err
-			}
-			return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
-		}); err != nil {
-			b.Fatal(err)
-		}
+		putAcme(b, db, cfg)
 		return db
 	}
 	var pullTotal, ingestTotal time.Duration

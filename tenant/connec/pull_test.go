@@ -29,15 +29,8 @@ func newPullEnv(t *testing.T) *pullEnv {
 	t.Cleanup(e.emu.Close)
 	e.open()
 	t.Cleanup(func() { e.db.Close() })
-	e.cfg = &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
-		API:    tenant.API{ID: "app-acme", Key: "s3cret", Host: "https://hub.example.test"},
-		Connec: tenant.Connec{Host: e.emu.URL}}
-	e.putTenant()
-	if err := e.db.Update(func(tx *store.Tx) error {
-		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.cfg = acmeOn(e.emu)
+	putAcme(t, e.db, e.cfg)
 	return e
 }
 

@@ -204,6 +204,31 @@ func (e *dataFile) open() {
 	e.db = db
 }
 
+// acmeOn is the tenant the emulator's tests push and pull for, its
+// Connec! the emulator emu (which answers to app-acme / s3cret).
+func acmeOn(emu *connectest.Server) *tenant.Config {
+	return &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
+		API:    tenant.API{ID: "app-acme", Key: "s3cret", Host: "https://hub.example.test"},
+		Connec: tenant.Connec{Host: emu.URL}}
+}
+
+// putAcme stores the tenant cfg and its group cld-1 in db.
+func putAcme(tb testing.TB, db *store.DB, cfg *tenant.Config) {
+	tb.Helper()
+	doc, err := cfg.MarshalStored()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.Update(func(tx *store.Tx) error {
+		if err := tx.PutTenant(store.Tenant{Key: string(cfg.Key), Config: doc}); err != nil {
+			return err
+		}
+		return tx.PutGroup(store.Group{Tenant: string(cfg.Key), UID: "cld-1", Name: "Doe Corp"})
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func (e *dataFile) putTenant() {
 	doc, err := e.cfg.MarshalStored()
 	if err != nil {
@@ -824,15 +849,9 @@ func newLostCreateEnv(t *testing.T, externalIDs bool) *lostCreateEnv {
 	t.Cleanup(e.emu.Close)
 	e.open()
 	t.Cleanup(func() { e.db.Close() })
-	e.cfg = &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
-		API:    tenant.API{ID: "app-acme", Key: "s3cret", Host: "https://hub.example.test"},
-		Connec: tenant.Connec{Host: e.emu.URL, ExternalIDs: &externalIDs}}
-	e.putTenant()
-	if err := e.db.Update(func(tx *store.Tx) error {
-		return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.cfg = acmeOn(e.emu)
+	e.cfg.Connec.ExternalIDs = &externalIDs
+	putAcme(t, e.db, e.cfg)
 	return e
 }
 
@@ -1046,21 +1065,8 @@ func BenchmarkPushCreateVsUpdate(b *testing.B) {
 				defer emu.Close()
 				db := be.open(b)
 				defer db.Close()
-				cfg := &tenant.Config{Key: "acme", DisplayName: "Acme", Enabled: true,
-					API:    tenant.API{ID: "app-acme", Key: "s3cret", Host: "https://hub.example.test"},
-					Connec: tenant.Connec{Host: emu.URL}}
-				doc, err := cfg.MarshalStored()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := db.Update(func(tx *store.Tx) error {
-					if err := tx.PutTenant(store.Tenant{Key: "acme", Config: doc}); err != nil {
-						return err
-					}
-					return tx.PutGroup(store.Group{Tenant: "acme", UID: "cld-1", Name: "Doe Corp"})
-				}); err != nil {
-					b.Fatal(err)
-				}
+				cfg := acmeOn(emu)
+				putAcme(b, db, cfg)
 				w := &Worker{DB: db, Logger: slog.New(slog.DiscardHandler)}
 				w.init()
 				inv := sampleInvoice()
